@@ -1,0 +1,104 @@
+"""The `jisseki` command (interfaces.md). Prefect and the pipeline load only for commands that run flows."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from jisseki.config import ConfigError, load_config
+
+QUIET_DEFAULTS = {
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    for key, value in QUIET_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as exc:
+        print(f"設定エラー: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jisseki", description="KPI実績の自動収集と評価")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="サンプルデータとサンプルAPIでFY2025を再現する")
+    demo.add_argument("--workdir", type=Path, default=Path("jisseki-demo"))
+    demo.set_defaults(handler=cmd_demo)
+
+    run = sub.add_parser("run", help="夜間処理を今すぐ1回実行する")
+    _config_arg(run)
+    run.add_argument("--as-of", type=date.fromisoformat, help="集計の基準日 (既定: 日本時間の昨日)")
+    run.add_argument("--source", action="append", dest="sources", metavar="NAME", help="このソースだけ収集する（複数可）")
+    run.set_defaults(handler=cmd_run)
+
+    serve = sub.add_parser("serve", help="夜間処理のデプロイメントを提供し続ける")
+    _config_arg(serve)
+    serve.set_defaults(handler=cmd_serve)
+
+    status = sub.add_parser("status", help="最新の評価を表示する")
+    _config_arg(status)
+    status.add_argument("--fy", type=int, help="年度 (例: 2025)")
+    status.add_argument("--format", choices=("table", "json"), default="table")
+    status.set_defaults(handler=cmd_status)
+    return parser
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=os.environ.get("JISSEKI_CONFIG"),
+                        help="設定ファイル (TOML)。環境変数 JISSEKI_CONFIG でも指定できます")
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    if args.config is None:
+        raise ConfigError("--config か環境変数 JISSEKI_CONFIG で設定ファイルを指定してください")
+    return Path(args.config).resolve()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from flows.run import run_nightly
+
+    return run_nightly(_config_path(args), args.as_of, args.sources)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.deploy import serve
+
+    path = _config_path(args)
+    serve(path, load_config(path))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from jisseki.catalog import load_catalog
+    from jisseki.report import evaluation_rows, render_table, status_json
+    from warehouse.store import connect, latest_evaluations
+
+    config = load_config(_config_path(args))
+    catalog = load_catalog(config.catalog.path)
+    evaluations = latest_evaluations(connect(config.warehouse.url), args.fy)
+    if args.format == "json":
+        print(json.dumps(status_json(evaluations, catalog), ensure_ascii=False, indent=2))
+    else:
+        print(render_table(evaluation_rows(evaluations, catalog), catalog), end="")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from jisseki.demo.run import run_demo
+
+    return run_demo(args.workdir.resolve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

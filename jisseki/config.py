@@ -1,0 +1,172 @@
+"""The config file (TOML, interfaces.md): one typed model, read once, secrets resolved here."""
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from jisseki.catalog import SOURCES
+
+
+class ConfigError(Exception):
+    """The config cannot be used; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WarehouseConfig(_Strict):
+    url: str = "sqlite:///warehouse.db"
+
+
+class SourceConfig(_Strict):
+    """Keys common to every source; a source reads only the ones its contract needs."""
+    max_bad_ratio: float | None = Field(default=None, ge=0, le=1)
+
+
+class ApiSourceConfig(SourceConfig):
+    base_url: str
+    token_env: str
+    verify_tls: bool = True
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+    total_timeout: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=4, ge=0)
+    backoff_seconds: float = Field(default=1.0, ge=0)
+    max_retry_after: float = Field(default=120.0, ge=0)
+    page_size: int = Field(default=100, ge=1, le=100)
+    token: SecretStr | None = Field(default=None, exclude=True)
+
+
+class FolderSourceConfig(SourceConfig):
+    path: Path
+
+
+class DatavizSourceConfig(FolderSourceConfig):
+    departments: Path
+
+
+class SourcesConfig(_Strict):
+    online_procedures: ApiSourceConfig | None = None
+    moveout_log: FolderSourceConfig | None = None
+    speech_usage: FolderSourceConfig | None = None
+    nocode_apps: ApiSourceConfig | None = None
+    dataviz_access: DatavizSourceConfig | None = None
+    manual_entries: FolderSourceConfig | None = None
+
+
+class AlertsConfig(_Strict):
+    urls: list[str] = []
+
+
+class ValidationConfig(_Strict):
+    max_bad_ratio: float = Field(default=0.05, ge=0, le=1)
+
+
+class CatalogConfig(_Strict):
+    path: Path | None = None
+
+
+class ScheduleConfig(_Strict):
+    cron: str = "0 2 * * *"
+    timezone: str = "Asia/Tokyo"
+
+
+class Config(_Strict):
+    warehouse: WarehouseConfig = WarehouseConfig()
+    sources: SourcesConfig = SourcesConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    validation: ValidationConfig = ValidationConfig()
+    catalog: CatalogConfig = CatalogConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def enabled_sources(self) -> list[str]:
+        return [name for name in SOURCES if getattr(self.sources, name) is not None]
+
+    def source(self, name: str) -> SourceConfig:
+        found = getattr(self.sources, name, None)
+        if found is None:
+            raise ConfigError(f"source {name!r} is not configured")
+        return found
+
+    def max_bad_ratio(self, name: str) -> float:
+        own = self.source(name).max_bad_ratio
+        return self.validation.max_bad_ratio if own is None else own
+
+
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+    path = Path(path)
+    environ = os.environ if environ is None else environ
+    try:
+        raw = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}") from None
+    return _resolve(config, path.resolve().parent, environ)
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"] if not str(p).endswith("SourceConfig"))
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unknown key '{where}'")
+        else:
+            parts.append(f"'{where}': {err['msg']}")
+    return "; ".join(parts)
+
+
+def _resolve(config: Config, base: Path, environ: Mapping[str, str]) -> Config:
+    config.base_dir = base
+    config.warehouse.url = _warehouse_url(environ.get("JISSEKI_WAREHOUSE_URL") or config.warehouse.url, base)
+    if config.catalog.path is not None:
+        config.catalog.path = base / config.catalog.path
+    for name in config.enabled_sources():
+        source = config.source(name)
+        for field in ("path", "departments"):
+            if hasattr(source, field):
+                setattr(source, field, base / getattr(source, field))
+        if isinstance(source, ApiSourceConfig):
+            value = environ.get(source.token_env)
+            source.token = SecretStr(value) if value else None
+    return config
+
+
+def _warehouse_url(url: str, base: Path) -> str:
+    """A relative SQLite path is relative to the config file's folder."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str(base / url[len(prefix):])
+    return url
+
+
+def dump_example(values: dict[str, Any]) -> str:
+    """TOML text for a small config (used by the demo); values are strings, lists or tables."""
+    lines: list[str] = []
+    for section, table in values.items():
+        lines.append(f"[{section}]")
+        for key, value in table.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,105 @@
+"""A local catalog API speaking contract 1, for the demo and for tests (real HTTP on loopback).
+
+Tests script faults (status codes, Retry-After, slow or broken bodies) ahead of the normal answers.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | None = None          # None: the normal page
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0                 # seconds before answering
+    trickle: float = 0.0               # seconds between bytes of the body
+
+
+class SampleApi:
+    def __init__(self, records: list[dict[str, Any]], token: str, path: str = "/v1/procedures") -> None:
+        self.records, self.token, self.path = records, token, path
+        self.script: deque[Reply] = deque()
+        self.requests: list[dict[str, Any]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> SampleApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def page(self, page: int, per_page: int) -> dict[str, Any]:
+        start = (page - 1) * per_page
+        data = self.records[start:start + per_page]
+        more = start + per_page < len(self.records)
+        return {"data": data, "meta": {"page": page, "per_page": per_page, "total": len(self.records),
+                                       "next_page": page + 1 if more else None}}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test and demo output clean
+                pass
+
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                api.requests.append({"path": url.path, "query": query,
+                                     "authorization": self.headers.get("Authorization")})
+                reply = api.script.popleft() if api.script else Reply()
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.status == 200 and reply.body is None:
+                    reply = api._normal(url.path, query, self.headers.get("Authorization"))
+                self._send(reply)
+
+            def _send(self, reply: Reply) -> None:
+                body = reply.body if reply.body is not None else b""
+                self.send_response(reply.status)
+                for name, value in {"Content-Type": "application/json", **reply.headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    if reply.trickle:
+                        for i in range(len(body)):
+                            self.wfile.write(body[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(reply.trickle)
+                    else:
+                        self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        return Handler
+
+    def _normal(self, path: str, query: dict[str, str], authorization: str | None) -> Reply:
+        if authorization != f"Bearer {self.token}":
+            return Reply(401, json.dumps({"error": "unauthorized"}).encode())
+        if path != self.path:
+            return Reply(404, b'{"error": "not found"}')
+        try:
+            page, per_page = int(query.get("page", "1")), int(query.get("per_page", "100"))
+        except ValueError:
+            return Reply(400, b'{"error": "bad paging"}')
+        if page < 1 or not 1 <= per_page <= 100:
+            return Reply(400, b'{"error": "bad paging"}')
+        return Reply(200, json.dumps(self.page(page, per_page), ensure_ascii=False).encode())

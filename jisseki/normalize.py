@@ -1,0 +1,86 @@
+"""Repairs for what real exports do to dates, digits and ward codes."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime
+
+from jisseki.periods import JST
+
+# era name -> (Gregorian year of 元年, first valid day)
+ERAS = {
+    "令和": (2019, date(2019, 5, 1)), "R": (2019, date(2019, 5, 1)),
+    "平成": (1989, date(1989, 1, 8)), "H": (1989, date(1989, 1, 8)),
+    "昭和": (1926, date(1926, 12, 25)), "S": (1926, date(1926, 12, 25)),
+}
+ERA_DATE = re.compile(
+    r"^(?P<era>令和|平成|昭和|[RHS])\s*(?P<y>\d{1,2}|元)\s*[.年/\-]\s*(?P<m>\d{1,2})"
+    r"\s*[.月/\-]\s*(?P<d>\d{1,2})\s*日?$")
+WESTERN_DATE = re.compile(r"^(?P<y>\d{4})\s*[/\-.年]\s*(?P<m>\d{1,2})\s*[/\-.月]\s*(?P<d>\d{1,2})\s*日?$")
+
+# Osaka City's 24 wards: 6-digit 全国地方公共団体コード -> name
+WARDS = {
+    "271021": "都島区", "271039": "福島区", "271047": "此花区", "271063": "西区",
+    "271071": "港区", "271080": "大正区", "271098": "天王寺区", "271110": "浪速区",
+    "271136": "西淀川区", "271144": "東淀川区", "271152": "東成区", "271161": "生野区",
+    "271179": "旭区", "271187": "城東区", "271195": "阿倍野区", "271209": "住吉区",
+    "271217": "東住吉区", "271225": "西成区", "271233": "淀川区", "271241": "鶴見区",
+    "271250": "住之江区", "271268": "平野区", "271276": "北区", "271284": "中央区",
+}
+
+
+def nfkc(text: str | None) -> str:
+    return unicodedata.normalize("NFKC", text or "").strip()
+
+
+def parse_date(text: str | None) -> date | None:
+    """A reception date in any of the contract's forms, or None."""
+    raw = nfkc(text)
+    if m := WESTERN_DATE.match(raw):
+        return _safe_date(int(m["y"]), int(m["m"]), int(m["d"]))
+    if m := ERA_DATE.match(raw):
+        base, first_day = ERAS[m["era"]]
+        year = base + (0 if m["y"] == "元" else int(m["y"]) - 1)
+        day = _safe_date(year, int(m["m"]), int(m["d"]))
+        return day if day and day >= first_day else None
+    return None
+
+
+def _safe_date(y: int, m: int, d: int) -> date | None:
+    try:
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+def check_digit(five: str) -> str:
+    total = sum(int(ch) * weight for ch, weight in zip(five, (6, 5, 4, 3, 2)))
+    return str((11 - total % 11) % 10)
+
+
+def ward_code(text: str | None) -> str | None:
+    """The 6-digit code of one of the 24 wards, from the 6- or 5-digit form; None otherwise."""
+    raw = nfkc(text)
+    if len(raw) == 5 and raw.isdigit():
+        raw += check_digit(raw)
+    return raw if raw in WARDS else None
+
+
+def parse_timestamp(text: object) -> datetime | None:
+    """ISO 8601 in Japan time; a timestamp without an offset is taken as JST."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(nfkc(text))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=JST) if moment.tzinfo is None else moment.astimezone(JST)
+
+
+def parse_iso_date(text: object) -> date | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        return None

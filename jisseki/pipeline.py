@@ -1,0 +1,100 @@
+"""One source, from connector to a batch ready to land: read, validate, quarantine, measure."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import islice
+from typing import Any
+
+from connectors.records import Bad, Lineage, Record
+from expectations.runner import validate
+from jisseki.model import Figure
+from jisseki.sources import SourceDef
+
+log = logging.getLogger(__name__)
+CHUNK_ROWS = 50_000
+
+
+@dataclass
+class Batch:
+    source: str
+    kpis: tuple[str, ...]
+    as_of: date
+    lineage: Lineage
+    figures: list[Figure] = field(default_factory=list)
+    bad: list[Bad] = field(default_factory=list)
+    rows_read: int = 0
+    max_event_date: date | None = None
+    rejected: str | None = None  # why nothing of this source may land
+
+    @property
+    def bad_rows(self) -> int:
+        return sum(b.rows for b in self.bad)
+
+    @property
+    def bad_ratio(self) -> float:
+        return self.bad_rows / self.rows_read if self.rows_read else 0.0
+
+    def reasons(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for b in self.bad:
+            out[b.code] = out.get(b.code, 0) + b.rows
+        return out
+
+
+def collect(source: SourceDef, cfg: Any, as_of: date, max_bad_ratio: float) -> Batch:
+    """Raises SourceError when the source cannot be read; returns a rejected batch when it was
+    read but is not fit to land."""
+    batch = Batch(source.name, source.kpis, as_of, Lineage())
+    measure = source.measure(as_of)
+    for chunk in _chunks(source.read(cfg, batch.lineage), CHUNK_ROWS):
+        records = []
+        for item in chunk:
+            batch.rows_read += item.rows if isinstance(item, Bad) else 1
+            (batch.bad if isinstance(item, Bad) else records).append(item)
+        for record in _valid(source.records_suite, records, batch.bad):
+            measure.add(record)
+    batch.figures = measure.figures()
+    batch.max_event_date = measure.max_event_date()
+    batch.rejected = _rejection(source, batch, max_bad_ratio)
+    return batch
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _valid(suite: str, records: list[Record], bad: list[Bad]) -> list[Record]:
+    reasons: dict[int, list[Any]] = {}
+    for failure in validate(suite, [r.fields for r in records]):
+        reasons.setdefault(failure.index, []).append(failure)
+    for index, failures in sorted(reasons.items()):
+        record = records[index]
+        bad.append(Bad(record.location, record.item, failures[0].code,
+                       "; ".join(dict.fromkeys(f.reason for f in failures)),
+                       value=" / ".join(dict.fromkeys(f.value for f in failures if f.value)),
+                       content_hash=record.content_hash))
+    return [r for i, r in enumerate(records) if i not in reasons]
+
+
+def _rejection(source: SourceDef, batch: Batch, max_bad_ratio: float) -> str | None:
+    if batch.rows_read and batch.bad_ratio > max_bad_ratio:
+        top = ", ".join(f"{code} {n}" for code, n in sorted(batch.reasons().items(), key=lambda kv: -kv[1])[:5])
+        return (f"不正な行が {batch.bad_rows}/{batch.rows_read} 行 ({batch.bad_ratio:.1%}) あり、"
+                f"上限 {max_bad_ratio:.1%} を超えたため取り込みません（内訳: {top}）")
+    failures = validate(source.figures_suite, [_figure_row(f) for f in batch.figures])
+    if failures:
+        first = batch.figures[failures[0].index]
+        return (f"集計値の検証に {len(failures)} 件失敗したため取り込みません"
+                f"（例: {first.kpi_id} {first.period} {first.scope}: {failures[0].reason}）")
+    return None
+
+
+def _figure_row(figure: Figure) -> dict[str, Any]:
+    return {"kpi_id": figure.kpi_id, "period": figure.period, "scope": figure.scope,
+            "value": figure.value, "numerator": figure.numerator, "denominator": figure.denominator,
+            **figure.checks}

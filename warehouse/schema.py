@@ -1,0 +1,100 @@
+"""Warehouse tables (interfaces.md), created with SQLAlchemy Core on SQLite or PostgreSQL."""
+from __future__ import annotations
+
+from sqlalchemy import (Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, String, Table,
+                        Text, UniqueConstraint, text)
+
+metadata = MetaData()
+
+kpi_actual = Table(
+    "kpi_actual", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kpi_id", String(64), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("numerator", Float),
+    Column("denominator", Float),
+    Column("revision", Integer, nullable=False),
+    Column("is_current", Boolean, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("lineage", Text, nullable=False),
+    Column("flow_run_id", String(64), nullable=False),
+    Column("collected_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kpi_id", "period", "scope", "revision", name="uq_kpi_actual_revision"),
+)
+# At most one current row per figure, enforced by the database itself.
+Index("uq_kpi_actual_current", kpi_actual.c.kpi_id, kpi_actual.c.period, kpi_actual.c.scope, unique=True,
+      sqlite_where=text("is_current"), postgresql_where=text("is_current"))
+
+kpi_evaluation = Table(
+    "kpi_evaluation", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kpi_id", String(64), nullable=False),
+    Column("fiscal_year", Integer, nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("actual", Float),
+    Column("target", Float),
+    Column("grade", String(1)),
+    Column("status", String(16), nullable=False),
+    Column("projected", Float),
+    Column("prior_year_actual", Float),
+    Column("flow_run_id", String(64), nullable=False),
+    Column("evaluated_at", DateTime(timezone=True), nullable=False),
+    Column("data_as_of", Date),
+    Column("projection_method", Text),
+    Index("ix_kpi_evaluation_latest", "kpi_id", "fiscal_year", "evaluated_at"),
+)
+
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("location", String(255), nullable=False),   # file name or API page
+    Column("item", String(255), nullable=False),       # line number or record position/id
+    Column("reason_code", String(64), nullable=False),
+    Column("reason", Text, nullable=False),            # in Japanese, for the operator
+    Column("value", Text, nullable=False),             # the offending non-personal value, if any
+    Column("rows", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("flow_run_id", String(64), nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("source", "location", "content_hash", "item", "reason_code", name="uq_quarantine_row"),
+)
+
+lineage = Table(
+    "lineage", metadata,
+    Column("lineage_id", String(64), primary_key=True),
+    Column("source", String(64), nullable=False),
+    Column("detail", Text, nullable=False),            # JSON: files with sha256 and rows, or the crawl
+    Column("flow_run_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+ingest_state = Table(
+    "ingest_state", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("lineage_id", String(64), nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("max_event_date", Date),
+    Column("as_of", Date, nullable=False),
+    Column("flow_run_id", String(64), nullable=False),
+    Column("landed_at", DateTime(timezone=True), nullable=False),
+)
+
+source_run = Table(
+    "source_run", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("flow_run_id", String(64), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("status", String(16), nullable=False),      # landed | rejected | failed
+    Column("as_of", Date, nullable=False),
+    Column("rows_read", Integer, nullable=False),
+    Column("rows_quarantined", Integer, nullable=False),
+    Column("figures", Integer, nullable=False),
+    Column("revisions_added", Integer, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Index("ix_source_run_source", "source", "finished_at"),
+)

@@ -1,0 +1,172 @@
+"""Landing figures with revisions, quarantine and ingest state, one transaction per source."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, and_, create_engine, event, func, insert, select, update
+
+from jisseki.model import Figure
+from warehouse.schema import (ingest_state, kpi_actual, kpi_evaluation, lineage, metadata, quarantine,
+                              source_run)
+
+
+@dataclass(frozen=True)
+class LandResult:
+    status: str              # landed | rejected
+    revisions_added: int
+    figures_retired: int
+    quarantine_added: int
+
+
+def connect(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def land(engine: Engine, batch: Any, run_id: str) -> LandResult:
+    """Everything of one source in one transaction: lineage, quarantine, figures, state, run log."""
+    stamp = now()
+    with engine.begin() as conn:
+        lineage_id = batch.lineage.lineage_id()
+        if conn.execute(select(lineage.c.lineage_id).where(lineage.c.lineage_id == lineage_id)).first() is None:
+            conn.execute(insert(lineage).values(
+                lineage_id=lineage_id, source=batch.source, flow_run_id=run_id, created_at=stamp,
+                detail=json.dumps(batch.lineage.detail(), ensure_ascii=False)))
+        added_bad = _quarantine(conn, batch, run_id, stamp)
+        added = retired = 0
+        if batch.rejected is None:
+            summary = json.dumps(batch.lineage.summary(), ensure_ascii=False)
+            added, retired = _revise(conn, batch, summary, run_id, stamp)
+            _advance_state(conn, batch, lineage_id, run_id, stamp)
+        status = "landed" if batch.rejected is None else "rejected"
+        message = batch.rejected or f"{len(batch.figures)} figures, {added} new revisions"
+        conn.execute(insert(source_run).values(
+            flow_run_id=run_id, source=batch.source, status=status, as_of=batch.as_of,
+            rows_read=batch.rows_read, rows_quarantined=batch.bad_rows, figures=len(batch.figures),
+            revisions_added=added, message=message, finished_at=stamp))
+    return LandResult(status, added, retired, added_bad)
+
+
+def record_failure(engine: Engine, source: str, as_of: date, message: str, run_id: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(source_run).values(
+            flow_run_id=run_id, source=source, status="failed", as_of=as_of, rows_read=0,
+            rows_quarantined=0, figures=0, revisions_added=0, message=message, finished_at=now()))
+
+
+def _quarantine(conn: Any, batch: Any, run_id: str, stamp: datetime) -> int:
+    hashes = sorted({b.content_hash for b in batch.bad})
+    known: set[tuple[str, str, str, str]] = set()
+    q = quarantine.c
+    for part in _parts(hashes, 500):
+        rows = conn.execute(select(q.location, q.content_hash, q.item, q.reason_code)
+                            .where(q.source == batch.source, q.content_hash.in_(part)))
+        known.update(tuple(r) for r in rows)
+    fresh = {}
+    for b in batch.bad:
+        key = (b.location, b.content_hash, b.item, b.code)
+        if key not in known:
+            fresh[key] = dict(source=batch.source, location=b.location, item=b.item, reason_code=b.code,
+                              reason=b.reason, value=b.value, rows=b.rows, content_hash=b.content_hash,
+                              flow_run_id=run_id, detected_at=stamp)
+    if fresh:
+        conn.execute(insert(quarantine), list(fresh.values()))
+    return len(fresh)
+
+
+def _revise(conn: Any, batch: Any, summary: str, run_id: str, stamp: datetime) -> tuple[int, int]:
+    a = kpi_actual.c
+    current = {(r.kpi_id, r.period, r.scope): r for r in conn.execute(
+        select(a.id, a.kpi_id, a.period, a.scope, a.as_of, a.value, a.numerator, a.denominator, a.revision)
+        .where(a.kpi_id.in_(batch.kpis), a.is_current))}
+    latest = dict(((k, p, s), rev) for k, p, s, rev in conn.execute(
+        select(a.kpi_id, a.period, a.scope, func.max(a.revision))
+        .where(a.kpi_id.in_(batch.kpis)).group_by(a.kpi_id, a.period, a.scope)))
+    new_keys = {f.key for f in batch.figures}
+    periods = {(f.kpi_id, f.period) for f in batch.figures}
+    # A figure the input no longer yields, in a period the input still covers, stops being current.
+    stale = [r.id for key, r in current.items() if key not in new_keys and key[:2] in periods]
+    changed = [f for f in batch.figures
+               if f.key not in current or not f.same_as(current[f.key].value, current[f.key].numerator,
+                                                        current[f.key].denominator, current[f.key].as_of)]
+    superseded = stale + [current[f.key].id for f in changed if f.key in current]
+    for part in _parts(superseded, 500):
+        conn.execute(update(kpi_actual).where(a.id.in_(part)).values(is_current=False))
+    rows = [dict(kpi_id=f.kpi_id, period=f.period, scope=f.scope, as_of=f.as_of, value=f.value,
+                 numerator=f.numerator, denominator=f.denominator, revision=latest.get(f.key, 0) + 1,
+                 is_current=True, source=batch.source, lineage=summary, flow_run_id=run_id, collected_at=stamp)
+            for f in changed]
+    if rows:
+        conn.execute(insert(kpi_actual), rows)
+    return len(rows), len(stale)
+
+
+def _advance_state(conn: Any, batch: Any, lineage_id: str, run_id: str, stamp: datetime) -> None:
+    values = dict(lineage_id=lineage_id, records=batch.rows_read - batch.bad_rows,
+                  max_event_date=batch.max_event_date, as_of=batch.as_of, flow_run_id=run_id, landed_at=stamp)
+    s = ingest_state.c
+    done = conn.execute(update(ingest_state).where(s.source == batch.source).values(**values)).rowcount
+    if not done:
+        conn.execute(insert(ingest_state).values(source=batch.source, **values))
+
+
+def current_figures(engine: Engine, kpi_ids: Iterable[str] | None = None) -> list[Figure]:
+    a = kpi_actual.c
+    query = select(a.kpi_id, a.period, a.scope, a.as_of, a.value, a.numerator, a.denominator).where(a.is_current)
+    if kpi_ids is not None:
+        query = query.where(a.kpi_id.in_(list(kpi_ids)))
+    with engine.connect() as conn:
+        return [Figure(*row) for row in conn.execute(query)]
+
+
+def save_evaluations(engine: Engine, verdicts: Sequence[Any], run_id: str) -> None:
+    stamp = now()
+    rows = [dict(kpi_id=v.kpi_id, fiscal_year=v.fiscal_year, as_of=v.as_of, actual=v.actual, target=v.target,
+                 grade=v.grade, status=v.status, projected=v.projected, prior_year_actual=v.prior_year_actual,
+                 data_as_of=v.data_as_of, projection_method=v.projection_method, flow_run_id=run_id,
+                 evaluated_at=stamp) for v in verdicts]
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(insert(kpi_evaluation), rows)
+
+
+def latest_evaluations(engine: Engine, fiscal_year: int | None = None) -> list[dict[str, Any]]:
+    e = kpi_evaluation.c
+    newest = (select(e.kpi_id, e.fiscal_year, func.max(e.id).label("id"))
+              .group_by(e.kpi_id, e.fiscal_year).subquery())
+    query = select(kpi_evaluation).join(newest, and_(e.id == newest.c.id))
+    if fiscal_year is not None:
+        query = query.where(e.fiscal_year == fiscal_year)
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query.order_by(e.fiscal_year, e.id))]
+
+
+def source_runs(engine: Engine, run_id: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(
+            select(source_run).where(source_run.c.flow_run_id == run_id).order_by(source_run.c.id))]
+
+
+def _parts(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
