@@ -8,6 +8,8 @@ from __future__ import annotations
 import email.utils
 import enum
 import json
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -87,21 +89,37 @@ class HttpClient:
         raise AssertionError("unreachable")
 
     def _get(self, path: str, params: Mapping[str, Any]) -> tuple[int, bytes, str | None]:
-        deadline = time.monotonic() + self.total_timeout
         with self.session.get(
             self.base_url.rstrip("/") + path, params=params, headers=self.headers,
             timeout=(self.connect_timeout, self.read_timeout), verify=self.verify_tls, stream=True,
         ) as response:
-            # The read timeout is per socket read; a server trickling bytes needs a total deadline.
-            chunks, size = [], 0
-            for chunk in response.iter_content(64 * 1024):
-                chunks.append(chunk)
-                size += len(chunk)
-                if time.monotonic() > deadline:
-                    raise _Deadline()
-                if size > MAX_BODY_BYTES:
-                    raise SourceFormatError(f"{path}: 応答が大きすぎます (>{MAX_BODY_BYTES} bytes)")
-            return response.status_code, b"".join(chunks), response.headers.get("Retry-After")
+            # The read timeout is per socket read: a server trickling bytes would never hit it.
+            # A watchdog closes the response at the total deadline, which ends the blocked read.
+            expired = threading.Event()
+            watchdog = threading.Timer(self.total_timeout, lambda: (expired.set(), _abort(response)))
+            watchdog.daemon = True
+            watchdog.start()
+            try:
+                body = self._body(response, path)
+            except Exception:
+                if expired.is_set():
+                    raise _Deadline() from None
+                raise
+            finally:
+                watchdog.cancel()
+            if expired.is_set():
+                raise _Deadline()
+            return response.status_code, body, response.headers.get("Retry-After")
+
+    @staticmethod
+    def _body(response: requests.Response, path: str) -> bytes:
+        chunks, size = [], 0
+        for chunk in response.iter_content(64 * 1024):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise SourceFormatError(f"{path}: 応答が大きすぎます (>{MAX_BODY_BYTES} bytes)")
+        return b"".join(chunks)
 
     def _backoff(self, attempt: int) -> float:
         return self.backoff_seconds * (2 ** attempt)
@@ -115,6 +133,19 @@ class HttpClient:
         if seconds > self.max_retry_after:
             raise SourceUnavailable(f"{where}: HTTP 429 Retry-After {seconds:.0f}秒は上限 {self.max_retry_after:.0f}秒を超えます")
         return seconds
+
+
+def _abort(response: requests.Response) -> None:
+    """Shut the socket down: closing it alone does not wake a read blocked in another thread."""
+    # urllib3 hands the socket to http.client's response once headers are read.
+    fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
+    sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    try:
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    response.close()
 
 
 class _Deadline(Exception):

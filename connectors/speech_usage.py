@@ -37,6 +37,8 @@ def _line(number: int, raw: bytes, info: FileInfo) -> Record | Bad:
     fields.update(
         started_at=started,
         ended_at=ended,
+        started_epoch=started.timestamp() if started else None,
+        ended_epoch=ended.timestamp() if ended else None,
         duration_hours=(ended - started).total_seconds() / 3600 if started and ended else None,
         raw_started=str(obj.get("started_at"))[:40],
         raw_ended=str(obj.get("ended_at"))[:40],

@@ -86,6 +86,9 @@ def _definition(suite_name: str) -> Any:
         meta = {**entry["meta"], "position": position}
         suite.add_expectation_configuration(
             ExpectationConfiguration(type=entry["type"], kwargs=entry["kwargs"], meta=meta))
+    if len(suite.expectations) != len(spec["expectations"]):
+        # GX merges expectations of one type on one column; each must stay separate to keep its reason.
+        raise ValueError(f"suite {suite_name}: two expectations share a type and column")
     suite = context.suites.add(suite)
     asset = context.data_sources.add_pandas(f"{suite_name}-source").add_dataframe_asset(suite_name)
     batch = asset.add_batch_definition_whole_dataframe(f"{suite_name}-batch")

@@ -8,7 +8,8 @@ records served by the catalog API, and applies the project's rules literally:
 * moveout_log        -> kpi ``myna_moveout_share``   (scope city and 6-digit ward codes)
 * speech_usage       -> kpi ``speech_hours_monthly`` (scope city)
 
-Figures are keyed ``(kpi_id, period, scope)`` with period ``YYYY-MM`` or
+``source_row_counts`` gives the rows read per source (the bad-share
+denominator). Figures are keyed ``(kpi_id, period, scope)`` with period ``YYYY-MM`` or
 ``FY{N}`` and map to ``{"value", "numerator", "denominator", "as_of"}``.
 
 Choices made where the rules are silent (the generator avoids all of them):

@@ -96,7 +96,11 @@ def write_unseen(root: Path, seed: int) -> list[dict]:
 
 
 def personal_values(root: Path, seed: int) -> set[str]:
-    """Every receipt number (as written and NFKC-normalised), name, phone number and user id of the batch."""
+    """Every personal value written to the batch's files.
+
+    Receipt numbers, names and phone numbers as written and NFKC-normalised,
+    and speech ``user_id``s. Pure function of ``seed`` (``root`` is not read).
+    """
     return set(_build(seed).personal)
 
 
@@ -203,9 +207,8 @@ class MoveoutWriter:
         name = rng.choice(SURNAMES) + rng.choice([" ", "\u3000"]) + rng.choice(GIVEN_NAMES)
         phone = f"{rng.choice(['06', '090', '080'])}-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}"
         note = rng.choice(NOTES)
-        row = {"day": day, "ward": ward, "receipt": f"TN{yymm}-{serial:05d}", "route": route,
-               "cancel": rng.random() < 0.015, "name": name, "phone": phone, "note": note}
-        return row
+        return {"day": day, "ward": ward, "receipt": f"TN{yymm}-{serial:05d}", "route": route,
+                "cancel": rng.random() < 0.015, "name": name, "phone": phone, "note": note}
 
     def render(self, row: dict, style: CsvStyle) -> dict[str, str]:
         rng = self.rng
@@ -262,7 +265,7 @@ def _file_rows(writer: MoveoutWriter, days: list[date], style: CsvStyle, bad_cas
     if rng.random() < 0.1:
         rows.insert(rng.randint(1, len(rows)), None)
     writer.pool.extend(logical)
-    for row in rows:
+    for row in filter(None, rows):
         writer.register(row, style.columns)
     return rows
 
@@ -285,6 +288,8 @@ def _add_moveout(batch: Batch, rng: random.Random) -> None:
     blank_file = rng.randint(0, len(plan) - 1)
     for index, (name, days) in enumerate(plan):
         style = _csv_style(rng)
+        if index == 1:
+            style.encoding, style.newline = "utf-8-sig", "\n"
         rows = _file_rows(writer, days, style, bad_by_file.get(index, []))
         if index == blank_file:
             rows.insert(len(rows) // 2, None)

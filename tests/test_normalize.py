@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from jisseki.normalize import WARDS, check_digit, parse_date, parse_timestamp, ward_code
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2025/04/01", date(2025, 4, 1)),
+    ("2025-04-01", date(2025, 4, 1)),
+    ("R7.4.1", date(2025, 4, 1)),
+    ("令和7年4月1日", date(2025, 4, 1)),
+    ("令和元年5月1日", date(2019, 5, 1)),
+    ("R1.5.1", date(2019, 5, 1)),
+    ("２０２５/０４/０１", date(2025, 4, 1)),
+    ("Ｒ７．４．１", date(2025, 4, 1)),
+    (" 2025/4/1 ", date(2025, 4, 1)),
+    ("平成31年4月30日", date(2019, 4, 30)),
+])
+def test_dates_in_every_contract_form(text: str, expected: date) -> None:
+    assert parse_date(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2025/13/45", "2025/02/30", "令和元年4月30日", "R7", "", "昨日", "2025/04"])
+def test_unparsable_or_impossible_dates_are_none(text: str) -> None:
+    assert parse_date(text) is None
+
+
+def test_check_digit_matches_every_ward_code() -> None:
+    assert all(check_digit(code[:5]) == code[5] for code in WARDS)
+    assert len(WARDS) == 24
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("271021", "271021"), ("27102", "271021"), ("２７１０２", "271021"), ("27108", "271080"),
+    ("271022", None), ("271999", None), ("27999", None), ("", None), ("都島区", None),
+])
+def test_ward_codes(text: str, expected: str | None) -> None:
+    assert ward_code(text) == expected
+
+
+def test_timestamps_are_japan_time() -> None:
+    jst = timezone(timedelta(hours=9))
+    assert parse_timestamp("2025-04-03T10:00:00+09:00") == datetime(2025, 4, 3, 10, tzinfo=jst)
+    assert parse_timestamp("2025-04-03T01:00:00Z") == datetime(2025, 4, 3, 10, tzinfo=jst)
+    assert parse_timestamp("2025-04-03T10:00:00") == datetime(2025, 4, 3, 10, tzinfo=jst)
+    assert parse_timestamp("2025-09-32T25:00:00+09:00") is None
+    assert parse_timestamp(12345) is None
