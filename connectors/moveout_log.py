@@ -21,20 +21,45 @@ def read_moveout_log(folder: Path, lineage: Lineage) -> Iterator[Record | Bad]:
 
 
 def _read_file(data: bytes, info: FileInfo) -> Iterator[Record | Bad]:
-    lines = [(n, raw) for n, raw in byte_lines(data) if raw.strip()]
-    if not lines:
+    lines = [(n, raw) for n, raw in byte_lines(data)]
+    header_at = next((i for i, (_, raw) in enumerate(lines) if raw.strip()), None)
+    if header_at is None:
         return
-    encoding, columns = _header(lines[0][1], data.startswith(BOM))
+    encoding, columns = _header(lines[header_at][1], data.startswith(BOM))
     info.encoding = encoding or ""
+    body = lines[header_at + 1:]
     missing = [c for c in REQUIRED if c not in (columns or {})]
     if missing:
-        info.rows = len(lines) - 1
+        rows = sum(1 for _, raw in body if raw.strip())
+        info.rows = rows
         yield Bad(info.name, "header", "missing_columns", f"必須列がありません: {'、'.join(missing)}",
-                  content_hash=info.sha256, rows=max(1, len(lines) - 1))
+                  content_hash=info.sha256, rows=max(1, rows))
         return
-    for number, raw in lines[1:]:
-        info.rows += 1
-        yield _row(number, raw, encoding, columns, info)
+    decoded: list[tuple[int, str]] = []
+    for number, raw in body:
+        try:
+            decoded.append((number, raw.decode(encoding)))
+        except UnicodeDecodeError:
+            info.rows += 1
+            yield Bad(info.name, str(number), "undecodable", f"{encoding}として読めない行です", content_hash=info.sha256)
+    # One csv reader over the decoded lines, so a quoted field may span lines.
+    reader = csv.reader((text + "\n" for _, text in decoded), strict=False)
+    consumed = 0
+    while True:
+        first = decoded[consumed][0] if consumed < len(decoded) else None
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            info.rows += 1
+            yield Bad(info.name, str(first), "malformed_csv", f"CSVとして読めない行です: {exc}", content_hash=info.sha256)
+            consumed = reader.line_num
+            continue
+        consumed = reader.line_num
+        if any(cell.strip() for cell in cells):
+            info.rows += 1
+            yield _row(first, cells, columns, info)
 
 
 def _header(raw: bytes, has_bom: bool) -> tuple[str | None, dict[str, int] | None]:
@@ -50,14 +75,7 @@ def _header(raw: bytes, has_bom: bool) -> tuple[str | None, dict[str, int] | Non
     return None, None
 
 
-def _row(number: int, raw: bytes, encoding: str, columns: dict[str, int], info: FileInfo) -> Record | Bad:
-    try:
-        cells = next(csv.reader([raw.decode(encoding)]))
-    except UnicodeDecodeError:
-        return Bad(info.name, str(number), "undecodable", f"{encoding}として読めない行です", content_hash=info.sha256)
-    except csv.Error as exc:
-        return Bad(info.name, str(number), "malformed_csv", f"CSVとして読めない行です: {exc}", content_hash=info.sha256)
-
+def _row(number: int | None, cells: list[str], columns: dict[str, int], info: FileInfo) -> Record:
     def cell(name: str) -> str:
         i = columns.get(name)
         return cells[i] if i is not None and i < len(cells) else ""

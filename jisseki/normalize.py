@@ -7,16 +7,14 @@ from datetime import date, datetime
 
 from jisseki.periods import JST
 
-# era name -> (Gregorian year of 元年, first valid day)
-ERAS = {
-    "令和": (2019, date(2019, 5, 1)), "R": (2019, date(2019, 5, 1)),
-    "平成": (1989, date(1989, 1, 8)), "H": (1989, date(1989, 1, 8)),
-    "昭和": (1926, date(1926, 12, 25)), "S": (1926, date(1926, 12, 25)),
-}
-ERA_DATE = re.compile(
-    r"^(?P<era>令和|平成|昭和|[RHS])\s*(?P<y>\d{1,2}|元)\s*[.年/\-]\s*(?P<m>\d{1,2})"
-    r"\s*[.月/\-]\s*(?P<d>\d{1,2})\s*日?$")
-WESTERN_DATE = re.compile(r"^(?P<y>\d{4})\s*[/\-.年]\s*(?P<m>\d{1,2})\s*[/\-.月]\s*(?P<d>\d{1,2})\s*日?$")
+# Only the forms the contract lists are repaired; anything else is quarantined, not guessed at.
+REIWA_FIRST_DAY = date(2019, 5, 1)
+DATE_FORMS = (
+    (re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})"), 0),
+    (re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"), 0),
+    (re.compile(r"R(\d{1,2}|元)\.(\d{1,2})\.(\d{1,2})"), 2018),
+    (re.compile(r"令和(\d{1,2}|元)年(\d{1,2})月(\d{1,2})日"), 2018),
+)
 
 # Osaka City's 24 wards: 6-digit 全国地方公共団体コード -> name
 WARDS = {
@@ -34,15 +32,13 @@ def nfkc(text: str | None) -> str:
 
 
 def parse_date(text: str | None) -> date | None:
-    """A reception date in any of the contract's forms, or None."""
+    """A reception date in one of the contract's forms (full-width digits repaired), or None."""
     raw = nfkc(text)
-    if m := WESTERN_DATE.match(raw):
-        return _safe_date(int(m["y"]), int(m["m"]), int(m["d"]))
-    if m := ERA_DATE.match(raw):
-        base, first_day = ERAS[m["era"]]
-        year = base + (0 if m["y"] == "元" else int(m["y"]) - 1)
-        day = _safe_date(year, int(m["m"]), int(m["d"]))
-        return day if day and day >= first_day else None
+    for pattern, era_base in DATE_FORMS:
+        if m := pattern.fullmatch(raw):
+            year = 1 if m[1] == "元" else int(m[1])
+            day = _safe_date(era_base + year, int(m[2]), int(m[3]))
+            return None if day is None or (era_base and day < REIWA_FIRST_DAY) else day
     return None
 
 

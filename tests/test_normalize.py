@@ -17,13 +17,14 @@ from jisseki.normalize import WARDS, check_digit, parse_date, parse_timestamp, w
     ("２０２５/０４/０１", date(2025, 4, 1)),
     ("Ｒ７．４．１", date(2025, 4, 1)),
     (" 2025/4/1 ", date(2025, 4, 1)),
-    ("平成31年4月30日", date(2019, 4, 30)),
+    ("R元.5.1", date(2019, 5, 1)),
 ])
 def test_dates_in_every_contract_form(text: str, expected: date) -> None:
     assert parse_date(text) == expected
 
 
-@pytest.mark.parametrize("text", ["2025/13/45", "2025/02/30", "令和元年4月30日", "R7", "", "昨日", "2025/04"])
+@pytest.mark.parametrize("text", ["2025/13/45", "2025/02/30", "令和元年4月30日", "令和0年4月1日", "R7.2.29", "R7", "", "昨日",
+                                  "2025/04", "2025.04.01", "2025年4月1日", "H31.4.1"])
 def test_unparsable_or_impossible_dates_are_none(text: str) -> None:
     assert parse_date(text) is None
 

@@ -30,10 +30,11 @@ class OnlineProcedures:
     def figures(self) -> list[Figure]:
         if not self.latest:
             return []
-        self._opened = sorted(s.toordinal() for _, s, _ in self.latest.values())
-        # retired_on is the first day it no longer counts, so it closes "on" the day before.
-        self._closed = sorted(r.toordinal() - 1 for _, _, r in self.latest.values() if r is not None)
-        first = date.fromordinal(self._opened[0])
+        spans = [(s, r) for _, s, r in self.latest.values()]
+        first = min(s for s, _ in spans)
+        # Counted on D when online_since <= D < retired_on: opened minus closed by D.
+        self._opened = sorted(s.toordinal() for s, _ in spans)
+        self._closed = sorted(r.toordinal() for _, r in spans if r is not None)
         out = []
         for month in months_between(first, self.as_of):
             day = min(month_end(month), self.as_of)
