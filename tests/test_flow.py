@@ -1,0 +1,158 @@
+"""The nightly flow under a real (test-harness) Prefect server."""
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.run import run_nightly
+from jisseki.cli import main
+from jisseki.demo.data import write_demo_inbox
+from jisseki.demo.sample_api import SampleApi
+from tests.support import TOKEN, TOKEN_ENV, every_cell, table_counts, write_config
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+AS_OF = date(2026, 3, 31)
+
+
+@pytest.fixture(scope="module")
+def demo_inbox(tmp_path_factory) -> tuple[Path, list[dict]]:
+    root = tmp_path_factory.mktemp("demo")
+    return root / "inbox", write_demo_inbox(root)
+
+
+def source_runs(url: str) -> dict[str, tuple[str, str]]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        out = {s: (st, m) for s, st, m in conn.execute(sa.text("SELECT source, status, message FROM source_run"))}
+    engine.dispose()
+    return out
+
+
+def landed_sources(url: str) -> set[str]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        out = {s for (s,) in conn.execute(sa.text("SELECT DISTINCT source FROM kpi_actual"))}
+    engine.dispose()
+    return out
+
+
+def test_a_failing_source_does_not_stop_the_others(tmp_path, monkeypatch, capsys, demo_inbox) -> None:
+    inbox, records = demo_inbox
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    with SampleApi(records, TOKEN) as api:
+        config = write_config(tmp_path, url, api.base_url, moveout="missing-folder", speech=str(inbox / "speech"))
+        assert run_nightly(config, AS_OF, None) == 1
+    runs = source_runs(url)
+    assert runs["moveout_log"][0] == "failed" and "missing-folder" in runs["moveout_log"][1]
+    assert runs["online_procedures"][0] == runs["speech_usage"][0] == "landed"
+    assert landed_sources(url) == {"online_procedures", "speech_usage"}
+    assert table_counts(url)["kpi_evaluation"] == 15
+    assert "moveout_log" in capsys.readouterr().err
+
+
+def test_a_source_with_too_many_bad_rows_is_rejected_whole(tmp_path, capsys) -> None:
+    folder = tmp_path / "moveout"
+    folder.mkdir()
+    rows = ["受付日,区コード,区名,受付番号,届出経路,取消"]
+    rows += [f"2025/04/0{1 + n % 9},271021,都島区,N-{n},窓口," for n in range(90)]
+    rows += [f"2025/04/01,271021,都島区,M-{n},電話," for n in range(10)]  # 10% unknown route
+    (folder / "a.csv").write_bytes("\r\n".join(rows).encode("cp932"))
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    config = write_config(tmp_path, url, None, speech="")
+    assert run_nightly(config, AS_OF, None) == 1
+    status, message = source_runs(url)["moveout_log"]
+    assert status == "rejected" and "10/100" in message and "unknown_route" in message
+    assert table_counts(url)["kpi_actual"] == 0 and table_counts(url)["quarantine"] == 10
+    assert "不採用" in capsys.readouterr().out
+
+    config.write_text(config.read_text("utf-8") + "\n[validation]\nmax_bad_ratio = 0.2\n", "utf-8")
+    assert run_nightly(config, AS_OF, None) == 0  # the threshold is configurable
+    assert table_counts(url)["kpi_actual"] > 0
+
+
+def test_a_wrong_token_fails_that_source_and_is_never_shown_or_stored(tmp_path, monkeypatch, capsys, demo_inbox) -> None:
+    inbox, records = demo_inbox
+    monkeypatch.setenv(TOKEN_ENV, "wrong-Sekret-Token")
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    with SampleApi(records, TOKEN) as api:
+        config = write_config(tmp_path, url, api.base_url, moveout="", speech=str(inbox / "speech"))
+        assert run_nightly(config, AS_OF, None) == 1
+    out = capsys.readouterr()
+    assert source_runs(url)["online_procedures"][0] == "failed"
+    assert "401" in source_runs(url)["online_procedures"][1]
+    assert "wrong-Sekret-Token" not in out.out + out.err and "wrong-Sekret-Token" not in every_cell(url)
+
+
+def test_only_the_named_sources_run(tmp_path, demo_inbox) -> None:
+    inbox, _ = demo_inbox
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    config = write_config(tmp_path, url, None, moveout=str(inbox / "tenshutsu"), speech=str(inbox / "speech"))
+    assert run_nightly(config, AS_OF, ["speech_usage"]) == 0
+    assert landed_sources(url) == {"speech_usage"}
+
+
+def test_demo_then_status_shows_the_seed_figures(tmp_path, capsys) -> None:
+    workdir = tmp_path / "demo"
+    assert main(["demo", "--workdir", str(workdir)]) == 0
+    table = capsys.readouterr().out
+    assert "2,180件" in table and "A（達成） 2 件 / B（未達成） 1 件" in table
+    assert main(["status", "--config", str(workdir / "jisseki.toml"), "--fy", "2025", "--format", "json"]) == 0
+    rows = {r["kpi_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert len(rows) == 15 and all(r["fiscal_year"] == 2025 and r["as_of"] == "2026-03-31" for r in rows.values())
+    got = {k: (rows[k]["actual"], rows[k]["grade"], rows[k]["prior_year_actual"], rows[k]["target"])
+           for k in ("online_procedures", "myna_moveout_share", "speech_hours_monthly")}
+    assert got["online_procedures"] == (2180, "A", 1674, 2000)
+    assert round(got["myna_moveout_share"][0], 2) == 0.34 and got["myna_moveout_share"][1:] == ("A", 0.24, 0.25)
+    assert got["speech_hours_monthly"] == (403, "B", 276, 1870)
+    assert {r["status"] for k, r in rows.items() if k not in got} == {"no_data"}
+
+    before = table_counts(f"sqlite:///{workdir / 'warehouse.db'}")
+    assert main(["demo", "--workdir", str(workdir)]) == 0  # a second demo run lands nothing new
+    after = table_counts(f"sqlite:///{workdir / 'warehouse.db'}")
+    assert after["kpi_actual"] == before["kpi_actual"] and after["quarantine"] == before["quarantine"]
+
+
+def test_evaluation_artifact_is_published(tmp_path, demo_inbox) -> None:
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    inbox, _ = demo_inbox
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    config = write_config(tmp_path, url, None, moveout="", speech=str(inbox / "speech"))
+    assert run_nightly(config, AS_OF, None) == 0
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        run_id = conn.execute(sa.text("SELECT flow_run_id FROM source_run")).scalar_one()
+    engine.dispose()
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["kpi-evaluation"]), flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(run_id)])))
+    assert len(artifacts) == 1 and artifacts[0].type == "table"
+    table = json.loads(artifacts[0].data) if isinstance(artifacts[0].data, str) else artifacts[0].data
+    speech = [r for r in table if r["KPI ID"] == "speech_hours_monthly"]
+    assert speech and speech[0]["実績"] == "月403.0時間" and speech[0]["達成状況"] == "B（未達成）"
+
+
+def test_a_missing_config_or_unknown_source_is_a_clear_error(tmp_path, capsys) -> None:
+    assert main(["run", "--config", str(tmp_path / "none.toml")]) == 2
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", None, speech="")
+    assert main(["run", "--config", str(config), "--source", "speech_usage"]) == 2
+    assert "speech_usage" in capsys.readouterr().err
+
+
+def test_deployment_runs_nightly_at_two_in_tokyo(tmp_path) -> None:
+    from flows.deploy import deployment
+    from jisseki.config import load_config
+
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", None, speech="")
+    deployed = deployment(config, load_config(config))
+    schedule = deployed.schedules[0].schedule
+    assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "Asia/Tokyo")
+    assert deployed.parameters == {"config_path": str(config)}
