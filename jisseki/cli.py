@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from jisseki.config import ConfigError, load_config
+from warehouse.errors import WarehouseError
 
 QUIET_DEFAULTS = {
     "DO_NOT_TRACK": "1",
@@ -26,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"設定エラー: {exc}", file=sys.stderr)
         return 2
+    except WarehouseError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:

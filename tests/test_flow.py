@@ -156,3 +156,11 @@ def test_deployment_runs_nightly_at_two_in_tokyo(tmp_path) -> None:
     schedule = deployed.schedules[0].schedule
     assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "Asia/Tokyo")
     assert deployed.parameters == {"config_path": str(config)}
+
+
+def test_an_unreachable_warehouse_is_a_clear_error_without_the_password(tmp_path, capsys) -> None:
+    url = "postgresql://jisseki:Pa55word@127.0.0.1:1/nowhere"
+    config = write_config(tmp_path, url, None, speech="")
+    assert main(["run", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "倉庫に接続できません" in err and "Pa55word" not in err and "***" in err

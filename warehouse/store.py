@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, func, insert, select, update
+from sqlalchemy import Engine, and_, create_engine, event, func, insert, make_url, select, update
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from jisseki.model import Figure
+from warehouse.errors import WarehouseError
 from warehouse.schema import (ingest_state, kpi_actual, kpi_evaluation, lineage, metadata, quarantine,
                               source_run)
 
@@ -23,12 +25,16 @@ class LandResult:
 
 
 def connect(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60})
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 60})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+        metadata.create_all(engine)
+    except (ArgumentError, OperationalError) as exc:
+        shown = make_url(url).render_as_string(hide_password=True) if "://" in url else "(invalid URL)"
+        raise WarehouseError(f"倉庫に接続できません: {shown} ({type(exc.orig if hasattr(exc, 'orig') else exc).__name__})") from None
     return engine
 
 
