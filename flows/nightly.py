@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -11,7 +11,6 @@ from flows.tasks import evaluate_kpis, ingest_source, publish_evaluation, save_e
 from jisseki.catalog import load_catalog
 from jisseki.config import ConfigError, load_config
 from jisseki.periods import yesterday_jst
-from jisseki.sources import SOURCE_DEFS
 from warehouse.store import connect
 
 FLOW_NAME = "jisseki-nightly"
@@ -23,18 +22,13 @@ class SourcesFailed(Exception):
 
 @flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4), validate_parameters=False)
 def nightly(config_path: str, as_of: str | None = None, sources: list[str] | None = None) -> dict[str, str]:
-    logger = get_run_logger()
     config = load_config(config_path)
     day = date.fromisoformat(as_of) if as_of else yesterday_jst()
     run_id = str(flow_run.get_id() or "local")
     catalog = load_catalog(config.catalog.path)
     engine = connect(config.warehouse.url)
     names = select_sources(config.enabled_sources(), sources)
-    for name in names:
-        if name not in SOURCE_DEFS:
-            logger.warning("%s: このバージョンではまだ収集できないソースです（指標は no_data になります）", name)
-    futures = {name: ingest_source.submit(name, config, engine, day, run_id)
-               for name in names if name in SOURCE_DEFS}
+    futures = {name: ingest_source.submit(name, config, catalog, engine, day, run_id) for name in names}
     outcome = {}
     for name, future in futures.items():
         future.wait()

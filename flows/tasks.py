@@ -23,11 +23,13 @@ class SourceRejected(Exception):
 
 
 @task(name="ingest-source", task_run_name="ingest-{name}", cache_policy=NO_CACHE)
-def ingest_source(name: str, config: Config, engine: Any, as_of: date, run_id: str) -> dict[str, Any]:
+def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_of: date,
+                  run_id: str) -> dict[str, Any]:
     logger = get_run_logger()
     source = SOURCE_DEFS[name]
     try:
-        batch = collect(source, config.source(name), as_of, config.max_bad_ratio(name))
+        batch = collect(source, config.source(name), catalog, as_of,
+                        config.max_bad_ratio(name, source.default_max_bad_ratio))
     except SourceError as exc:
         record_failure(engine, name, as_of, str(exc), run_id)
         raise

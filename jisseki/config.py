@@ -95,9 +95,12 @@ class Config(_Strict):
             raise ConfigError(f"source {name!r} is not configured")
         return found
 
-    def max_bad_ratio(self, name: str) -> float:
-        own = self.source(name).max_bad_ratio
-        return self.validation.max_bad_ratio if own is None else own
+    def max_bad_ratio(self, name: str, source_default: float | None = None) -> float:
+        """The source's own setting, else the source kind's default, else [validation]'s."""
+        for value in (self.source(name).max_bad_ratio, source_default):
+            if value is not None:
+                return value
+        return self.validation.max_bad_ratio
 
 
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:

@@ -19,6 +19,7 @@ class Figure:
     numerator: float | None = None
     denominator: float | None = None
     checks: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # columns only validation reads
+    evidence: str = field(default="", compare=False)  # 根拠 of a manual entry, kept in its lineage
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from connectors.records import Bad, Lineage, Record
 from expectations.runner import validate
+from jisseki.catalog import Catalog
 from jisseki.model import Figure
 from jisseki.sources import SourceDef
 
@@ -44,12 +45,12 @@ class Batch:
         return out
 
 
-def collect(source: SourceDef, cfg: Any, as_of: date, max_bad_ratio: float) -> Batch:
+def collect(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, max_bad_ratio: float) -> Batch:
     """Raises SourceError when the source cannot be read; returns a rejected batch when it was
     read but is not fit to land."""
-    batch = Batch(source.name, source.kpis, as_of, Lineage())
-    measure = source.measure(as_of)
-    for chunk in _chunks(source.read(cfg, batch.lineage), CHUNK_ROWS):
+    batch = Batch(source.name, source.kpis(catalog), as_of, Lineage())
+    measure = source.measure(as_of, cfg)
+    for chunk in _chunks(source.read(cfg, batch.lineage, catalog), CHUNK_ROWS):
         records = []
         for item in chunk:
             batch.rows_read += item.rows if isinstance(item, Bad) else 1

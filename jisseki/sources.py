@@ -1,4 +1,4 @@
-"""Which connector, measure and suites make up each source named in the config."""
+"""Which connector, measure and suites make up each source named in the config: one way for all six."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -6,14 +6,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from connectors.dataviz_access import read_dataviz_access, read_master
+from connectors.errors import SourceConfigError
 from connectors.http import HttpClient
+from connectors.manual_entries import read_manual_entries
 from connectors.moveout_log import read_moveout_log
+from connectors.nocode_apps import read_nocode_apps
 from connectors.online_procedures import read_online_procedures
 from connectors.records import Bad, Lineage, Record
 from connectors.speech_usage import read_speech_usage
-from connectors.errors import SourceConfigError
-from jisseki.config import ApiSourceConfig, SourceConfig
+from jisseki.catalog import Catalog
+from jisseki.config import ApiSourceConfig
+from jisseki.measures.dataviz import DatavizShare
+from jisseki.measures.manual import ManualEntries
 from jisseki.measures.moveout import MoveoutShare
+from jisseki.measures.nocode import NocodeOperations
 from jisseki.measures.procedures import OnlineProcedures
 from jisseki.measures.speech import SpeechHours
 from jisseki.model import Figure
@@ -25,15 +32,14 @@ class Measure(Protocol):
     def max_event_date(self) -> date | None: ...
 
 
-Reader = Callable[[Any, Lineage], Iterator[Record | Bad]]
-
-
 @dataclass(frozen=True)
 class SourceDef:
     name: str
-    kpis: tuple[str, ...]
-    read: Reader
-    measure: Callable[[date], Measure]
+    read: Callable[[Any, Lineage, Catalog], Iterator[Record | Bad]]
+    measure: Callable[[date, Any], Measure]
+    # Rows of a machine export fail together when the feed breaks: many bad rows reject the batch.
+    # Rows of the manual workbook are separate people's entries: one typo must not hold back the rest.
+    default_max_bad_ratio: float | None = None
 
     @property
     def records_suite(self) -> str:
@@ -42,6 +48,9 @@ class SourceDef:
     @property
     def figures_suite(self) -> str:
         return f"{self.name}.figures"
+
+    def kpis(self, catalog: Catalog) -> tuple[str, ...]:
+        return tuple(i.id for i in catalog.indicators if i.source == self.name)
 
 
 def http_client(cfg: ApiSourceConfig, auth: Callable[[str], dict[str, str]]) -> HttpClient:
@@ -54,16 +63,31 @@ def http_client(cfg: ApiSourceConfig, auth: Callable[[str], dict[str, str]]) -> 
     )
 
 
-def _procedures(cfg: SourceConfig, lineage: Lineage) -> Iterator[Record | Bad]:
-    assert isinstance(cfg, ApiSourceConfig)
+def _procedures(cfg: ApiSourceConfig, lineage: Lineage, _catalog: Catalog) -> Iterator[Record | Bad]:
     client = http_client(cfg, lambda token: {"Authorization": f"Bearer {token}"})
     return read_online_procedures(client, lineage, per_page=cfg.page_size)
 
 
+def _nocode(cfg: ApiSourceConfig, lineage: Lineage, _catalog: Catalog) -> Iterator[Record | Bad]:
+    client = http_client(cfg, lambda token: {"X-Api-Token": token})
+    return read_nocode_apps(client, lineage, limit=cfg.page_size)
+
+
+def _manual(cfg: Any, lineage: Lineage, catalog: Catalog) -> Iterator[Record | Bad]:
+    kinds = {i.id: i.kind for i in catalog.indicators if i.source == "manual_entries"}
+    return read_manual_entries(cfg.path, lineage, kinds)
+
+
 SOURCE_DEFS: dict[str, SourceDef] = {
     d.name: d for d in (
-        SourceDef("online_procedures", ("online_procedures",), _procedures, OnlineProcedures),
-        SourceDef("moveout_log", ("myna_moveout_share",), lambda cfg, lin: read_moveout_log(cfg.path, lin), MoveoutShare),
-        SourceDef("speech_usage", ("speech_hours_monthly",), lambda cfg, lin: read_speech_usage(cfg.path, lin), SpeechHours),
+        SourceDef("online_procedures", _procedures, lambda as_of, cfg: OnlineProcedures(as_of)),
+        SourceDef("moveout_log", lambda cfg, lin, cat: read_moveout_log(cfg.path, lin),
+                  lambda as_of, cfg: MoveoutShare(as_of)),
+        SourceDef("speech_usage", lambda cfg, lin, cat: read_speech_usage(cfg.path, lin),
+                  lambda as_of, cfg: SpeechHours(as_of)),
+        SourceDef("nocode_apps", _nocode, lambda as_of, cfg: NocodeOperations(as_of)),
+        SourceDef("dataviz_access", lambda cfg, lin, cat: read_dataviz_access(cfg.path, cfg.departments, lin),
+                  lambda as_of, cfg: DatavizShare(as_of, read_master(cfg.departments)[0])),
+        SourceDef("manual_entries", _manual, lambda as_of, cfg: ManualEntries(as_of), default_max_bad_ratio=1.0),
     )
 }

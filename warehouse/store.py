@@ -61,8 +61,7 @@ def land(engine: Engine, batch: Any, run_id: str) -> LandResult:
         added_bad = _quarantine(conn, batch, run_id, stamp)
         added = retired = 0
         if batch.rejected is None:
-            summary = json.dumps(batch.lineage.summary(), ensure_ascii=False)
-            added, retired = _revise(conn, batch, summary, run_id, stamp)
+            added, retired = _revise(conn, batch, batch.lineage.summary(), run_id, stamp)
             _advance_state(conn, batch, lineage_id, run_id, stamp)
         status = "landed" if batch.rejected is None else "rejected"
         message = batch.rejected or f"{len(batch.figures)} figures, {added} new revisions"
@@ -100,7 +99,7 @@ def _quarantine(conn: Any, batch: Any, run_id: str, stamp: datetime) -> int:
     return len(fresh)
 
 
-def _revise(conn: Any, batch: Any, summary: str, run_id: str, stamp: datetime) -> tuple[int, int]:
+def _revise(conn: Any, batch: Any, summary: dict[str, Any], run_id: str, stamp: datetime) -> tuple[int, int]:
     a = kpi_actual.c
     current = {(r.kpi_id, r.period, r.scope): r for r in conn.execute(
         select(a.id, a.kpi_id, a.period, a.scope, a.as_of, a.value, a.numerator, a.denominator, a.revision)
@@ -120,11 +119,17 @@ def _revise(conn: Any, batch: Any, summary: str, run_id: str, stamp: datetime) -
         conn.execute(update(kpi_actual).where(a.id.in_(part)).values(is_current=False))
     rows = [dict(kpi_id=f.kpi_id, period=f.period, scope=f.scope, as_of=f.as_of, value=f.value,
                  numerator=f.numerator, denominator=f.denominator, revision=latest.get(f.key, 0) + 1,
-                 is_current=True, source=batch.source, lineage=summary, flow_run_id=run_id, collected_at=stamp)
+                 is_current=True, source=batch.source, lineage=_lineage_text(summary, f), flow_run_id=run_id,
+                 collected_at=stamp)
             for f in changed]
     if rows:
         conn.execute(insert(kpi_actual), rows)
     return len(rows), len(stale)
+
+
+def _lineage_text(summary: dict[str, Any], figure: Figure) -> str:
+    extra = {"evidence": figure.evidence} if figure.evidence else {}
+    return json.dumps({**summary, **extra}, ensure_ascii=False)
 
 
 def _advance_state(conn: Any, batch: Any, lineage_id: str, run_id: str, stamp: datetime) -> None:

@@ -24,14 +24,22 @@ class Reply:
 
 
 class SampleApi:
-    def __init__(self, records: list[dict[str, Any]], token: str, path: str = "/v1/procedures") -> None:
+    """Contract 1 by default (page/per_page, Bearer token); `SampleApi.nocode(...)` speaks contract 4."""
+
+    def __init__(self, records: list[dict[str, Any]], token: str, path: str = "/v1/procedures",
+                 paging: str = "page", auth_header: str = "Authorization", auth_prefix: str = "Bearer ") -> None:
         self.records, self.token, self.path = records, token, path
+        self.paging, self.auth_header, self.auth_prefix = paging, auth_header, auth_prefix
         self.script: deque[Reply] = deque()
         self.requests: list[dict[str, Any]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._server.block_on_close = False  # a test that gave up on a slow reply must not wait for it
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    @classmethod
+    def nocode(cls, records: list[dict[str, Any]], token: str) -> SampleApi:
+        return cls(records, token, path="/v1/apps", paging="offset", auth_header="X-Api-Token", auth_prefix="")
 
     @property
     def base_url(self) -> str:
@@ -45,6 +53,9 @@ class SampleApi:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def offset_page(self, offset: int, limit: int) -> dict[str, Any]:
+        return {"apps": self.records[offset:offset + limit]}
 
     def page(self, page: int, per_page: int) -> dict[str, Any]:
         start = (page - 1) * per_page
@@ -64,12 +75,12 @@ class SampleApi:
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 api.requests.append({"path": url.path, "query": query,
-                                     "authorization": self.headers.get("Authorization")})
+                                     "authorization": self.headers.get(api.auth_header)})
                 reply = api.script.popleft() if api.script else Reply()
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status == 200 and reply.body is None:
-                    reply = api._normal(url.path, query, self.headers.get("Authorization"))
+                    reply = api._normal(url.path, query, self.headers.get(api.auth_header))
                 self._send(reply)
 
             def _send(self, reply: Reply) -> None:
@@ -92,15 +103,18 @@ class SampleApi:
 
         return Handler
 
-    def _normal(self, path: str, query: dict[str, str], authorization: str | None) -> Reply:
-        if authorization != f"Bearer {self.token}":
+    def _normal(self, path: str, query: dict[str, str], credential: str | None) -> Reply:
+        if credential != f"{self.auth_prefix}{self.token}":
             return Reply(401, json.dumps({"error": "unauthorized"}).encode())
         if path != self.path:
             return Reply(404, b'{"error": "not found"}')
+        names = ("page", "per_page") if self.paging == "page" else ("offset", "limit")
         try:
-            page, per_page = int(query.get("page", "1")), int(query.get("per_page", "100"))
+            first, size = (int(query.get(names[0], "1" if self.paging == "page" else "0")),
+                           int(query.get(names[1], "100")))
         except ValueError:
             return Reply(400, b'{"error": "bad paging"}')
-        if page < 1 or not 1 <= per_page <= 100:
+        if first < (1 if self.paging == "page" else 0) or not 1 <= size <= 100:
             return Reply(400, b'{"error": "bad paging"}')
-        return Reply(200, json.dumps(self.page(page, per_page), ensure_ascii=False).encode())
+        body = self.page(first, size) if self.paging == "page" else self.offset_page(first, size)
+        return Reply(200, json.dumps(body, ensure_ascii=False).encode())

@@ -1,0 +1,69 @@
+"""Contract 4: no-code platform app list API (ノーコードツール アプリ一覧API), offset paging."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from connectors.errors import SourceFormatError
+from connectors.http import HttpClient
+from connectors.records import Bad, Lineage, Record
+from jisseki.normalize import parse_iso_date
+
+PATH = "/v1/apps"
+MAX_PAGES = 10_000
+
+
+def read_nocode_apps(client: HttpClient, lineage: Lineage, limit: int = 100) -> Iterator[Record | Bad]:
+    """There is no total: the list ends with the first page shorter than `limit` (possibly empty)."""
+    crawled_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    identity, offset, pages, records = hashlib.sha256(), 0, 0, 0
+    while True:
+        if pages >= MAX_PAGES:
+            raise SourceFormatError(f"GET {PATH}: {MAX_PAGES} ページを超えても終わりません")
+        apps = _page(client.get_json(PATH, {"offset": offset, "limit": limit}), offset)
+        pages += 1
+        for index, item in enumerate(apps):
+            blob = json.dumps(item, sort_keys=True, ensure_ascii=False).encode()
+            identity.update(blob)
+            yield _record(item, offset, index, hashlib.sha256(blob).hexdigest())
+        records += len(apps)
+        if len(apps) < limit:
+            break
+        offset += len(apps)
+    if records == 0:
+        raise SourceFormatError(f"GET {PATH}: アプリ一覧が空です（0件）。APIの異常として扱い、取り込みません")
+    lineage.crawl = {"endpoint": PATH, "crawled_at": crawled_at, "pages": pages, "records": records,
+                     "content_sha256": identity.hexdigest()}
+
+
+def _page(body: Any, offset: int) -> list[Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("apps"), list):
+        raise SourceFormatError(f"GET {PATH}?offset={offset}: 応答が契約の形式（apps の配列）ではありません")
+    return body["apps"]
+
+
+def _record(item: Any, offset: int, index: int, content_hash: str) -> Record | Bad:
+    location, position = f"offset {offset}", f"#{index + 1}"
+    if not isinstance(item, dict):
+        return Bad(location, position, "not_object", "アプリがJSONオブジェクトではありません", content_hash=content_hash)
+    app_id = _text(item.get("app_id"))
+    started_raw, retired_raw = item.get("operation_started_on"), item.get("retired_on")
+    started = parse_iso_date(started_raw)
+    fields = {
+        "app_id": app_id,
+        "business_id": _text(item.get("business_id")),
+        "status": item.get("status") if isinstance(item.get("status"), str) else None,
+        "operation_started_on": started,
+        "started_valid": started_raw is None or started is not None,
+        "retired_valid": retired_raw is None or parse_iso_date(retired_raw) is not None,
+        "raw_started": str(started_raw)[:40],
+        "raw_retired": str(retired_raw)[:40],
+    }
+    return Record(fields, app_id, location, f"{position} {app_id or ''}".strip(), content_hash)
+
+
+def _text(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
