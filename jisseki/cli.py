@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--fy", type=int, help="年度 (例: 2025)")
     status.add_argument("--format", choices=("table", "json"), default="table")
     status.set_defaults(handler=cmd_status)
+    template = sub.add_parser("manual-template", help="各所属が記入する実績入力シート (.xlsx) を作る")
+    template.add_argument("--fy", type=int, required=True, help="年度 (例: 2025)")
+    template.add_argument("--out", type=Path, required=True, help="書き出す .xlsx")
+    template.add_argument("--config", type=Path, default=os.environ.get("JISSEKI_CONFIG"),
+                          help="設定ファイル（[catalog] を使う場合）。省略時は同梱の運営方針")
+    template.set_defaults(handler=cmd_manual_template)
     return parser
 
 
@@ -95,6 +101,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(status_json(evaluations, catalog), ensure_ascii=False, indent=2))
     else:
         print(render_table(evaluation_rows(evaluations, catalog), catalog), end="")
+    return 0
+
+
+def cmd_manual_template(args: argparse.Namespace) -> int:
+    from jisseki.catalog import load_catalog
+    from jisseki.manual_template import write_template
+
+    catalog = load_catalog(load_config(_config_path(args)).catalog.path if args.config else None)
+    count = write_template(catalog, args.fy, args.out)
+    if count == 0:
+        print(f"{args.fy}年度に手入力の指標はありません", file=sys.stderr)
+        return 1
+    print(f"{args.out}: {args.fy}年度の手入力指標 {count} 行")
     return 0
 
 

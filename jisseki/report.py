@@ -6,7 +6,8 @@ from typing import Any
 
 from jisseki.catalog import Catalog, Indicator
 
-GRADE_TEXT = {"A": "A（達成）", "B": "B（未達成）"}
+GRADE_TEXT = {"A": "A", "B": "B"}
+GRADE_LEGEND = "※A：達成 B：未達成"
 STATUS_TEXT = {"achieved": "達成", "on_track": "順調", "at_risk": "要注意", "missed": "未達成", "no_data": "データなし"}
 
 
@@ -22,7 +23,7 @@ def format_value(indicator: Indicator, value: float | None) -> str:
     if indicator.kind == "ratio":
         return f"{value * 100:.1f}%"
     if indicator.kind == "hours_per_month":
-        return f"月{value:,.1f}時間"
+        return f"月{value:,.1f}時間".replace(".0時間", "時間")
     return f"{value:,.0f}{indicator.unit}"
 
 
@@ -62,23 +63,32 @@ def status_json(evaluations: Iterable[Mapping[str, Any]], catalog: Catalog) -> l
     return out
 
 
+def reiwa(fy: int) -> int:
+    return fy - 2018
+
+
 def render_table(rows: list[dict[str, str]], catalog: Catalog) -> str:
-    """Plain text, grouped by 経営課題 per fiscal year, with the count of A and B at the end."""
+    """The seed's achievement table: per fiscal year, grouped by 経営課題, then the count of A and B."""
     if not rows:
-        return "評価がまだありません。`jisseki run` を実行してください。"
-    columns = ["指標", "目標", "実績", "達成状況", "状況", "前年度実績"]
+        return "評価がまだありません。`jisseki run` を実行してください。\n"
     lines: list[str] = []
     for year in dict.fromkeys(r["年度"] for r in rows):
         year_rows = [r for r in rows if r["年度"] == year]
-        lines.append(f"■ {catalog.policy.department} {year} アウトカム指標の達成状況（{year_rows[0]['時点']} 時点）")
+        fy = int(year.removesuffix("年度"))
+        actual = f"{reiwa(fy)}年度実績"
+        columns = {"指標": "指標", "目標": "目標", "実績": actual, "達成状況": "達成状況", "状況": "状況",
+                   "前年度実績": "前年度実績"}
+        lines.append(f"令和{reiwa(fy)}年度 {catalog.policy.department} アウトカム指標の達成状況"
+                     f"（{year_rows[0]['時点']} 時点） {GRADE_LEGEND}")
+        lines.append("")
         for challenge in dict.fromkeys(r["経営課題"] for r in year_rows):
             lines.append(f"経営課題{challenge} {catalog.challenges[int(challenge)]}")
-            group = [r for r in year_rows if r["経営課題"] == challenge]
-            lines.extend(_aligned([{c: r[c] for c in columns} for r in group], columns))
+            group = [{label: r[key] for key, label in columns.items()} for r in year_rows if r["経営課題"] == challenge]
+            lines.extend(_aligned(group, list(columns.values())))
             lines.append("")
-        grades = [r["達成状況"][:1] for r in year_rows]
-        lines.append(f"A（達成） {grades.count('A')} 件 / B（未達成） {grades.count('B')} 件 / "
-                     f"未確定 {len(grades) - grades.count('A') - grades.count('B')} 件")
+        grades = [r["達成状況"] for r in year_rows]
+        a, b = grades.count("A"), grades.count("B")
+        lines.append(f"A（達成） {a} 件 / B（未達成） {b} 件 / 未確定 {len(grades) - a - b} 件")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -137,7 +137,7 @@ def test_evaluation_artifact_is_published(tmp_path, demo_inbox) -> None:
     assert len(artifacts) == 1 and artifacts[0].type == "table"
     table = json.loads(artifacts[0].data) if isinstance(artifacts[0].data, str) else artifacts[0].data
     speech = [r for r in table if r["KPI ID"] == "speech_hours_monthly"]
-    assert speech and speech[0]["実績"] == "月403.0時間" and speech[0]["達成状況"] == "B（未達成）"
+    assert speech and speech[0]["実績"] == "月403時間" and speech[0]["達成状況"] == "B"
 
 
 def test_a_missing_config_or_unknown_source_is_a_clear_error(tmp_path, capsys) -> None:
