@@ -38,6 +38,8 @@ def write_template(catalog: Catalog, fy: int, out: Path) -> int:
     from openpyxl.worksheet.datavalidation import DataValidation
 
     indicators = manual_indicators(catalog, fy)
+    if not indicators:
+        return 0
     book = Workbook()
     sheet = book.active
     sheet.title = SHEET

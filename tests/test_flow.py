@@ -96,25 +96,43 @@ def test_only_the_named_sources_run(tmp_path, demo_inbox) -> None:
     assert landed_sources(url) == {"speech_usage"}
 
 
-def test_demo_then_status_shows_the_seed_figures(tmp_path, capsys) -> None:
+# The seed's FY2025 table (令和7年度実績, 達成状況, 前年度実績); ratios as fractions, milestones as 1.
+SEED_FY2025 = {
+    "online_procedures": (2180, "A", 1674),
+    "myna_moveout_share": (0.34, "A", 0.24),
+    "backoffice_platform_started": (1, "A", None),
+    "nocode_operations": (50, "A", 59),
+    "genai_verified_operations": (2, "A", None),
+    "speech_hours_monthly": (403, "B", 276),
+    "construction_dx_working_groups": (1, "A", None),
+    "dx_support_departments": (2, "A", 2),
+    "external_specialists": (7, "A", 5),
+    "dx_core_training_participants": (69, "A", 55),
+    "infra_training_participants": (60, "A", 30),
+    "dataviz_department_share": (0.64, "A", 0.55),
+    "talent_plan_and_training": (1, "A", None),
+    "data_pilot_projects": (3, "A", 3),
+    "security_strategy_revised": (1, "A", None),
+}
+
+
+def test_demo_then_status_matches_the_seeds_whole_fy2025_table(tmp_path, capsys) -> None:
     workdir = tmp_path / "demo"
     assert main(["demo", "--workdir", str(workdir)]) == 0
     table = capsys.readouterr().out
-    assert "2,180件" in table and "A（達成） 2 件 / B（未達成） 1 件" in table
+    assert "2,180件" in table and "A（達成） 14 件 / B（未達成） 1 件" in table
     assert main(["status", "--config", str(workdir / "jisseki.toml"), "--fy", "2025", "--format", "json"]) == 0
     rows = {r["kpi_id"]: r for r in json.loads(capsys.readouterr().out)}
-    assert len(rows) == 15 and all(r["fiscal_year"] == 2025 and r["as_of"] == "2026-03-31" for r in rows.values())
-    got = {k: (rows[k]["actual"], rows[k]["grade"], rows[k]["prior_year_actual"], rows[k]["target"])
-           for k in ("online_procedures", "myna_moveout_share", "speech_hours_monthly")}
-    assert got["online_procedures"] == (2180, "A", 1674, 2000)
-    assert round(got["myna_moveout_share"][0], 2) == 0.34 and got["myna_moveout_share"][1:] == ("A", 0.24, 0.25)
-    assert got["speech_hours_monthly"] == (403, "B", 276, 1870)
-    assert {r["status"] for k, r in rows.items() if k not in got} == {"no_data"}
+    assert all(r["fiscal_year"] == 2025 and r["as_of"] == "2026-03-31" for r in rows.values())
+    got = {k: (round(r["actual"], 2), r["grade"], r["prior_year_actual"]) for k, r in rows.items()}
+    assert got == SEED_FY2025
+    assert rows["speech_hours_monthly"]["target"] == 1870 and rows["myna_moveout_share"]["target"] == 0.25
 
     before = table_counts(f"sqlite:///{workdir / 'warehouse.db'}")
     assert main(["demo", "--workdir", str(workdir)]) == 0  # a second demo run lands nothing new
     after = table_counts(f"sqlite:///{workdir / 'warehouse.db'}")
-    assert after["kpi_actual"] == before["kpi_actual"] and after["quarantine"] == before["quarantine"]
+    for table_name in ("kpi_actual", "quarantine", "lineage"):
+        assert after[table_name] == before[table_name], table_name
 
 
 def test_evaluation_artifact_is_published(tmp_path, demo_inbox) -> None:

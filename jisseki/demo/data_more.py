@@ -88,8 +88,6 @@ class _App:
     started: date | None
     created: date
     retired: date | None = None
-    kind: str = ""
-    app_id: str = ""
 
 
 def demo_nocode_apps() -> list[dict]:
@@ -375,8 +373,8 @@ def _accesses(rng: random.Random, depts: list[_Dept]) -> dict[tuple[int, int], l
             for _ in range(max(0, target - len(rows[ym]))):
                 d = rng.choices(active, cum_weights=weights)[0]
                 access(d, rng.choice(days_in(d, fy, ym)))
-    for ym in rows:
-        rows[ym].sort(key=lambda r: (r[0], r[2], r[1]))
+    for file_rows in rows.values():
+        file_rows.sort(key=lambda r: (r[0], r[2], r[1]))
     return rows
 
 
@@ -453,6 +451,10 @@ MANUAL_ROWS: tuple[tuple, ...] = (
 
 
 def _write_manual(path: Path) -> None:
+    if path.exists():
+        # openpyxl stamps the zip entries with the time of saving: rewriting the same workbook would
+        # look like a new delivery on every demo run.
+        return
     wb = Workbook()
     ws = wb.active
     ws.title = "実績"

@@ -7,15 +7,19 @@ from pathlib import Path
 from jisseki.config import dump_example
 
 TOKEN_ENV = "JISSEKI_DEMO_PROCEDURES_TOKEN"
+NOCODE_TOKEN_ENV = "JISSEKI_DEMO_NOCODE_TOKEN"
 DEMO_TOKEN = "demo-token-not-secret"
 
 
-def demo_config(base_url: str) -> str:
+def demo_config(procedures_url: str, nocode_url: str) -> str:
     return dump_example({
         "warehouse": {"url": "sqlite:///warehouse.db"},
-        "sources.online_procedures": {"base_url": base_url, "token_env": TOKEN_ENV},
+        "sources.online_procedures": {"base_url": procedures_url, "token_env": TOKEN_ENV},
         "sources.moveout_log": {"path": "inbox/tenshutsu"},
         "sources.speech_usage": {"path": "inbox/speech"},
+        "sources.nocode_apps": {"base_url": nocode_url, "token_env": NOCODE_TOKEN_ENV},
+        "sources.dataviz_access": {"path": "inbox/dataviz", "departments": "inbox/departments.csv"},
+        "sources.manual_entries": {"path": "inbox/manual"},
         "alerts": {"urls": []},
     })
 
@@ -25,17 +29,20 @@ def run_demo(workdir: Path) -> int:
     from jisseki.catalog import load_catalog
     from jisseki.config import load_config
     from jisseki.demo.data import DEMO_AS_OF, write_demo_inbox
+    from jisseki.demo.data_more import demo_nocode_apps, write_demo_more
     from jisseki.demo.sample_api import SampleApi
     from jisseki.report import evaluation_rows, render_table
     from warehouse.store import connect, latest_evaluations
 
     workdir.mkdir(parents=True, exist_ok=True)
     records = write_demo_inbox(workdir)
-    os.environ[TOKEN_ENV] = DEMO_TOKEN
+    write_demo_more(workdir)
+    os.environ[TOKEN_ENV] = os.environ[NOCODE_TOKEN_ENV] = DEMO_TOKEN
     config_path = workdir / "jisseki.toml"
-    with SampleApi(records, DEMO_TOKEN) as api:
-        config_path.write_text(demo_config(api.base_url), "utf-8")
-        print(f"サンプルAPI: {api.base_url}  設定: {config_path}  基準日: {DEMO_AS_OF}")
+    with SampleApi(records, DEMO_TOKEN) as procedures, SampleApi.nocode(demo_nocode_apps(), DEMO_TOKEN) as nocode:
+        config_path.write_text(demo_config(procedures.base_url, nocode.base_url), "utf-8")
+        print(f"サンプルAPI: {procedures.base_url} (手続), {nocode.base_url} (ノーコード)  "
+              f"設定: {config_path}  基準日: {DEMO_AS_OF}")
         code = run_nightly(config_path, DEMO_AS_OF, None)
     config = load_config(config_path)
     catalog = load_catalog(config.catalog.path)
