@@ -467,8 +467,9 @@ EVIDENCE = ["https://www.city.osaka.lg.jp/ictsenryakushitsu/page/0000612345.html
             "研修受講者一覧（集計値）", "契約締結一覧", "庁内掲示板 お知らせ 2026-03", "会議資料 第4回"]
 DONE_WORDS = ["済", "完了", "達成", 1, "1", "１"]
 NOT_DONE_WORDS = ["未", "未了", 0, "0"]
-YEAR_FORMS = ["plain", "fy", "fy-lower", "reiwa", "r", "fw-plain", "fw-fy", "fw-reiwa", "int", "float"]
-COUNT_FORMS = ["int", "float", "text", "unit", "fw-text", "fw-unit", "space-unit"]
+# numeric cells: openpyxl writes 2025.0 as <v>2025</v>, so a float form would read back as an int
+YEAR_FORMS = ["plain", "fy", "fy-lower", "reiwa", "r", "fw-plain", "fw-fy", "fw-reiwa", "int"]
+COUNT_FORMS = ["int", "text", "unit", "fw-text", "fw-unit", "space-unit"]
 
 
 @dataclass
@@ -586,7 +587,7 @@ class CellRenderer:
         return {"plain": str(fy), "fy": f"FY{fy}", "fy-lower": f"fy{fy}", "reiwa": f"令和{reiwa}年度",
                 "r": f"R{reiwa}", "fw-plain": str(fy).translate(FULL_WIDTH),
                 "fw-fy": f"FY{fy}".translate(FULL_WIDTH), "fw-reiwa": f"令和{reiwa}年度".translate(FULL_WIDTH),
-                "int": fy, "float": float(fy)}[form]
+                "int": fy}[form]
 
     def value(self, value: object) -> object:
         if isinstance(value, Raw):
@@ -598,7 +599,7 @@ class CellRenderer:
         assert isinstance(value, Count)
         n, unit = value.n, value.unit
         form = self._next(self.count_forms, COUNT_FORMS)
-        return {"int": n, "float": float(n), "text": str(n), "unit": f"{n}{unit}",
+        return {"int": n, "text": str(n), "unit": f"{n}{unit}",
                 "fw-text": str(n).translate(FULL_WIDTH), "fw-unit": f"{n}{unit}".translate(FULL_WIDTH),
                 "space-unit": f"{n} {unit}"}[form]
 
@@ -679,7 +680,9 @@ def _add_manual(batch: BatchMore, rng: random.Random) -> None:
         if file_name.startswith("01_"):
             example = book.create_sheet("記入例", 0)  # the decoy is the first and active sheet
             example.append(HEADERS[file_name])
-            example.append(["external_specialists", "2025", "99名", "記入例", "デジタル統括室", D(2030, 1, 1),
-                            INDICATOR_NAMES["external_specialists"], None, "この行は例です"])
+            sample = {"KPI ID": "external_specialists", "年度": "2025", "実績値": "99名", "根拠": "記入例",
+                      "入力者": "デジタル統括室", "入力日": D(2026, 4, 19), "備考": "この行は例です",
+                      "指標名": INDICATOR_NAMES["external_specialists"], "単位": "名"}
+            example.append([sample[h] for h in HEADERS[file_name]])  # would win if it were read
             book.active = 0
         batch.files[f"manual/{file_name}"] = _xlsx_bytes(book)
