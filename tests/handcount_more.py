@@ -36,6 +36,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import openpyxl
+from tests.handcount import figure, fiscal_year, fy_end, month_end, months_from, parse_ymd
 
 JST = timezone(timedelta(hours=9))
 
@@ -99,38 +100,10 @@ def dataviz_bad_breakdown(root: Path) -> dict[str, int]:
 # ---------------------------------------------------------------- calendar
 
 
-def month_end(year: int, month: int) -> date:
-    return (date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)) - timedelta(days=1)
 
 
-def fiscal_year(day: date) -> int:
-    return day.year if day.month >= 4 else day.year - 1
 
 
-def fy_end(fy: int) -> date:
-    return date(fy + 1, 3, 31)
-
-
-def months_from(first: date, last: date) -> list[tuple[int, int]]:
-    """(year, month) for every month from first's month to last's month, inclusive."""
-    months, year, month = [], first.year, first.month
-    while (year, month) <= (last.year, last.month):
-        months.append((year, month))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
-
-
-def figure(value: float, as_of: date, numerator: float | None = None, denominator: float | None = None) -> dict:
-    return {"value": value, "numerator": numerator, "denominator": denominator, "as_of": as_of}
-
-
-def parse_ymd(value: object) -> date | None:
-    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def nfkc(text: object) -> str:

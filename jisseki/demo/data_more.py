@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from openpyxl import Workbook
+from jisseki.demo.data import _fy_months, _is_business_day, _month_days
 
 DEMO_AS_OF: date = date(2026, 3, 31)
 SEED = 20260331 + 40  # far from the seeds of jisseki.demo.data
@@ -35,19 +36,6 @@ def write_demo_more(root: Path) -> None:
     root = Path(root)
     _write_dataviz(random.Random(SEED + 5), root / "inbox")
     _write_manual(root / "inbox" / "manual" / MANUAL_FILE)
-
-
-def _fy_months(fy: int) -> list[tuple[int, int]]:
-    return [(fy + (m < 4), m) for m in (*range(4, 13), 1, 2, 3)]
-
-
-def _month_days(year: int, month: int) -> list[date]:
-    return [date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
-
-
-def _is_business_day(d: date) -> bool:
-    year_end = (d.month == 12 and d.day >= 29) or (d.month == 1 and d.day <= 3)
-    return d.weekday() < 5 and not year_end
 
 
 def _fy_start(fy: int) -> date:
