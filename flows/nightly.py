@@ -7,7 +7,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.tasks import evaluate_kpis, ingest_source, publish_evaluation, save_evaluation
+from flows.tasks import evaluate_kpis, ingest_source, publish_evaluation, save_evaluation, send_alerts
 from jisseki.catalog import load_catalog
 from jisseki.config import ConfigError, load_config
 from jisseki.periods import yesterday_jst
@@ -36,6 +36,7 @@ def nightly(config_path: str, as_of: str | None = None, sources: list[str] | Non
     verdicts = evaluate_kpis(engine, catalog, day)
     save_evaluation(engine, verdicts, run_id)
     publish_evaluation(verdicts, catalog, day)
+    send_alerts(engine, config, catalog, verdicts, day, run_id)
     failed = sorted(name for name, state in outcome.items() if state != "landed")
     if failed:
         raise SourcesFailed("取り込めなかったソース: " + ", ".join(failed))

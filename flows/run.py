@@ -16,6 +16,7 @@ def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None
 
     config = load_config(config_path)
     select_sources(config.enabled_sources(), sources)  # a typo fails before Prefect starts
+    config.alerts.channel_urls()  # so does a missing env: alert URL
     connect(config.warehouse.url).dispose()  # so does an unreachable warehouse
     state = nightly(str(config_path), as_of.isoformat() if as_of else None, sources, return_state=True)
     run_id = str(state.state_details.flow_run_id)

@@ -9,6 +9,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from connectors.errors import SourceError
+from jisseki.alerts.run import process_alerts
 from jisseki.catalog import Catalog
 from jisseki.config import Config
 from jisseki.evaluate import Verdict, evaluate
@@ -55,6 +56,15 @@ def evaluate_kpis(engine: Any, catalog: Catalog, as_of: date) -> list[Verdict]:
 @task(name="save-evaluation", cache_policy=NO_CACHE)
 def save_evaluation(engine: Any, verdicts: list[Verdict], run_id: str) -> None:
     save_evaluations(engine, verdicts, run_id)
+
+
+@task(name="alerts", cache_policy=NO_CACHE)
+def send_alerts(engine: Any, config: Config, catalog: Catalog, verdicts: list[Verdict], as_of: date,
+                run_id: str) -> None:
+    summary = process_alerts(engine, config, catalog, verdicts, as_of, run_id)
+    get_run_logger().info("アラート: 発生 %d 件 %s, 解消 %d 件, 送信 %d 通, 送信失敗 %d 通, 未送信 %d 通",
+                          len(summary.raised), summary.raised, len(summary.resolved), summary.sent,
+                          summary.failed, summary.pending)
 
 
 @task(name="publish-evaluation-artifact", cache_policy=NO_CACHE)

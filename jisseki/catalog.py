@@ -25,6 +25,9 @@ class Indicator(BaseModel):
     source: Literal[SOURCES]  # type: ignore[valid-type]
     targets: dict[int, float]
     actuals: dict[int, float] = {}
+    # A year-to-date figure that can only grow through the year (a share of departments that have
+    # used something at least once): projected by the elapsed share of the year, not held flat.
+    accumulates: bool = False
 
     def target(self, fy: int) -> float | None:
         return self.targets.get(fy)

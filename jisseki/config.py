@@ -61,7 +61,14 @@ class SourcesConfig(_Strict):
 
 
 class AlertsConfig(_Strict):
-    urls: list[str] = []
+    urls: list[str] = []  # Apprise URLs; "env:NAME" takes a secret URL from the environment
+    resolved: list[SecretStr] = Field(default=[], exclude=True)
+    missing_env: list[str] = Field(default=[], exclude=True)
+
+    def channel_urls(self) -> list[str]:
+        if self.missing_env:
+            raise ConfigError(f"[alerts] urls: 環境変数 {', '.join(self.missing_env)} が設定されていません")
+        return [url.get_secret_value() for url in self.resolved]
 
 
 class ValidationConfig(_Strict):
@@ -132,6 +139,7 @@ def _describe(exc: ValidationError) -> str:
 
 def _resolve(config: Config, base: Path, environ: Mapping[str, str]) -> Config:
     config.base_dir = base
+    _resolve_alerts(config.alerts, environ)
     config.warehouse.url = _warehouse_url(environ.get("JISSEKI_WAREHOUSE_URL") or config.warehouse.url, base)
     if config.catalog.path is not None:
         config.catalog.path = base / config.catalog.path
@@ -144,6 +152,19 @@ def _resolve(config: Config, base: Path, environ: Mapping[str, str]) -> Config:
             value = environ.get(source.token_env)
             source.token = SecretStr(value) if value else None
     return config
+
+
+def _resolve_alerts(alerts: AlertsConfig, environ: Mapping[str, str]) -> None:
+    alerts.resolved, alerts.missing_env = [], []
+    for url in alerts.urls:
+        if url.startswith("env:"):
+            value = environ.get(url[4:])
+            if value:
+                alerts.resolved.append(SecretStr(value))
+            else:
+                alerts.missing_env.append(url[4:])
+        else:
+            alerts.resolved.append(SecretStr(url))
 
 
 def _warehouse_url(url: str, base: Path) -> str:

@@ -3,7 +3,8 @@
 Projection, one sentence per kind (also stored with each verdict):
 - cumulative_count: the year's growth so far, extended linearly to March 31.
 - count_per_fy: the count so far, scaled by the share of the year that has passed.
-- ratio: the year-to-date ratio, taken to hold for the rest of the year.
+- ratio: the year-to-date ratio, taken to hold for the rest of the year; a ratio that accumulates
+  (the share of departments that used something this year) is scaled by the elapsed share, up to 1.
 - hours_per_month: the mean of the complete months so far.
 - milestone: done stays done; not yet done projects nothing.
 """
@@ -22,6 +23,7 @@ METHODS = {
     "cumulative_count": "年度当初からの増加が年度末まで同じ速さで続くと仮定した直線外挿",
     "count_per_fy": "年度内の経過日数の割合で年度末まで比例延長",
     "ratio": "年度累計の比率が年度末まで続くと仮定",
+    "ratio_accumulating": "年度内の経過日数の割合で年度末まで比例延長（上限100%）",
     "hours_per_month": "完了した月の月間利用時間の平均",
     "milestone": "完了済みなら1、未完了なら予測なし",
 }
@@ -60,7 +62,7 @@ def _verdict(ind: Indicator, fy: int, as_of: date, fy_figures: dict[tuple[str, s
         prior = previous.value
     target = ind.target(fy)
     base = dict(kpi_id=ind.id, fiscal_year=fy, as_of=as_of, target=target, prior_year_actual=prior,
-                projection_method=METHODS[ind.kind])
+                projection_method=METHODS[_method(ind)])
     if figure is None or target is None:
         return Verdict(actual=None, grade=None, status="no_data", projected=None, data_as_of=None, **base)
     actual = figure.value
@@ -77,6 +79,10 @@ def _verdict(ind: Indicator, fy: int, as_of: date, fy_figures: dict[tuple[str, s
     return Verdict(actual=actual, grade=grade, status=status, projected=projected, data_as_of=figure.as_of, **base)
 
 
+def _method(ind: Indicator) -> str:
+    return "ratio_accumulating" if ind.kind == "ratio" and ind.accumulates else ind.kind
+
+
 def _project(ind: Indicator, fy: int, figure: Figure, previous: Figure | None) -> float | None:
     elapsed = (figure.as_of - fy_start(fy)).days + 1
     length = (fy_end(fy) - fy_start(fy)).days + 1
@@ -89,4 +95,6 @@ def _project(ind: Indicator, fy: int, figure: Figure, previous: Figure | None) -
         return previous.value + (figure.value - previous.value) / share
     if ind.kind == "milestone":
         return figure.value if figure.value >= 1 else None
+    if ind.kind == "ratio" and ind.accumulates:
+        return min(1.0, figure.value / share)
     return figure.value

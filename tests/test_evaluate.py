@@ -95,3 +95,12 @@ def test_prior_year_comes_from_the_warehouse_when_the_catalog_has_none() -> None
 def test_ward_figures_do_not_count_as_the_city() -> None:
     ward_only = [fy("myna_moveout_share", 2025, 0.9, date(2026, 3, 31), scope="271021")]
     assert verdict(ward_only, date(2026, 3, 31), "myna_moveout_share").status == "no_data"
+
+
+def test_an_accumulating_share_is_projected_by_the_elapsed_year_not_held_flat() -> None:
+    early = [fy("dataviz_department_share", 2026, 0.30, date(2026, 4, 30))]
+    v = verdict(early, date(2026, 4, 30), "dataviz_department_share", fy=2026)
+    assert v.projected == 1.0 and v.status == "on_track"
+    late = [fy("dataviz_department_share", 2026, 0.50, date(2026, 12, 31))]
+    v = verdict(late, date(2026, 12, 31), "dataviz_department_share", fy=2026)
+    assert v.projected == pytest.approx(0.50 * 365 / 275) and v.status == "at_risk"

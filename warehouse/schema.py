@@ -98,3 +98,34 @@ source_run = Table(
     Column("finished_at", DateTime(timezone=True), nullable=False),
     Index("ix_source_run_source", "source", "finished_at"),
 )
+
+# One row per alert condition ever raised: what state was last announced.
+alert_state = Table(
+    "alert_state", metadata,
+    Column("alert_key", String(200), primary_key=True),
+    Column("scope", String(200), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("status", String(16), nullable=False),      # firing | resolved
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("flow_run_id", String(64), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per change of state and channel; delivered_at stays empty until the channel took it.
+alert_outbox = Table(
+    "alert_outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_key", String(200), nullable=False),
+    Column("change", String(16), nullable=False),      # firing | resolved
+    Column("channel", String(32), nullable=False),     # a hash of the channel URL, never the URL
+    Column("severity", String(16), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("flow_run_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("delivered_at", DateTime(timezone=True)),
+    Index("ix_alert_outbox_pending", "delivered_at", "channel"),
+)

@@ -172,6 +172,11 @@ def latest_evaluations(engine: Engine, fiscal_year: int | None = None) -> list[d
         return [dict(r._mapping) for r in conn.execute(query.order_by(e.fiscal_year, e.id))]
 
 
+def ingest_states(engine: Engine) -> dict[str, dict[str, Any]]:
+    with engine.connect() as conn:
+        return {r.source: dict(r._mapping) for r in conn.execute(select(ingest_state))}
+
+
 def source_runs(engine: Engine, run_id: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(

@@ -43,5 +43,4 @@ class MoveoutShare:
                 for (period, scope, as_of), (num, den) in sorted(counts.items())]
 
     def max_event_date(self) -> date | None:
-        days = [day for day, *_ in self.first.values()]
-        return max(days) if days else None
+        return max((day for day, *_ in self.first.values() if day <= self.as_of), default=None)

@@ -58,8 +58,9 @@ class SpeechHours:
         return out
 
     def max_event_date(self) -> date | None:
-        ends = [end for _, end, _ in self.sessions.values()]
-        return max(ends).astimezone(JST).date() if ends else None
+        """The last day with any usage, up to the as-of date."""
+        starts = [start.astimezone(JST).date() for start, _, _ in self.sessions.values()]
+        return max((day for day in starts if day <= self.as_of), default=None)
 
 
 def _month_parts(start: datetime, end: datetime):

@@ -1,0 +1,78 @@
+"""Alerts from a real run on unseen data: every missed target named, none that was met, once."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pytest
+
+from flows.run import run_nightly
+from jisseki.catalog import load_catalog
+from jisseki.demo.sample_api import SampleApi
+from tests.handcount import expected_figures
+from tests.handcount_more import expected_figures_more
+from tests.support import TOKEN, TOKEN_ENV, Receiver, every_cell, write_config
+from tests.test_exactness_all import NOCODE_ENV, expected_grades
+from tests.unseen import write_unseen
+from tests.unseen_more import SUGGESTED_AS_OF_MORE as AS_OF, write_unseen_more
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def named(messages: list[dict], kpi: str) -> bool:
+    pattern = re.compile(rf"(?<![a-z_]){re.escape(kpi)}(?![a-z_])")
+    return any(pattern.search(m["title"] + m["message"]) for m in messages)
+
+
+def add_entry(folder, kpi: str, value: int) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "実績"
+    book.active.append(["KPI ID", "年度", "実績値", "根拠", "入力者", "入力日"])
+    book.active.append([kpi, "2025", value, "訂正", "デジタル統括室", datetime(2026, 4, 19, 18)])
+    book.save(folder / f"zz_{kpi}.xlsx")
+
+
+def test_alerts_name_every_missed_target_once_and_resolve_once(tmp_path, monkeypatch) -> None:
+    seed = 0
+    procedures, apps = write_unseen(tmp_path, seed), write_unseen_more(tmp_path, seed)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    monkeypatch.setenv(NOCODE_ENV, TOKEN)
+    receiver = Receiver()
+    port = receiver.port
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    with SampleApi(procedures, TOKEN) as api, SampleApi.nocode(apps, TOKEN) as nocode:
+        config = write_config(tmp_path, url, api.base_url, **{
+            "sources.nocode_apps": {"base_url": nocode.base_url, "token_env": NOCODE_ENV, "max_retries": 1},
+            "sources.dataviz_access": {"path": "dataviz", "departments": "departments.csv"},
+            "sources.manual_entries": {"path": "manual"},
+            "alerts": {"urls": [receiver.url()]}})
+        try:
+            assert run_nightly(config, AS_OF, None) == 0
+            grades = expected_grades({**expected_figures(tmp_path, procedures, AS_OF),
+                                      **expected_figures_more(tmp_path, apps, AS_OF)}, load_catalog())
+            missed = {k for k, g in grades.items() if g == "B"}
+            met = {k for k, g in grades.items() if g == "A"}
+            assert missed and met
+            first = list(receiver.messages)
+            assert all(named(first, k) for k in missed)
+            assert not [k for k in met if named(first, k)]
+
+            assert run_nightly(config, AS_OF, None) == 0
+            assert len(receiver.messages) == len(first)  # same state: nothing sent
+
+            add_entry(tmp_path / "manual", "external_specialists", 8)  # the department corrects its entry
+            assert run_nightly(config, AS_OF, None) == 0
+            news = receiver.messages[len(first):]
+            assert [m["title"] for m in news] == ["【解消】【目標未達成】external_specialists 2025年度"]
+
+            receiver.close()  # the channel goes down; the next change must wait, not fail the run
+            add_entry(tmp_path / "manual", "infra_training_participants", 61)
+            assert run_nightly(config, AS_OF, None) == 0
+            receiver = Receiver(port)
+            assert run_nightly(config, AS_OF, None) == 0
+            assert [m["title"] for m in receiver.messages] == ["【解消】【目標未達成】infra_training_participants 2025年度"]
+        finally:
+            receiver.close()
+    assert f"127.0.0.1:{port}" not in every_cell(url)  # channels are stored as hashes only

@@ -1,0 +1,82 @@
+"""Alert state and outbox: one message per change of state, kept until each channel has taken it."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from jisseki.alerts.rules import Alert, Checked, resolved_message
+from warehouse.schema import alert_outbox, alert_state
+from warehouse.store import now
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    change: str        # firing | resolved
+    severity: str
+    title: str
+    body: str
+
+
+def reconcile(engine: Engine, checked: Checked, channels: Sequence[str], run_id: str,
+              stamp: datetime | None = None) -> list[Change]:
+    """Records what changed since the last run and queues one message per change and channel."""
+    stamp = stamp or now()
+    active = {a.key: a for a in checked.active}
+    with engine.begin() as conn:
+        known = {r.alert_key: r for r in conn.execute(select(alert_state))}
+        changes = [_fire(conn, a, known.get(a.key), run_id, stamp) for a in active.values()]
+        changes += [_resolve(conn, row, run_id, stamp) for key, row in known.items()
+                    if key not in active and row.status == "firing" and row.scope in checked.scopes]
+        changes = [c for c in changes if c is not None]
+        rows = [dict(alert_key=c.key, change=c.change, channel=channel, severity=c.severity, title=c.title,
+                     body=c.body, flow_run_id=run_id, created_at=stamp, attempts=0)
+                for c in changes for channel in channels]
+        if rows:
+            conn.execute(insert(alert_outbox), rows)
+    return changes
+
+
+def _fire(conn: Any, alert: Alert, row: Any, run_id: str, stamp: datetime) -> Change | None:
+    if row is not None and row.status == "firing":
+        return None
+    values = dict(scope=alert.scope, subject=alert.subject, status="firing", title=alert.title, body=alert.body,
+                  flow_run_id=run_id, changed_at=stamp)
+    if row is None:
+        conn.execute(insert(alert_state).values(alert_key=alert.key, **values))
+    else:
+        conn.execute(update(alert_state).where(alert_state.c.alert_key == alert.key).values(**values))
+    return Change(alert.key, "firing", alert.severity, alert.title, alert.body)
+
+
+def _resolve(conn: Any, row: Any, run_id: str, stamp: datetime) -> Change:
+    conn.execute(update(alert_state).where(alert_state.c.alert_key == row.alert_key)
+                 .values(status="resolved", flow_run_id=run_id, changed_at=stamp))
+    title, body = resolved_message(row.title, row.body, run_id)
+    return Change(row.alert_key, "resolved", "success", title, body)
+
+
+def pending(engine: Engine, channels: Iterable[str]) -> list[dict[str, Any]]:
+    o = alert_outbox.c
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(
+            select(alert_outbox).where(o.delivered_at.is_(None), o.channel.in_(list(channels))).order_by(o.id))]
+
+
+def mark(engine: Engine, outbox_id: int, error: str | None) -> None:
+    o = alert_outbox.c
+    values: dict[str, Any] = {"attempts": o.attempts + 1, "last_error": error}
+    if error is None:
+        values["delivered_at"] = now()
+    with engine.begin() as conn:
+        conn.execute(update(alert_outbox).where(o.id == outbox_id).values(**values))
+
+
+def firing(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(
+            select(alert_state).where(alert_state.c.status == "firing").order_by(alert_state.c.alert_key))]
