@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--fy", type=int, help="年度 (例: 2025)")
     status.add_argument("--format", choices=("table", "json"), default="table")
     status.set_defaults(handler=cmd_status)
+    report = sub.add_parser("report", help="達成状況の報告書 (index.html と .xlsx) を作る")
+    _config_arg(report)
+    report.add_argument("--out", type=Path, required=True, help="書き出すフォルダ")
+    report.add_argument("--fy", type=int, help="年度 (既定: 運営方針の年度)")
+    report.set_defaults(handler=cmd_report)
+
     template = sub.add_parser("manual-template", help="各所属が記入する実績入力シート (.xlsx) を作る")
     template.add_argument("--fy", type=int, required=True, help="年度 (例: 2025)")
     template.add_argument("--out", type=Path, required=True, help="書き出す .xlsx")
@@ -101,6 +107,24 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(status_json(evaluations, catalog), ensure_ascii=False, indent=2))
     else:
         print(render_table(evaluation_rows(evaluations, catalog), catalog), end="")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from jisseki.catalog import load_catalog
+    from jisseki.report_files import write_report
+    from warehouse.store import connect, current_figures, latest_evaluations
+
+    config = load_config(_config_path(args))
+    catalog = load_catalog(config.catalog.path)
+    fy = args.fy or catalog.policy.fiscal_year
+    engine = connect(config.warehouse.url)
+    evaluations = latest_evaluations(engine, fy)
+    if not evaluations:
+        print(f"{fy}年度の評価がまだありません。先に jisseki run を実行してください", file=sys.stderr)
+        return 1
+    html_path, xlsx_path = write_report(evaluations, current_figures(engine), catalog, fy, args.out)
+    print(f"{html_path}\n{xlsx_path}")
     return 0
 
 
