@@ -52,7 +52,9 @@ def read_dataviz_access(folder: Path, departments: Path, lineage: Lineage) -> It
     master, info, bad = read_master(departments)
     lineage.files.append(info)
     yield from bad
-    for path in delivered_files(folder, ".csv"):
+    paths = delivered_files(folder, ".csv")
+    lineage.units_total = len(paths) + 1  # the master too
+    for path in paths:
         data, access_info = read_delivery(path)
         lineage.files.append(access_info)
         rows, file_bad = _csv_rows(data, access_info, ACCESS_COLUMNS)

@@ -28,9 +28,10 @@ NUMBER_WITH_UNIT = re.compile(r"(\d+(?:\.\d+)?)\s*(\D*)")
 
 def read_manual_entries(folder: Path, lineage: Lineage, kinds: Mapping[str, str]) -> Iterator[Record | Bad]:
     """kinds: the catalog's manual KPI ids and their kind (a milestone reads 済/未, the rest numbers)."""
-    for path in delivered_files(folder, ".xlsx"):
-        if path.name.startswith("~$"):  # Excel's lock file while someone has the workbook open
-            continue
+    # Excel's lock file (~$name.xlsx) exists while someone has the workbook open: not a delivery.
+    paths = [p for p in delivered_files(folder, ".xlsx") if not p.name.startswith("~$")]
+    lineage.units_total = len(paths)
+    for path in paths:
         data, info = read_delivery(path)
         lineage.files.append(info)
         yield from _read_workbook(path, info, kinds)

@@ -14,7 +14,9 @@ WITHDRAWN = "取消"
 
 
 def read_moveout_log(folder: Path, lineage: Lineage) -> Iterator[Record | Bad]:
-    for path in delivered_files(folder, ".csv"):
+    paths = delivered_files(folder, ".csv")
+    lineage.units_total = len(paths)
+    for path in paths:
         data, info = read_delivery(path)
         lineage.files.append(info)
         yield from _read_file(data, info)

@@ -25,6 +25,7 @@ def read_nocode_apps(client: HttpClient, lineage: Lineage, limit: int = 100) -> 
             raise SourceFormatError(f"GET {PATH}: {MAX_PAGES} ページを超えても終わりません")
         apps = _page(client.get_json(PATH, {"offset": offset, "limit": limit}), offset)
         pages += 1
+        lineage.pages_read = pages
         for index, item in enumerate(apps):
             blob = json.dumps(item, sort_keys=True, ensure_ascii=False).encode()
             identity.update(blob)

@@ -26,7 +26,12 @@ def read_online_procedures(client: HttpClient, lineage: Lineage, per_page: int =
         if page in seen or len(seen) >= MAX_PAGES:
             raise SourceFormatError(f"GET {PATH}: next_page {page} が繰り返されています（ページ送りが終わりません）")
         seen.add(page)
-        data, next_page = _page(client.get_json(PATH, {"page": page, "per_page": per_page}), page)
+        body = client.get_json(PATH, {"page": page, "per_page": per_page})
+        data, next_page = _page(body, page)
+        lineage.pages_read += 1
+        total = body["meta"].get("total")
+        if isinstance(total, int) and total >= 0:
+            lineage.units_total = max(lineage.pages_read, -(-total // per_page))
         for index, item in enumerate(data):
             blob = json.dumps(item, sort_keys=True, ensure_ascii=False).encode()
             identity.update(blob)

@@ -45,6 +45,11 @@ class Lineage:
     """Filled in by a connector while it reads; summarised onto every figure it yields."""
     files: list[FileInfo] = field(default_factory=list)
     crawl: dict[str, Any] = field(default_factory=dict)
+    units_total: int | None = None   # files to read, when known up front (for progress)
+    pages_read: int = 0
+
+    def units_read(self) -> int:
+        return self.pages_read or len(self.files)
 
     def detail(self) -> dict[str, Any]:
         if self.crawl:

@@ -13,7 +13,9 @@ TEXT_FIELDS = ("session_id", "device_id", "department_code", "loan_type")
 
 
 def read_speech_usage(folder: Path, lineage: Lineage) -> Iterator[Record | Bad]:
-    for path in delivered_files(folder, ".jsonl"):
+    paths = delivered_files(folder, ".jsonl")
+    lineage.units_total = len(paths)
+    for path in paths:
         data, info = read_delivery(path)
         info.encoding = "utf-8"
         lineage.files.append(info)

@@ -28,18 +28,22 @@ def suite_spec(name: str) -> dict[str, Any]:
     return json.loads((Path(__file__).parent / f"{name}.json").read_text("utf-8"))
 
 
-def validate(suite_name: str, rows: list[dict[str, Any]]) -> list[Failure]:
-    """Every (row, expectation) that failed, in suite order per row."""
+def validate(suite_name: str, rows: list[dict[str, Any]], root: Path | None = None,
+             run_name: str | None = None) -> list[Failure]:
+    """Every (row, expectation) that failed, in suite order per row. With a root, results are kept
+    in a file-based GX context there, for Data Docs; without, in memory only."""
     if not rows:
         return []
     import pandas as pd
+    from great_expectations.core.run_identifier import RunIdentifier
 
     frame = pd.DataFrame.from_records(rows)
     spec = suite_spec(suite_name)
     with _lock:
-        result = _definition(suite_name).run(
+        result = _definition(suite_name, root).run(
             batch_parameters={"dataframe": frame},
             result_format={"result_format": "COMPLETE"},
+            run_id=RunIdentifier(run_name=run_name) if run_name else None,
         )
     failures = []
     for res in result.results:
@@ -62,21 +66,25 @@ def _text(value: Any) -> str:
 
 
 @cache
-def _context() -> Any:
+def _context(root: Path | None) -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
-    context = gx.get_context(mode="ephemeral")
+    if root is None:
+        context = gx.get_context(mode="ephemeral")
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     return context
 
 
 @cache
-def _definition(suite_name: str) -> Any:
+def _definition(suite_name: str, root: Path | None = None) -> Any:
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    context = _context()
+    context = _context(root)
     spec = suite_spec(suite_name)
     suite = gx.ExpectationSuite(name=suite_name)
     for position, entry in enumerate(spec["expectations"]):
@@ -86,7 +94,31 @@ def _definition(suite_name: str) -> Any:
     if len(suite.expectations) != len(spec["expectations"]):
         # GX merges expectations of one type on one column; each must stay separate to keep its reason.
         raise ValueError(f"suite {suite_name}: two expectations share a type and column")
-    suite = context.suites.add(suite)
-    asset = context.data_sources.add_pandas(f"{suite_name}-source").add_dataframe_asset(suite_name)
-    batch = asset.add_batch_definition_whole_dataframe(f"{suite_name}-batch")
-    return context.validation_definitions.add(gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
+    # add_or_update: a file context remembers suites from earlier runs; the declaration here wins.
+    suite = context.suites.add_or_update(suite)
+    source = context.data_sources.add_or_update_pandas(f"{suite_name}-source")
+    asset = next((a for a in source.assets if a.name == suite_name), None) or source.add_dataframe_asset(suite_name)
+    batch = next(iter(asset.batch_definitions), None) or asset.add_batch_definition_whole_dataframe(f"{suite_name}-batch")
+    return context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
+
+
+def build_data_docs(root: Path, keep: int = 30) -> Path:
+    """Keeps the newest `keep` validation results per suite and rebuilds the site from scratch,
+    so the Data Docs stay small and fast however many nights have run."""
+    import shutil
+
+    with _lock:
+        context = _context(root)
+        store = context.validation_results_store
+        by_suite: dict[str, list[Any]] = {}
+        for key in store.list_keys():
+            by_suite.setdefault(key.expectation_suite_identifier.name, []).append(key)
+        for keys in by_suite.values():
+            keys.sort(key=lambda k: str(k.run_id.run_time))
+            for old in keys[:-keep]:
+                store.remove_key(old)
+        site = root / "gx" / "uncommitted" / "data_docs" / "local_site"
+        shutil.rmtree(site, ignore_errors=True)
+        context.build_data_docs()
+    return site / "index.html"

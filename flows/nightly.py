@@ -7,11 +7,12 @@ from prefect import flow
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.tasks import evaluate_kpis, ingest_source, publish_evaluation, save_evaluation, send_alerts
+from flows.tasks import (evaluate_kpis, ingest_source, publish_data_docs, publish_evaluation, publish_source_summary,
+                         save_evaluation, send_alerts)
 from jisseki.catalog import load_catalog
 from jisseki.config import ConfigError, load_config
 from jisseki.periods import yesterday_jst
-from warehouse.store import connect
+from warehouse.store import connect, source_runs
 
 FLOW_NAME = "jisseki-nightly"
 
@@ -29,13 +30,18 @@ def nightly(config_path: str, as_of: str | None = None, sources: list[str] | Non
     engine = connect(config.warehouse.url)
     names = select_sources(config.enabled_sources(), sources)
     futures = {name: ingest_source.submit(name, config, catalog, engine, day, run_id) for name in names}
-    outcome = {}
+    outcome, reasons = {}, {}
     for name, future in futures.items():
         future.wait()
         outcome[name] = "landed" if future.state.is_completed() else f"failed: {future.state.message}"
+        if future.state.is_completed():
+            reasons[name] = future.result()["reasons"]
     verdicts = evaluate_kpis(engine, catalog, day)
     save_evaluation(engine, verdicts, run_id)
     publish_evaluation(verdicts, catalog, day)
+    publish_source_summary(source_runs(engine, run_id), reasons, day)
+    if futures:
+        publish_data_docs(config)
     send_alerts(engine, config, catalog, verdicts, day, run_id)
     failed = sorted(name for name, state in outcome.items() if state != "landed")
     if failed:

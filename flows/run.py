@@ -13,11 +13,13 @@ STATUS_TEXT = {"landed": "取込済", "rejected": "不採用", "failed": "失敗
 
 def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None) -> int:
     from flows.nightly import nightly, select_sources
+    from jisseki import progress
 
     config = load_config(config_path)
     select_sources(config.enabled_sources(), sources)  # a typo fails before Prefect starts
     config.alerts.channel_urls()  # so does a missing env: alert URL
     connect(config.warehouse.url).dispose()  # so does an unreachable warehouse
+    progress.install(sys.stderr)
     state = nightly(str(config_path), as_of.isoformat() if as_of else None, sources, return_state=True)
     run_id = str(state.state_details.flow_run_id)
     runs = source_runs(connect(config.warehouse.url), run_id)

@@ -1,26 +1,38 @@
 """Prefect tasks: thin wrappers around the plain functions in connectors/, warehouse/, expectations/."""
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import (create_link_artifact, create_progress_artifact, create_table_artifact,
+                               update_progress_artifact)
 from prefect.cache_policies import NO_CACHE
 
 from connectors.errors import SourceError
+from jisseki import progress as terminal
 from jisseki.alerts.run import process_alerts
 from jisseki.catalog import Catalog
 from jisseki.config import Config
 from jisseki.evaluate import Verdict, evaluate
-from jisseki.pipeline import collect
+from jisseki.pipeline import Progress, collect
 from jisseki.report import evaluation_rows
 from jisseki.sources import SOURCE_DEFS
 from warehouse.store import current_figures, land, record_failure, save_evaluations
 
+STATUS_TEXT = {"landed": "取込済", "rejected": "不採用", "failed": "失敗"}
+
 
 class SourceRejected(Exception):
     """Read, but unfit to land (too many bad rows or figures that fail validation)."""
+
+
+def gx_root(config: Config) -> Path:
+    """The file-based GX context (suites, results, Data Docs) lives beside the config: the data folder."""
+    return config.base_dir / "gx-data"
 
 
 @task(name="ingest-source", task_run_name="ingest-{name}", cache_policy=NO_CACHE)
@@ -30,7 +42,8 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
     source = SOURCE_DEFS[name]
     try:
         batch = collect(source, config.source(name), catalog, as_of,
-                        config.max_bad_ratio(name, source.default_max_bad_ratio))
+                        config.max_bad_ratio(name, source.default_max_bad_ratio),
+                        gx_root=gx_root(config), run_name=f"{run_id}-{name}", progress=_progress(name))
     except SourceError as exc:
         record_failure(engine, name, as_of, str(exc), run_id)
         raise
@@ -44,8 +57,28 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
                 batch.reasons(), len(batch.figures), result.revisions_added)
     if batch.rejected:
         raise SourceRejected(f"{name}: {batch.rejected}")
-    return {"source": name, "rows_read": batch.rows_read, "quarantined": batch.bad_rows,
-            "figures": len(batch.figures), "revisions_added": result.revisions_added}
+    return {"source": name, "reasons": batch.reasons()}
+
+
+def _progress(name: str) -> Callable[[Progress], None]:
+    """To the terminal (when the CLI installed a sink) and to the Prefect UI as a progress artifact."""
+    sink = terminal.current()
+    artifact: dict[str, Any] = {"id": None, "at": 0.0}
+
+    def report(p: Progress) -> None:
+        if sink is not None:
+            sink(p)
+        if not p.total:
+            return
+        percent = 100.0 if p.finished else min(99.0, 100.0 * p.done / p.total)
+        if artifact["id"] is None:
+            artifact["id"] = create_progress_artifact(progress=percent, key=f"progress-{name.replace('_', '-')}",
+                                                      description=f"{name} の読込状況（{p.unit}）")
+        elif p.finished or time.monotonic() - artifact["at"] > 2:
+            update_progress_artifact(artifact_id=artifact["id"], progress=percent)
+        artifact["at"] = time.monotonic()
+
+    return report
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)
@@ -72,3 +105,21 @@ def publish_evaluation(verdicts: list[Verdict], catalog: Catalog, as_of: date) -
     create_table_artifact(
         key="kpi-evaluation", table=evaluation_rows(verdicts, catalog),
         description=f"KPI評価（{as_of.isoformat()} 時点）")
+
+
+@task(name="publish-source-summary", cache_policy=NO_CACHE)
+def publish_source_summary(runs: list[dict[str, Any]], reasons: dict[str, dict[str, int]], as_of: date) -> None:
+    rows = [{"ソース": r["source"], "状態": STATUS_TEXT.get(r["status"], r["status"]), "読込行": r["rows_read"],
+             "隔離行": r["rows_quarantined"],
+             "隔離の内訳": ", ".join(f"{code} {n}" for code, n in sorted(reasons.get(r["source"], {}).items())) or "—",
+             "集計値": r["figures"], "新しい版": r["revisions_added"], "メッセージ": r["message"]} for r in runs]
+    create_table_artifact(key="source-summary", table=rows, description=f"ソース別の取込結果（{as_of.isoformat()} 時点）")
+
+
+@task(name="publish-data-docs", cache_policy=NO_CACHE)
+def publish_data_docs(config: Config) -> None:
+    from expectations.runner import build_data_docs
+
+    index = build_data_docs(gx_root(config))
+    create_link_artifact(key="gx-data-docs", link=index.as_uri(), link_text="Great Expectations Data Docs",
+                         description="このサーバーから開ける場所にある検証結果（直近30回分）")

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from connectors.records import Bad, Lineage, Record
@@ -45,22 +46,61 @@ class Batch:
         return out
 
 
-def collect(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, max_bad_ratio: float) -> Batch:
+@dataclass(frozen=True)
+class Progress:
+    source: str
+    unit: str            # ファイル or ページ
+    done: int
+    total: int | None    # None when the source does not say (an API without a total)
+    rows: int
+    quarantined: int
+    finished: bool = False
+
+
+def collect(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, max_bad_ratio: float,
+            gx_root: Path | None = None, run_name: str | None = None,
+            progress: Callable[[Progress], None] | None = None) -> Batch:
     """Raises SourceError when the source cannot be read; returns a rejected batch when it was
-    read but is not fit to land."""
+    read but is not fit to land. gx_root keeps validation results for Data Docs."""
     batch = Batch(source.name, source.kpis(catalog), as_of, Lineage())
     measure = source.measure(as_of, cfg)
-    for chunk in _chunks(source.read(cfg, batch.lineage, catalog), CHUNK_ROWS):
-        records = []
-        for item in chunk:
-            batch.rows_read += item.rows if isinstance(item, Bad) else 1
-            (batch.bad if isinstance(item, Bad) else records).append(item)
-        for record in _valid(source.records_suite, records, batch.bad):
+    report = _reporter(batch, progress)
+    for records in _chunks(_records(source.read(cfg, batch.lineage, catalog), batch, report), CHUNK_ROWS):
+        for record in _valid(source.records_suite, records, batch.bad, gx_root, run_name):
             measure.add(record)
     batch.figures = measure.figures()
     batch.max_event_date = measure.max_event_date()
-    batch.rejected = _rejection(source, batch, max_bad_ratio)
+    batch.rejected = _rejection(source, batch, max_bad_ratio, gx_root, run_name)
+    report(True)
     return batch
+
+
+def _reporter(batch: Batch, sink: Callable[[Progress], None] | None) -> Callable[[bool], None]:
+    """Reports when another file or page has been read, and at the end."""
+    seen = [-1]
+
+    def report(finished: bool) -> None:
+        lineage = batch.lineage
+        done = lineage.units_read()
+        if sink is None or (done == seen[0] and not finished):
+            return
+        seen[0] = done
+        sink(Progress(batch.source, "ページ" if lineage.pages_read else "ファイル", done, lineage.units_total,
+                      batch.rows_read, batch.bad_rows, finished))
+
+    return report
+
+
+def _records(items: Iterable[Record | Bad], batch: Batch, report: Callable[[bool], None]) -> Iterator[Record]:
+    """Counts what is read and sets aside what could not even be parsed."""
+    for item in items:
+        if isinstance(item, Bad):
+            batch.rows_read += item.rows
+            batch.bad.append(item)
+        else:
+            batch.rows_read += 1
+            yield item
+        report(False)
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -69,9 +109,10 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _valid(suite: str, records: list[Record], bad: list[Bad]) -> list[Record]:
+def _valid(suite: str, records: list[Record], bad: list[Bad], gx_root: Path | None,
+           run_name: str | None) -> list[Record]:
     reasons: dict[int, list[Any]] = {}
-    for failure in validate(suite, [r.fields for r in records]):
+    for failure in validate(suite, [r.fields for r in records], gx_root, run_name):
         reasons.setdefault(failure.index, []).append(failure)
     for index, failures in sorted(reasons.items()):
         record = records[index]
@@ -82,12 +123,13 @@ def _valid(suite: str, records: list[Record], bad: list[Bad]) -> list[Record]:
     return [r for i, r in enumerate(records) if i not in reasons]
 
 
-def _rejection(source: SourceDef, batch: Batch, max_bad_ratio: float) -> str | None:
+def _rejection(source: SourceDef, batch: Batch, max_bad_ratio: float, gx_root: Path | None,
+               run_name: str | None) -> str | None:
     if batch.rows_read and batch.bad_ratio > max_bad_ratio:
         top = ", ".join(f"{code} {n}" for code, n in sorted(batch.reasons().items(), key=lambda kv: -kv[1])[:5])
         return (f"不正な行が {batch.bad_rows}/{batch.rows_read} 行 ({batch.bad_ratio:.1%}) あり、"
                 f"上限 {max_bad_ratio:.1%} を超えたため取り込みません（内訳: {top}）")
-    failures = validate(source.figures_suite, [_figure_row(f) for f in batch.figures])
+    failures = validate(source.figures_suite, [_figure_row(f) for f in batch.figures], gx_root, run_name)
     if failures:
         first = batch.figures[failures[0].index]
         return (f"集計値の検証に {len(failures)} 件失敗したため取り込みません"
