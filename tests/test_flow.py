@@ -182,3 +182,42 @@ def test_an_unreachable_warehouse_is_a_clear_error_without_the_password(tmp_path
     assert main(["run", "--config", str(config)]) == 1
     err = capsys.readouterr().err
     assert "倉庫に接続できません" in err and "Pa55word" not in err and "***" in err
+
+
+def test_source_summary_progress_and_data_docs_artifacts(tmp_path, demo_inbox) -> None:
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    inbox, _ = demo_inbox
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    config = write_config(tmp_path, url, None, moveout="", speech=str(inbox / "speech"))
+    assert run_nightly(config, AS_OF, None) == 0
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        run_id = conn.execute(sa.text("SELECT flow_run_id FROM source_run")).scalar_one()
+    engine.dispose()
+    with get_client(sync_client=True) as client:
+        artifacts = {a.key: a for a in client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(run_id)])))}
+    assert {"kpi-evaluation", "source-summary", "gx-data-docs", "progress-speech-usage"} <= set(artifacts)
+    summary = artifacts["source-summary"].data
+    summary = json.loads(summary) if isinstance(summary, str) else summary
+    assert summary[0]["ソース"] == "speech_usage" and summary[0]["隔離行"] == 7
+    assert "too_long 1" in summary[0]["隔離の内訳"] and summary[0]["新しい版"] == 26
+    assert artifacts["progress-speech-usage"].data == 100.0
+    docs = tmp_path / "gx-data" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    assert docs.is_file() and docs.as_uri() in artifacts["gx-data-docs"].data
+
+
+def test_old_validation_results_are_pruned(tmp_path) -> None:
+    from expectations.runner import _context, build_data_docs, validate
+
+    rows = [{"session_id": "s", "device_id": "d", "department_code": "x", "loan_type": "annual", "started_at": 1,
+             "ended_at": 2, "started_epoch": 1.0, "ended_epoch": 2.0, "duration_hours": 1.0, "raw_started": "",
+             "raw_ended": ""}]
+    for n in range(4):
+        validate("speech_usage.records", rows, tmp_path, f"run-{n}")
+    build_data_docs(tmp_path, keep=2)
+    assert len(_context(tmp_path).validation_results_store.list_keys()) == 2
