@@ -10,6 +10,8 @@ from connectors.records import Bad, FileInfo, Lineage, Record
 from jisseki.normalize import nfkc, parse_date, ward_code
 
 REQUIRED = ("受付日", "区コード", "受付番号", "届出経路")
+# A long 備考 must not break a row: the default limit (128 KiB per field) is lifted to 16 MiB.
+csv.field_size_limit(16 * 1024 * 1024)
 WITHDRAWN = "取消"
 
 

@@ -9,9 +9,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.tasks import (evaluate_kpis, ingest_source, publish_data_docs, publish_evaluation, publish_source_summary,
                          save_evaluation, send_alerts)
-from jisseki.catalog import load_catalog
-from jisseki.config import ConfigError, load_config
+from sqlalchemy import Engine
+
+from jisseki.catalog import Catalog, load_catalog
+from jisseki.config import Config, ConfigError, load_config
 from jisseki.periods import yesterday_jst
+from warehouse.lock import exclusive_run
 from warehouse.store import connect, source_runs
 
 FLOW_NAME = "jisseki-nightly"
@@ -22,13 +25,24 @@ class SourcesFailed(Exception):
 
 
 @flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4), validate_parameters=False)
-def nightly(config_path: str, as_of: str | None = None, sources: list[str] | None = None) -> dict[str, str]:
+def nightly(config_path: str, as_of: str | None = None, sources: list[str] | None = None,
+            wait_seconds: float = 0.0) -> dict[str, str]:
     config = load_config(config_path)
     day = date.fromisoformat(as_of) if as_of else yesterday_jst()
     run_id = str(flow_run.get_id() or "local")
     catalog = load_catalog(config.catalog.path)
     engine = connect(config.warehouse.url)
     names = select_sources(config.enabled_sources(), sources)
+    with exclusive_run(engine, wait_seconds):
+        outcome = _collect_and_evaluate(config, catalog, engine, names, day, run_id)
+    failed = sorted(name for name, state in outcome.items() if state != "landed")
+    if failed:
+        raise SourcesFailed("取り込めなかったソース: " + ", ".join(failed))
+    return outcome
+
+
+def _collect_and_evaluate(config: Config, catalog: Catalog, engine: Engine, names: list[str], day: date,
+                          run_id: str) -> dict[str, str]:
     futures = {name: ingest_source.submit(name, config, catalog, engine, day, run_id) for name in names}
     outcome, reasons = {}, {}
     for name, future in futures.items():
@@ -43,9 +57,6 @@ def nightly(config_path: str, as_of: str | None = None, sources: list[str] | Non
     if futures:
         publish_data_docs(config)
     send_alerts(engine, config, catalog, verdicts, day, run_id)
-    failed = sorted(name for name, state in outcome.items() if state != "landed")
-    if failed:
-        raise SourcesFailed("取り込めなかったソース: " + ", ".join(failed))
     return outcome
 
 

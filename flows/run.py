@@ -11,7 +11,7 @@ from warehouse.store import connect, source_runs
 STATUS_TEXT = {"landed": "取込済", "rejected": "不採用", "failed": "失敗"}
 
 
-def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None) -> int:
+def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None, wait_seconds: float = 0.0) -> int:
     from flows.nightly import nightly, select_sources
     from jisseki import progress
 
@@ -20,7 +20,8 @@ def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None
     config.alerts.channel_urls()  # so does a missing env: alert URL
     connect(config.warehouse.url).dispose()  # so does an unreachable warehouse
     progress.install(sys.stderr)
-    state = nightly(str(config_path), as_of.isoformat() if as_of else None, sources, return_state=True)
+    state = nightly(str(config_path), as_of.isoformat() if as_of else None, sources, wait_seconds,
+                    return_state=True)
     run_id = str(state.state_details.flow_run_id)
     runs = source_runs(connect(config.warehouse.url), run_id)
     for run in runs:
@@ -31,5 +32,8 @@ def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None
         print(f"フロー実行 {run_id}: 完了")
         return 0
     failed = [r["source"] for r in runs if r["status"] != "landed"]
-    print(f"フロー実行 {run_id}: 失敗 — {', '.join(failed) or state.message}", file=sys.stderr)
+    if failed:
+        print(f"フロー実行 {run_id}: 取り込めなかったソース — {', '.join(failed)}", file=sys.stderr)
+    else:
+        print(f"フロー実行 {run_id}: 失敗 — {state.message}", file=sys.stderr)
     return 1

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     _config_arg(run)
     run.add_argument("--as-of", type=date.fromisoformat, help="集計の基準日 (既定: 日本時間の昨日)")
     run.add_argument("--source", action="append", dest="sources", metavar="NAME", help="このソースだけ収集する（複数可）")
+    run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                     help="別の実行が倉庫を使用中なら最大この秒数待つ (既定: 待たずに終了)")
     run.set_defaults(handler=cmd_run)
 
     serve = sub.add_parser("serve", help="夜間処理のデプロイメントを提供し続ける")
@@ -84,7 +86,7 @@ def _config_path(args: argparse.Namespace) -> Path:
 def cmd_run(args: argparse.Namespace) -> int:
     from flows.run import run_nightly
 
-    return run_nightly(_config_path(args), args.as_of, args.sources)
+    return run_nightly(_config_path(args), args.as_of, args.sources, args.wait)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -129,3 +129,14 @@ alert_outbox = Table(
     Column("delivered_at", DateTime(timezone=True)),
     Index("ix_alert_outbox_pending", "delivered_at", "channel"),
 )
+
+# At most one nightly run writes to a warehouse at a time; a killed run's lock is taken over.
+run_lock = Table(
+    "run_lock", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+)

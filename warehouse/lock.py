@@ -1,0 +1,105 @@
+"""One nightly run at a time per warehouse: a lock row with a heartbeat.
+
+A run killed with SIGKILL leaves its row behind; the next run takes it over when the owner's
+process is gone (same host) or its heartbeat is older than STALE (another host)."""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from warehouse.errors import WarehouseError
+from warehouse.schema import run_lock
+
+NAME = "nightly"
+STALE = timedelta(minutes=10)
+HEARTBEAT_SECONDS = 30.0
+
+
+class RunLocked(WarehouseError):
+    """Another run holds the warehouse."""
+
+
+@contextmanager
+def exclusive_run(engine: Engine, wait_seconds: float = 0.0) -> Iterator[str]:
+    owner = uuid.uuid4().hex
+    deadline = time.monotonic() + wait_seconds
+    while not _try_acquire(engine, owner):
+        if time.monotonic() >= deadline:
+            raise RunLocked(_describe(engine))
+        time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(engine, owner, stop), daemon=True)
+    beat.start()
+    try:
+        yield owner
+    finally:
+        stop.set()
+        beat.join(timeout=5)
+        with engine.begin() as conn:
+            conn.execute(delete(run_lock).where(run_lock.c.name == NAME, run_lock.c.owner == owner))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _try_acquire(engine: Engine, owner: str) -> bool:
+    mine = dict(owner=owner, host=socket.gethostname(), pid=os.getpid(), acquired_at=_now(), heartbeat_at=_now())
+    try:
+        with engine.begin() as conn:
+            row = conn.execute(select(run_lock).where(run_lock.c.name == NAME)).first()
+            if row is None:
+                conn.execute(insert(run_lock).values(name=NAME, **mine))
+                return True
+            if not _abandoned(row):
+                return False
+            # Take over only if nobody else did in between.
+            taken = conn.execute(update(run_lock).where(run_lock.c.name == NAME, run_lock.c.owner == row.owner)
+                                 .values(**mine)).rowcount
+            return taken == 1
+    except IntegrityError:
+        return False  # another run inserted first
+
+
+def _abandoned(row: object) -> bool:
+    beat = row.heartbeat_at if row.heartbeat_at.tzinfo else row.heartbeat_at.replace(tzinfo=timezone.utc)
+    if _now() - beat > STALE:
+        return True
+    return row.host == socket.gethostname() and not _alive(row.pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _heartbeat(engine: Engine, owner: str, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_SECONDS):
+        try:
+            with engine.begin() as conn:
+                conn.execute(update(run_lock).where(run_lock.c.owner == owner).values(heartbeat_at=_now()))
+        except Exception:  # a missed beat only makes the lock look older; the run goes on
+            pass
+
+
+def _describe(engine: Engine) -> str:
+    with engine.connect() as conn:
+        row = conn.execute(select(run_lock).where(run_lock.c.name == NAME)).first()
+    if row is None:
+        return "別の jisseki run が倉庫を使用中です"
+    return (f"別の jisseki run が実行中です（{row.host} の PID {row.pid}、{row.acquired_at:%Y-%m-%d %H:%M:%S} UTC から）。"
+            "終わってから再実行するか --wait 秒数 を指定してください")
