@@ -1,0 +1,139 @@
+"""Faults around whole runs: sources down, a wrong token, a run killed with SIGKILL, two runs at once."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.run import run_nightly
+from jisseki.demo.sample_api import Reply, SampleApi
+from tests.handcount import expected_figures
+from tests.support import TOKEN, TOKEN_ENV, Receiver, closed_port, every_cell, table_counts, write_config
+from tests.test_exactness import assert_matches, landed
+from tests.unseen import SUGGESTED_AS_OF, write_unseen
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+NOCODE_ENV = "JISSEKI_TEST_NOCODE_TOKEN"
+
+
+def file_sources_only(expected: dict) -> dict:
+    return {k: v for k, v in expected.items() if k[0] != "online_procedures"}
+
+
+def test_both_apis_down_fails_naming_both_and_everything_else_lands_exactly(tmp_path, monkeypatch, capsys) -> None:
+    procedures = write_unseen(tmp_path, 21)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    monkeypatch.setenv(NOCODE_ENV, TOKEN)
+    receiver = Receiver()
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    try:
+        config = write_config(tmp_path, url, f"http://127.0.0.1:{closed_port()}", **{
+            "sources.nocode_apps": {"base_url": f"http://127.0.0.1:{closed_port()}", "token_env": NOCODE_ENV,
+                                    "max_retries": 1, "backoff_seconds": 0.05},
+            "alerts": {"urls": [receiver.url()]}})
+        assert run_nightly(config, SUGGESTED_AS_OF, None) == 1
+    finally:
+        receiver.close()
+    err = capsys.readouterr().err
+    assert "online_procedures" in err and "nocode_apps" in err
+    assert_matches(landed(url), file_sources_only(expected_figures(tmp_path, procedures, SUGGESTED_AS_OF)))
+    failed_alerts = [m for m in receiver.messages if m["title"].startswith("【取込失敗】")]
+    assert sorted(m["title"] for m in failed_alerts) == ["【取込失敗】ソース nocode_apps", "【取込失敗】ソース online_procedures"]
+
+
+def test_a_wrong_token_never_shows_in_output_warehouse_or_alerts(tmp_path, monkeypatch, capsys) -> None:
+    procedures = write_unseen(tmp_path, 22)
+    wrong = "Wr0ng-T0ken-Sekret"
+    monkeypatch.setenv(TOKEN_ENV, wrong)
+    receiver = Receiver()
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    try:
+        with SampleApi(procedures, TOKEN) as api:
+            api.script.append(Reply(401, f'{{"error": "bad token {wrong}"}}'.encode()))  # a server that echoes it
+            config = write_config(tmp_path, url, api.base_url, alerts={"urls": [receiver.url()]})
+            assert run_nightly(config, SUGGESTED_AS_OF, None) == 1
+    finally:
+        receiver.close()
+    out = capsys.readouterr()
+    assert wrong not in out.out + out.err and wrong not in every_cell(url)
+    assert receiver.messages and all(wrong not in m["title"] + m["message"] for m in receiver.messages)
+    assert (tmp_path / "gx-data").exists() and not [p for p in (tmp_path / "gx-data").rglob("*")
+                                                    if p.is_file() and wrong.encode() in p.read_bytes()]
+
+
+def cli(config: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "jisseki.cli", "run", "--config", str(config), "--as-of",
+            SUGGESTED_AS_OF.isoformat(), *extra]
+
+
+def child_env() -> dict[str, str]:
+    from prefect.settings import PREFECT_API_URL
+
+    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONUNBUFFERED": "1"}
+
+
+def slow_api(procedures: list[dict]) -> SampleApi:
+    api = SampleApi(procedures, TOKEN)
+    api.script.extend([Reply(200, delay=1.0)] * 8)  # the first pages answer slowly
+    return api
+
+
+def current_duplicates(url: str) -> list:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT kpi_id, period, scope FROM kpi_actual WHERE is_current "
+                                    "GROUP BY kpi_id, period, scope HAVING COUNT(*) > 1")).all()
+    engine.dispose()
+    return rows
+
+
+def test_a_run_killed_mid_way_and_run_again_ends_exact(tmp_path, monkeypatch) -> None:
+    procedures = write_unseen(tmp_path, 23)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    receiver = Receiver()
+    try:
+        with slow_api(procedures) as api:
+            config = write_config(tmp_path, url, api.base_url, alerts={"urls": [receiver.url()]})
+            child = subprocess.Popen(cli(config), env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and len(api.requests) < 3:  # well into the crawl
+                time.sleep(0.2)
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
+            assert len(api.requests) >= 3, "the child never reached the API"
+            assert run_nightly(config, SUGGESTED_AS_OF, None) == 0  # takes over the dead run's lock
+            assert run_nightly(config, SUGGESTED_AS_OF, None) == 0
+    finally:
+        receiver.close()
+    assert_matches(landed(url), expected_figures(tmp_path, procedures, SUGGESTED_AS_OF))
+    assert current_duplicates(url) == []
+    titles = receiver.titles()
+    assert len(titles) == len(set(titles))  # no alert sent twice
+
+
+def test_two_runs_at_once_one_refuses_or_waits_and_figures_stay_exact(tmp_path, monkeypatch) -> None:
+    procedures = write_unseen(tmp_path, 24)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    with slow_api(procedures) as api:
+        config = write_config(tmp_path, url, api.base_url)
+        first = subprocess.Popen(cli(config), env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not api.requests:
+            time.sleep(0.2)
+        second = subprocess.run(cli(config), env=child_env(), capture_output=True, text=True, timeout=300)
+        waiting = subprocess.Popen(cli(config, "--wait", "300"), env=child_env(), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT)
+        assert first.wait(timeout=300) == 0
+        assert waiting.wait(timeout=300) == 0
+    assert second.returncode == 1 and "別の jisseki run が実行中です" in second.stdout + second.stderr
+    assert_matches(landed(url), expected_figures(tmp_path, procedures, SUGGESTED_AS_OF))
+    assert current_duplicates(url) == []
+    assert table_counts(url)["run_lock"] == 0
