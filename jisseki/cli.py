@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--fy", type=int, help="年度 (例: 2025)")
     status.add_argument("--format", choices=("table", "json"), default="table")
     status.set_defaults(handler=cmd_status)
+    backfill = sub.add_parser("backfill", help="各月末時点で評価し直し、状況の履歴を作る")
+    _config_arg(backfill)
+    backfill.add_argument("--from", dest="first", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+    backfill.add_argument("--to", dest="last", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+    backfill.set_defaults(handler=cmd_backfill)
+
     report = sub.add_parser("report", help="達成状況の報告書 (index.html と .xlsx) を作る")
     _config_arg(report)
     report.add_argument("--out", type=Path, required=True, help="書き出すフォルダ")
@@ -109,6 +115,27 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(status_json(evaluations, catalog), ensure_ascii=False, indent=2))
     else:
         print(render_table(evaluation_rows(evaluations, catalog), catalog), end="")
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    import uuid
+
+    from jisseki.backfill import backfill, history_table
+    from jisseki.catalog import load_catalog
+    from warehouse.store import connect, current_figures, save_evaluations
+
+    config = load_config(_config_path(args))
+    catalog = load_catalog(config.catalog.path)
+    engine = connect(config.warehouse.url)
+    verdicts = backfill(current_figures(engine), catalog, args.first, args.last)
+    if not verdicts:
+        print(f"{args.first}〜{args.last} に月末がありません", file=sys.stderr)
+        return 1
+    run_id = f"backfill-{uuid.uuid4()}"
+    save_evaluations(engine, verdicts, run_id)
+    print(history_table(verdicts), end="")
+    print(f"{len(verdicts)} 件の評価を保存しました（{run_id}）")
     return 0
 
 

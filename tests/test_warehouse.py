@@ -90,3 +90,28 @@ def test_the_database_refuses_two_current_rows_for_one_figure(warehouse_url: str
             "INSERT INTO kpi_actual (kpi_id, period, scope, as_of, value, revision, is_current, source, lineage, "
             "flow_run_id, collected_at) VALUES (:k, '2025-04', 'city', :d, 0.9, 7, TRUE, 's', '{}', 'x', :d)"),
             {"k": KPI, "d": AS_OF})
+
+
+def test_a_connection_lost_mid_load_rolls_the_source_back(postgres_url: str) -> None:
+    """The real server drops the landing connection just before the figures are written."""
+    engine = connect(postgres_url)
+    land(engine, batch({("2025-04", "city"): 0.3}), "run-1")
+    admin = sa.create_engine(postgres_url.split("?")[0], isolation_level="AUTOCOMMIT")
+
+    def kill_before_figures(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO KPI_ACTUAL"):
+            pid = conn.connection.dbapi_connection.info.backend_pid
+            with admin.connect() as other:
+                other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    sa.event.listen(engine, "before_cursor_execute", kill_before_figures)
+    changed = batch({("2025-04", "city"): 0.4, ("2025-05", "city"): 0.5},
+                    [Bad("t.csv", "9", "x", "r", "", "f" * 64)], sha="f" * 64)
+    with pytest.raises(sa.exc.OperationalError):
+        land(engine, changed, "run-2")
+    sa.event.remove(engine, "before_cursor_execute", kill_before_figures)
+    admin.dispose()
+    fresh = connect(postgres_url)
+    assert [(r[0], r[2], r[3], r[4]) for r in rows(postgres_url)] == [("2025-04", 1, True, 0.3)]
+    assert table_counts(postgres_url)["quarantine"] == 0 and table_counts(postgres_url)["lineage"] == 1
+    assert land(fresh, changed, "run-3").revisions_added == 2  # the next run lands it whole

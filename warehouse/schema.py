@@ -44,7 +44,7 @@ kpi_evaluation = Table(
     Column("evaluated_at", DateTime(timezone=True), nullable=False),
     Column("data_as_of", Date),
     Column("projection_method", Text),
-    Index("ix_kpi_evaluation_latest", "kpi_id", "fiscal_year", "evaluated_at"),
+    Index("ix_kpi_evaluation_latest", "kpi_id", "fiscal_year", "as_of", "id"),
 )
 
 quarantine = Table(

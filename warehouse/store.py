@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, func, insert, make_url, select, update
+from sqlalchemy import Engine, create_engine, event, func, insert, make_url, select, update
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from jisseki.model import Figure
@@ -162,10 +162,13 @@ def save_evaluations(engine: Engine, verdicts: Sequence[Any], run_id: str) -> No
 
 
 def latest_evaluations(engine: Engine, fiscal_year: int | None = None) -> list[dict[str, Any]]:
+    """Per KPI and fiscal year, the evaluation with the latest as-of date (the newest run among
+    equals): a backfill of past month ends does not hide tonight's evaluation."""
     e = kpi_evaluation.c
-    newest = (select(e.kpi_id, e.fiscal_year, func.max(e.id).label("id"))
-              .group_by(e.kpi_id, e.fiscal_year).subquery())
-    query = select(kpi_evaluation).join(newest, and_(e.id == newest.c.id))
+    other = kpi_evaluation.alias("other")
+    newest = (select(other.c.id).where(other.c.kpi_id == e.kpi_id, other.c.fiscal_year == e.fiscal_year)
+              .order_by(other.c.as_of.desc(), other.c.id.desc()).limit(1).scalar_subquery())
+    query = select(kpi_evaluation).where(e.id == newest)
     if fiscal_year is not None:
         query = query.where(e.fiscal_year == fiscal_year)
     with engine.connect() as conn:
