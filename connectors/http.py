@@ -71,6 +71,9 @@ class HttpClient:
             last = attempt == self.max_retries
             try:
                 status, body, retry_after = self._get(path, params)
+            except requests.exceptions.SSLError:
+                # A certificate that does not verify will not verify on retry either.
+                raise SourceConfigError(f"{where}: TLS証明書を検証できません（verify_tls を確認してください）") from None
             except (requests.ConnectionError, requests.Timeout, _Deadline) as exc:
                 if last:
                     raise SourceUnavailable(f"{where}: 接続できません ({type(exc).__name__}、{attempt + 1}回試行)") from None

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from jisseki.catalog import SOURCES
 
@@ -31,7 +31,8 @@ class SourceConfig(_Strict):
 
 class ApiSourceConfig(SourceConfig):
     base_url: str
-    token_env: str
+    token_env: str | None = None        # the environment variable that holds the token
+    token_secret: str | None = None     # or the name of a Prefect Secret block that does
     verify_tls: bool = True
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=30.0, gt=0)
@@ -41,6 +42,12 @@ class ApiSourceConfig(SourceConfig):
     max_retry_after: float = Field(default=120.0, ge=0)
     page_size: int = Field(default=100, ge=1, le=100)
     token: SecretStr | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> ApiSourceConfig:
+        if (self.token_env is None) == (self.token_secret is None):
+            raise ValueError("give exactly one of token_env or token_secret")
+        return self
 
 
 class FolderSourceConfig(SourceConfig):
@@ -148,7 +155,7 @@ def _resolve(config: Config, base: Path, environ: Mapping[str, str]) -> Config:
         for field in ("path", "departments"):
             if hasattr(source, field):
                 setattr(source, field, base / getattr(source, field))
-        if isinstance(source, ApiSourceConfig):
+        if isinstance(source, ApiSourceConfig) and source.token_env:
             value = environ.get(source.token_env)
             source.token = SecretStr(value) if value else None
     return config

@@ -53,11 +53,23 @@ class SourceDef:
         return tuple(i.id for i in catalog.indicators if i.source == self.name)
 
 
-def http_client(cfg: ApiSourceConfig, auth: Callable[[str], dict[str, str]]) -> HttpClient:
+def token(cfg: ApiSourceConfig) -> str:
+    """From the environment (resolved when the config was read) or a Prefect Secret block."""
+    if cfg.token_secret:
+        from prefect.blocks.system import Secret
+
+        try:
+            return str(Secret.load(cfg.token_secret).get())
+        except (ValueError, RuntimeError) as exc:
+            raise SourceConfigError(f"Prefect Secret ブロック {cfg.token_secret!r} を読めません ({type(exc).__name__})") from None
     if cfg.token is None:
         raise SourceConfigError(f"環境変数 {cfg.token_env} にトークンが設定されていません")
+    return cfg.token.get_secret_value()
+
+
+def http_client(cfg: ApiSourceConfig, auth: Callable[[str], dict[str, str]]) -> HttpClient:
     return HttpClient(
-        base_url=cfg.base_url, headers=auth(cfg.token.get_secret_value()), verify_tls=cfg.verify_tls,
+        base_url=cfg.base_url, headers=auth(token(cfg)), verify_tls=cfg.verify_tls,
         connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout, total_timeout=cfg.total_timeout,
         max_retries=cfg.max_retries, backoff_seconds=cfg.backoff_seconds, max_retry_after=cfg.max_retry_after,
     )

@@ -75,7 +75,7 @@ def test_unknown_sections_are_named(tmp_path: Path, extra: str, named: str) -> N
 def test_unknown_and_bad_keys_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown key 'sources.speech_usage.folder'"):
         load_config(write(tmp_path, "[sources.speech_usage]\nfolder = 'x'\n"))
-    with pytest.raises(ConfigError, match="sources.online_procedures.token_env"):
+    with pytest.raises(ConfigError, match="sources.online_procedures.*token_env or token_secret"):
         load_config(write(tmp_path, "[sources.online_procedures]\nbase_url = 'http://x'\n"))
     with pytest.raises(ConfigError, match="validation.max_bad_ratio"):
         load_config(write(tmp_path, "[validation]\nmax_bad_ratio = 2\n"))

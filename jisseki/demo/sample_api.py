@@ -27,7 +27,8 @@ class SampleApi:
     """Contract 1 by default (page/per_page, Bearer token); `SampleApi.nocode(...)` speaks contract 4."""
 
     def __init__(self, records: list[dict[str, Any]], token: str, path: str = "/v1/procedures",
-                 paging: str = "page", auth_header: str = "Authorization", auth_prefix: str = "Bearer ") -> None:
+                 paging: str = "page", auth_header: str = "Authorization", auth_prefix: str = "Bearer ",
+                 tls: tuple[str, str] | None = None) -> None:
         self.records, self.token, self.path = records, token, path
         self.paging, self.auth_header, self.auth_prefix = paging, auth_header, auth_prefix
         self.script: deque[Reply] = deque()
@@ -35,6 +36,14 @@ class SampleApi:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._server.block_on_close = False  # a test that gave up on a slow reply must not wait for it
+        self.scheme = "http"
+        if tls is not None:  # (certificate file, key file): serve HTTPS
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @classmethod
@@ -44,7 +53,7 @@ class SampleApi:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def __enter__(self) -> SampleApi:
         self._thread.start()
