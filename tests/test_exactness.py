@@ -1,6 +1,7 @@
 """Unseen data with every bad-input case, through the real flow, lands exactly as a hand count."""
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -87,3 +88,11 @@ def test_a_later_as_of_and_a_corrected_file_add_revisions_only_where_figures_cha
             "HAVING COUNT(*) > 1")).all()
     assert revisions.get("myna_moveout_share", 0) >= len(changed) and set(revisions) <= {"myna_moveout_share"}
     assert dupes == []
+    # Each revision points at the lineage it was computed from: the file's old content and its new one.
+    with engine.connect() as conn:
+        details = [json.loads(d) for (d,) in conn.execute(sa.text(
+            "SELECT detail FROM lineage WHERE source = 'moveout_log' ORDER BY created_at"))]
+        used = {json.loads(x)["lineage_id"] for (x,) in conn.execute(sa.text(
+            "SELECT DISTINCT lineage FROM kpi_actual WHERE kpi_id = 'myna_moveout_share'"))}
+    hashes = [{sha for name, sha, *_ in d["files"] if name == victim.name} for d in details]
+    assert len(details) == 2 and hashes[0] != hashes[1] and len(used) == 2
