@@ -18,6 +18,9 @@ def main(path: str) -> None:
     for module, c in sorted(counts.items()):
         print(f"| `{module}` | {c['passed']} | {c['failed']} | {c['skipped']} |")
     print(f"| **all** | **{total['passed']}** | **{total['failed']}** | **{total['skipped']}** |")
+    # The plain closing line, so a reader of the last lines sees the same totals as pytest's.
+    skipped = f", {total['skipped']} skipped" if total["skipped"] else ""
+    print(f"{total['passed']} passed, {total['failed']} failed{skipped}")
 
 
 if __name__ == "__main__":
