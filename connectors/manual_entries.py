@@ -58,16 +58,17 @@ def _read_workbook(path: Path, info: FileInfo, kinds: Mapping[str, str]) -> Iter
                       content_hash=info.sha256)
             return
         for number, cells in enumerate(rows, start=2):
-            get = lambda name: cells[header[name]] if header[name] < len(cells) else None  # noqa: E731
-            if _blank(get("実績値")):
+            row = {name: cells[i] if i < len(cells) else None for name, i in header.items()}
+            if _blank(row.get("実績値")):
                 continue  # a template row nobody has filled in yet
             info.rows += 1
-            yield _record(get, number, info, kinds)
+            yield _record(row, number, info, kinds)
     finally:
         book.close()
 
 
-def _record(get, number: int, info: FileInfo, kinds: Mapping[str, str]) -> Record:
+def _record(row: Mapping[str, object], number: int, info: FileInfo, kinds: Mapping[str, str]) -> Record:
+    get = row.get
     kpi_id = nfkc(str(get("KPI ID") or ""))
     kind = kinds.get(kpi_id)
     fy, value, entered = parse_year(get("年度")), parse_value(get("実績値"), kind), _entry_date(get("入力日"))

@@ -6,9 +6,9 @@ from datetime import date
 from pathlib import Path
 
 from jisseki.config import load_config
+from jisseki.report import SOURCE_STATUS_TEXT
 from warehouse.store import connect, source_runs
 
-STATUS_TEXT = {"landed": "取込済", "rejected": "不採用", "failed": "失敗"}
 
 
 def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None, wait_seconds: float = 0.0) -> int:
@@ -25,7 +25,7 @@ def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None
     run_id = str(state.state_details.flow_run_id)
     runs = source_runs(connect(config.warehouse.url), run_id)
     for run in runs:
-        print(f"{run['source']}: {STATUS_TEXT.get(run['status'], run['status'])} "
+        print(f"{run['source']}: {SOURCE_STATUS_TEXT.get(run['status'], run['status'])} "
               f"読込 {run['rows_read']} 行 / 隔離 {run['rows_quarantined']} 行 / "
               f"集計値 {run['figures']} / 新しい版 {run['revisions_added']} — {run['message']}")
     if state.is_completed():

@@ -19,11 +19,10 @@ from jisseki.catalog import Catalog
 from jisseki.config import Config
 from jisseki.evaluate import Verdict, evaluate
 from jisseki.pipeline import Progress, collect
-from jisseki.report import evaluation_rows
+from jisseki.report import SOURCE_STATUS_TEXT, evaluation_rows
 from jisseki.sources import SOURCE_DEFS
 from warehouse.store import current_figures, land, record_failure, save_evaluations
 
-STATUS_TEXT = {"landed": "取込済", "rejected": "不採用", "failed": "失敗"}
 
 
 class SourceRejected(Exception):
@@ -109,7 +108,7 @@ def publish_evaluation(verdicts: list[Verdict], catalog: Catalog, as_of: date) -
 
 @task(name="publish-source-summary", cache_policy=NO_CACHE)
 def publish_source_summary(runs: list[dict[str, Any]], reasons: dict[str, dict[str, int]], as_of: date) -> None:
-    rows = [{"ソース": r["source"], "状態": STATUS_TEXT.get(r["status"], r["status"]), "読込行": r["rows_read"],
+    rows = [{"ソース": r["source"], "状態": SOURCE_STATUS_TEXT.get(r["status"], r["status"]), "読込行": r["rows_read"],
              "隔離行": r["rows_quarantined"],
              "隔離の内訳": ", ".join(f"{code} {n}" for code, n in sorted(reasons.get(r["source"], {}).items())) or "—",
              "集計値": r["figures"], "新しい版": r["revisions_added"], "メッセージ": r["message"]} for r in runs]

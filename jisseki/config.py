@@ -182,7 +182,7 @@ def _warehouse_url(url: str, base: Path) -> str:
     return url
 
 
-def dump_example(values: dict[str, Any]) -> str:
+def to_toml(values: dict[str, Any]) -> str:
     """TOML text for a small config (used by the demo); values are strings, lists or tables."""
     lines: list[str] = []
     for section, table in values.items():

@@ -1,7 +1,6 @@
 """One source, from connector to a batch ready to land: read, validate, quarantine, measure."""
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,7 +14,6 @@ from jisseki.catalog import Catalog
 from jisseki.model import Figure
 from jisseki.sources import SourceDef
 
-log = logging.getLogger(__name__)
 CHUNK_ROWS = 50_000
 
 

@@ -1,6 +1,7 @@
 """How evaluations read to people: the achievement table in Japanese, and the JSON of interfaces.md."""
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -8,6 +9,7 @@ from jisseki.catalog import Catalog, Indicator
 
 GRADE_TEXT = {"A": "A", "B": "B"}
 GRADE_LEGEND = "※A：達成 B：未達成"
+SOURCE_STATUS_TEXT = {"landed": "取込済", "rejected": "不採用", "failed": "失敗"}
 STATUS_TEXT = {"achieved": "達成", "on_track": "順調", "at_risk": "要注意", "missed": "未達成", "no_data": "データなし"}
 
 
@@ -94,7 +96,6 @@ def render_table(rows: list[dict[str, str]], catalog: Catalog) -> str:
 
 
 def _width(text: str) -> int:
-    import unicodedata
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from jisseki.config import dump_example
+from jisseki.config import to_toml
 
 TOKEN_ENV = "JISSEKI_TEST_PROCEDURES_TOKEN"
 TOKEN = "test-Tok3n-do-not-leak"
@@ -23,7 +23,7 @@ def write_config(folder: Path, warehouse_url: str, base_url: str | None, moveout
         values["sources.speech_usage"] = {"path": speech}
     values.update(extra)
     path = folder / "jisseki.toml"
-    path.write_text(dump_example(values), "utf-8")
+    path.write_text(to_toml(values), "utf-8")
     return path
 
 

@@ -1,14 +1,12 @@
 """Alert delivery through Apprise to a real HTTP receiver on loopback: one message per change of state."""
 from __future__ import annotations
 
-from datetime import date
 
 import pytest
 
-from flows.run import run_nightly
 from jisseki.alerts.deliver import channel, deliver
 from jisseki.alerts.rules import Alert, Checked
-from tests.support import Receiver, closed_port, every_cell, write_config
+from tests.support import Receiver, closed_port, write_config
 from warehouse import alerts as store
 from warehouse.store import connect
 

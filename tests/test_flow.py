@@ -142,29 +142,6 @@ def test_demo_then_status_matches_the_seeds_whole_fy2025_table(tmp_path, capsys)
         assert after[table_name] == before[table_name], table_name
 
 
-def test_evaluation_artifact_is_published(tmp_path, demo_inbox) -> None:
-    from uuid import UUID
-
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
-
-    inbox, _ = demo_inbox
-    url = f"sqlite:///{tmp_path / 'w.db'}"
-    config = write_config(tmp_path, url, None, moveout="", speech=str(inbox / "speech"))
-    assert run_nightly(config, AS_OF, None) == 0
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        run_id = conn.execute(sa.text("SELECT flow_run_id FROM source_run")).scalar_one()
-    engine.dispose()
-    with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
-            key=ArtifactFilterKey(any_=["kpi-evaluation"]), flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(run_id)])))
-    assert len(artifacts) == 1 and artifacts[0].type == "table"
-    table = json.loads(artifacts[0].data) if isinstance(artifacts[0].data, str) else artifacts[0].data
-    speech = [r for r in table if r["KPI ID"] == "speech_hours_monthly"]
-    assert speech and speech[0]["実績"] == "月403時間" and speech[0]["達成状況"] == "B"
-
-
 def test_a_missing_config_or_unknown_source_is_a_clear_error(tmp_path, capsys) -> None:
     assert main(["run", "--config", str(tmp_path / "none.toml")]) == 2
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", None, speech="")
@@ -191,7 +168,7 @@ def test_an_unreachable_warehouse_is_a_clear_error_without_the_password(tmp_path
     assert "倉庫に接続できません" in err and "Pa55word" not in err and "***" in err
 
 
-def test_source_summary_progress_and_data_docs_artifacts(tmp_path, demo_inbox) -> None:
+def test_flow_run_artifacts_evaluation_source_summary_progress_and_data_docs(tmp_path, demo_inbox) -> None:
     from uuid import UUID
 
     from prefect.client.orchestration import get_client
@@ -209,6 +186,11 @@ def test_source_summary_progress_and_data_docs_artifacts(tmp_path, demo_inbox) -
         artifacts = {a.key: a for a in client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(run_id)])))}
     assert {"kpi-evaluation", "source-summary", "gx-data-docs", "progress-speech-usage"} <= set(artifacts)
+    table = artifacts["kpi-evaluation"].data
+    table = json.loads(table) if isinstance(table, str) else table
+    speech = [r for r in table if r["KPI ID"] == "speech_hours_monthly"]
+    assert artifacts["kpi-evaluation"].type == "table" and len(table) == 15
+    assert speech[0]["実績"] == "月403時間" and speech[0]["達成状況"] == "B"
     summary = artifacts["source-summary"].data
     summary = json.loads(summary) if isinstance(summary, str) else summary
     assert summary[0]["ソース"] == "speech_usage" and summary[0]["隔離行"] == 7

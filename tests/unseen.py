@@ -88,11 +88,15 @@ class Batch:
 def write_unseen(root: Path, seed: int) -> list[dict]:
     """Writes root/moveout/*.csv, root/speech/*.jsonl; returns procedure records (contract 1 dicts)."""
     batch = _build(seed)
-    for relative, content in batch.files.items():
+    write_files(root, batch.files)
+    return copy.deepcopy(batch.procedures)
+
+
+def write_files(root: Path, files: dict[str, bytes]) -> None:
+    for relative, content in files.items():
         path = Path(root) / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
-    return copy.deepcopy(batch.procedures)
 
 
 def personal_values(root: Path, seed: int) -> set[str]:

@@ -70,6 +70,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import openpyxl
+from tests.unseen import write_files
 
 JST = timezone(timedelta(hours=9))
 FIRST_DAY = date(2025, 1, 1)
@@ -91,10 +92,7 @@ class BatchMore:
 def write_unseen_more(root: Path, seed: int) -> list[dict]:
     """Writes root/dataviz/*.csv, root/departments.csv, root/manual/*.xlsx; returns contract-4 app dicts (API order)."""
     batch = _build(seed)
-    for relative, content in batch.files.items():
-        path = Path(root) / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+    write_files(root, batch.files)
     return copy.deepcopy(batch.apps)
 
 

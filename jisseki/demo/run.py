@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from jisseki.config import dump_example
+from jisseki.config import to_toml
 
 TOKEN_ENV = "JISSEKI_DEMO_PROCEDURES_TOKEN"
 NOCODE_TOKEN_ENV = "JISSEKI_DEMO_NOCODE_TOKEN"
@@ -12,7 +12,7 @@ DEMO_TOKEN = "demo-token-not-secret"
 
 
 def demo_config(procedures_url: str, nocode_url: str) -> str:
-    return dump_example({
+    return to_toml({
         "warehouse": {"url": "sqlite:///warehouse.db"},
         "sources.online_procedures": {"base_url": procedures_url, "token_env": TOKEN_ENV},
         "sources.moveout_log": {"path": "inbox/tenshutsu"},
