@@ -1,0 +1,93 @@
+"""One command, one set of files: `jisseki run` on a year of contract-2 data against a hand-made
+baseline (iconv to UTF-8, then one DuckDB query), plus peak RSS and the nightly increment.
+
+    python bench/run.py --rows 5000000 [--workdir /tmp/jisseki-bench]
+
+Needs `pip install -e '.[bench]'` (DuckDB) and the iconv command. Prints the three ratios of issue 6.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import generate  # noqa: E402
+
+BASELINE_SQL = """
+SELECT strftime(CAST(replace("受付日", '/', '-') AS DATE), '%Y-%m') AS month, "区コード" AS ward,
+       count(*) AS all_filings, count(*) FILTER (WHERE "届出経路" = 'マイナポータル') AS myna
+FROM (SELECT DISTINCT ON ("区コード", "受付番号") * FROM read_csv('{folder}/*.csv', header = true, all_varchar = true))
+WHERE coalesce("取消", '') <> '1'
+GROUP BY ALL
+"""
+CONFIG = '[warehouse]\nurl = "sqlite:///warehouse.db"\n\n[sources.moveout_log]\npath = "inbox"\n'
+
+
+def baseline(files: list[Path], work: Path) -> tuple[float, int]:
+    utf8 = work / "baseline-utf8"
+    shutil.rmtree(utf8, ignore_errors=True)
+    utf8.mkdir(parents=True)
+    import duckdb
+
+    start = time.perf_counter()
+    for path in files:
+        with open(utf8 / path.name, "wb") as out:
+            subprocess.run(["iconv", "-f", "CP932", "-t", "UTF-8", str(path)], stdout=out, check=True)
+    rows = duckdb.sql(BASELINE_SQL.format(folder=utf8)).fetchall()
+    return time.perf_counter() - start, len(rows)
+
+
+def pipeline(files: list[Path], work: Path, fresh: bool = True) -> tuple[float, int]:
+    """Wall time and peak RSS (MB) of `jisseki run --source moveout_log` over these files."""
+    inbox = work / "inbox"
+    if fresh:
+        shutil.rmtree(work, ignore_errors=True)
+        inbox.mkdir(parents=True)
+        (work / "jisseki.toml").write_text(CONFIG, "utf-8")
+    for path in files:
+        target = inbox / path.name
+        if not target.exists():
+            os.link(path, target) if path.stat().st_dev == inbox.stat().st_dev else shutil.copy(path, target)
+    command = [sys.executable, "-m", "jisseki.cli", "run", "--config", str(work / "jisseki.toml"),
+               "--as-of", "2026-03-31", "--source", "moveout_log"]
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"jisseki run failed ({status}) on {work}")
+    return elapsed, usage.ru_maxrss // 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/jisseki-bench"))
+    args = parser.parse_args()
+    data = args.workdir / f"data-{args.rows}"
+    if not (data / ".complete").exists():
+        shutil.rmtree(data, ignore_errors=True)
+        generate(args.rows, data)
+        (data / ".complete").touch()
+    files = sorted(data.glob("*.csv"))
+    base, groups = baseline(files, args.workdir)
+    print(f"baseline (iconv + DuckDB): {base:.1f} s, {groups} month×ward groups")
+    two_day, _ = pipeline(files[:2], args.workdir / "two-day")
+    full, rss = pipeline(files[:-1], args.workdir / "year")
+    nightly, _ = pipeline(files[-1:], args.workdir / "year", fresh=False)
+    marginal = full - two_day
+    print(f"jisseki run, fresh two-day inbox: {two_day:.1f} s")
+    print(f"jisseki run, {len(files) - 1} days ({args.rows:,} rows less one day): {full:.1f} s, peak RSS {rss} MB")
+    print(f"jisseki run, nightly: one more day on the landed year: {nightly:.1f} s")
+    print(f"ratio marginal/baseline = {marginal / base:.2f} (target <= 2)")
+    print(f"peak RSS = {rss} MB (target <= 700 at 5 million rows)")
+    print(f"ratio nightly/two-day = {nightly / two_day:.2f} (target <= 1.2)")
+
+
+if __name__ == "__main__":
+    main()
