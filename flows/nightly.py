@@ -6,11 +6,17 @@ from datetime import date
 from prefect import flow
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
-
-from flows.tasks import (evaluate_kpis, ingest_source, publish_data_docs, publish_evaluation, publish_source_summary,
-                         save_evaluation, send_alerts)
 from sqlalchemy import Engine
 
+from flows.tasks import (
+    evaluate_kpis,
+    ingest_source,
+    publish_data_docs,
+    publish_evaluation,
+    publish_source_summary,
+    save_evaluation,
+    send_alerts,
+)
 from jisseki.catalog import Catalog, load_catalog
 from jisseki.config import Config, ConfigError, load_config
 from jisseki.periods import yesterday_jst

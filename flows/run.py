@@ -10,7 +10,6 @@ from jisseki.report import SOURCE_STATUS_TEXT
 from warehouse.store import connect, source_runs
 
 
-
 def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None, wait_seconds: float = 0.0) -> int:
     from flows.nightly import nightly, select_sources
     from jisseki import progress

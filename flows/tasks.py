@@ -8,8 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import (create_link_artifact, create_progress_artifact, create_table_artifact,
-                               update_progress_artifact)
+from prefect.artifacts import (
+    create_link_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 
 from connectors.errors import SourceError
@@ -22,7 +26,6 @@ from jisseki.pipeline import Progress, collect
 from jisseki.report import SOURCE_STATUS_TEXT, evaluation_rows
 from jisseki.sources import SOURCE_DEFS
 from warehouse.store import current_figures, land, record_failure, save_evaluations
-
 
 
 class SourceRejected(Exception):

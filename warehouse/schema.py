@@ -1,8 +1,21 @@
 """Warehouse tables (interfaces.md), created with SQLAlchemy Core on SQLite or PostgreSQL."""
 from __future__ import annotations
 
-from sqlalchemy import (Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, String, Table,
-                        Text, UniqueConstraint, text)
+from sqlalchemy import (
+                        Boolean,
+                        Column,
+                        Date,
+                        DateTime,
+                        Float,
+                        Index,
+                        Integer,
+                        MetaData,
+                        String,
+                        Table,
+                        Text,
+                        UniqueConstraint,
+                        text,
+)
 
 metadata = MetaData()
 

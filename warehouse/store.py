@@ -12,8 +12,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from jisseki.model import Figure
 from warehouse.errors import WarehouseError
-from warehouse.schema import (ingest_state, kpi_actual, kpi_evaluation, lineage, metadata, quarantine,
-                              source_run)
+from warehouse.schema import ingest_state, kpi_actual, kpi_evaluation, lineage, metadata, quarantine, source_run
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from openpyxl import Workbook
+
 from jisseki.demo.data import _fy_months, _is_business_day, _month_days
 
 DEMO_AS_OF: date = date(2026, 3, 31)

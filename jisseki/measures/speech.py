@@ -6,8 +6,17 @@ from datetime import date, datetime, timedelta
 
 from connectors.records import Record
 from jisseki.model import CITY, Figure
-from jisseki.periods import (JST, day_start_jst, fiscal_year, fy_label, fy_months, month_end,
-                             month_label, month_start, next_month)
+from jisseki.periods import (
+    JST,
+    day_start_jst,
+    fiscal_year,
+    fy_label,
+    fy_months,
+    month_end,
+    month_label,
+    month_start,
+    next_month,
+)
 
 KPI = "speech_hours_monthly"
 
