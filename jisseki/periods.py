@@ -57,5 +57,10 @@ def yesterday_jst(now: datetime | None = None) -> date:
     return now.astimezone(JST).date() - timedelta(days=1)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A timestamp read back from the warehouse: SQLite returns UTC without its offset."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 def day_start_jst(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=JST)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from jisseki.periods import as_utc
 from warehouse.errors import WarehouseError
 from warehouse.schema import run_lock
 
@@ -71,8 +72,7 @@ def _try_acquire(engine: Engine, owner: str) -> bool:
 
 
 def _abandoned(row: object) -> bool:
-    beat = row.heartbeat_at if row.heartbeat_at.tzinfo else row.heartbeat_at.replace(tzinfo=timezone.utc)
-    if _now() - beat > STALE:
+    if _now() - as_utc(row.heartbeat_at) > STALE:
         return True
     return row.host == socket.gethostname() and not _alive(row.pid)
 

@@ -48,6 +48,7 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+
 def land(engine: Engine, batch: Any, run_id: str) -> LandResult:
     """Everything of one source in one transaction: lineage, quarantine, figures, state, run log."""
     stamp = now()

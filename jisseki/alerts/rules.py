@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from jisseki.catalog import Catalog, Indicator
 from jisseki.evaluate import Verdict
 from jisseki.model import CITY, Figure
-from jisseki.periods import fy_months, month_end, month_label
+from jisseki.periods import as_utc, fy_months, month_end, month_label
 from jisseki.report import format_value
 
 DAILY_LOGS = {"moveout_log": 3, "speech_usage": 3, "dataviz_access": 3}   # days without a new day
@@ -127,6 +127,4 @@ def resolved_message(title: str, body: str, run_id: str) -> tuple[str, str]:
 
 def to_state(row: Mapping[str, Any]) -> SourceState:
     landed = row.get("landed_at")
-    if landed is not None and landed.tzinfo is None:  # SQLite hands back UTC without its offset
-        landed = landed.replace(tzinfo=timezone.utc)
-    return SourceState(landed, row.get("max_event_date"))
+    return SourceState(as_utc(landed) if landed is not None else None, row.get("max_event_date"))

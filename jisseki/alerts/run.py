@@ -24,7 +24,7 @@ class AlertSummary:
 
 
 def process_alerts(engine: Any, config: Config, catalog: Catalog, verdicts: list[Verdict], as_of: date,
-                   run_id: str, now: datetime | None = None, send: Any = None) -> AlertSummary:
+                   run_id: str, now: datetime | None = None) -> AlertSummary:
     now = now or datetime.now(timezone.utc)
     outcomes = {r["source"]: (r["status"], r["message"]) for r in source_runs(engine, run_id)}
     states = {name: to_state(row) for name, row in ingest_states(engine).items()}
@@ -32,8 +32,7 @@ def process_alerts(engine: Any, config: Config, catalog: Catalog, verdicts: list
                     config.enabled_sources())
     channels = {c.id: c for c in (channel(url) for url in config.alerts.channel_urls())}
     changes = store.reconcile(engine, checked, list(channels), run_id)
-    kwargs = {"send": send} if send is not None else {}
-    sent, failed = deliver(store.pending(engine, channels), channels, lambda i, e: store.mark(engine, i, e), **kwargs)
+    sent, failed = deliver(store.pending(engine, channels), channels, lambda i, e: store.mark(engine, i, e))
     return AlertSummary(raised=[c.key for c in changes if c.change == "firing"],
                         resolved=[c.key for c in changes if c.change == "resolved"], sent=sent, failed=failed,
                         pending=len(store.pending(engine, channels)))
