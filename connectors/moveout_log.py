@@ -67,15 +67,19 @@ def _read_file(data: bytes, info: FileInfo) -> Iterator[Record | Bad]:
 
 
 def _header(raw: bytes, has_bom: bool) -> tuple[str | None, dict[str, int] | None]:
-    """The encoding is the one under which the header names the contract's columns."""
+    encoding, names = header_names(raw, has_bom)
+    return encoding, None if names is None else {name: i for i, name in enumerate(names)}
+
+
+def header_names(raw: bytes, has_bom: bool) -> tuple[str | None, list[str] | None]:
+    """The encoding is the one under which the header names the contract's columns (NFKC names)."""
     for encoding in (("utf-8",) if has_bom else ("cp932", "utf-8")):
         try:
-            names = next(csv.reader([raw.decode(encoding)]))
+            names = [nfkc(name) for name in next(csv.reader([raw.decode(encoding)]))]
         except (UnicodeDecodeError, StopIteration, csv.Error):
             continue
-        columns = {nfkc(name): i for i, name in enumerate(names)}
-        if all(c in columns for c in REQUIRED):
-            return encoding, columns
+        if all(c in names for c in REQUIRED):
+            return encoding, names
     return None, None
 
 

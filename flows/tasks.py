@@ -22,10 +22,16 @@ from jisseki.alerts.run import process_alerts
 from jisseki.catalog import Catalog
 from jisseki.config import Config
 from jisseki.evaluate import Verdict, evaluate
-from jisseki.pipeline import Progress, collect
+from jisseki.pipeline import Incremental, Progress, collect
 from jisseki.report import SOURCE_STATUS_TEXT, evaluation_rows
 from jisseki.sources import SOURCE_DEFS
-from warehouse.store import current_figures, land, record_failure, save_evaluations
+from warehouse.store import (
+    current_figures,
+    ingest_files,
+    land,
+    record_failure,
+    save_evaluations,
+)
 
 
 class SourceRejected(Exception):
@@ -37,6 +43,11 @@ def gx_root(config: Config) -> Path:
     return config.base_dir / "gx-data"
 
 
+def state_dir(config: Config) -> Path:
+    """Derived state a source keeps between runs (the notification index), beside the GX folder."""
+    return config.base_dir / "state"
+
+
 @task(name="ingest-source", task_run_name="ingest-{name}", cache_policy=NO_CACHE)
 def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_of: date,
                   run_id: str) -> dict[str, Any]:
@@ -45,7 +56,8 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
     try:
         batch = collect(source, config.source(name), catalog, as_of,
                         config.max_bad_ratio(name, source.default_max_bad_ratio),
-                        gx_root=gx_root(config), run_name=f"{run_id}-{name}", progress=_progress(name))
+                        gx_root=gx_root(config), run_name=f"{run_id}-{name}", progress=_progress(name),
+                        incremental=Incremental(ingest_files(engine, name), state_dir(config)))
     except SourceError as exc:
         record_failure(engine, name, as_of, str(exc), run_id)
         raise

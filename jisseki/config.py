@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from jisseki.catalog import SOURCES
 
@@ -54,13 +61,27 @@ class FolderSourceConfig(SourceConfig):
     path: Path
 
 
+class MoveoutSourceConfig(FolderSourceConfig):
+    # The key of the fingerprints that let a night read only new files (warehouse/notification_index.py):
+    # an environment variable or a Prefect Secret block. Without one, every run reads every file.
+    fingerprint_key_env: str | None = None
+    fingerprint_key_secret: str | None = None
+    fingerprint_key: SecretStr | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> MoveoutSourceConfig:
+        if self.fingerprint_key_env and self.fingerprint_key_secret:
+            raise ValueError("give at most one of fingerprint_key_env or fingerprint_key_secret")
+        return self
+
+
 class DatavizSourceConfig(FolderSourceConfig):
     departments: Path
 
 
 class SourcesConfig(_Strict):
     online_procedures: ApiSourceConfig | None = None
-    moveout_log: FolderSourceConfig | None = None
+    moveout_log: MoveoutSourceConfig | None = None
     speech_usage: FolderSourceConfig | None = None
     nocode_apps: ApiSourceConfig | None = None
     dataviz_access: DatavizSourceConfig | None = None
@@ -158,6 +179,9 @@ def _resolve(config: Config, base: Path, environ: Mapping[str, str]) -> Config:
         if isinstance(source, ApiSourceConfig) and source.token_env:
             value = environ.get(source.token_env)
             source.token = SecretStr(value) if value else None
+        if isinstance(source, MoveoutSourceConfig) and source.fingerprint_key_env:
+            value = environ.get(source.fingerprint_key_env)
+            source.fingerprint_key = SecretStr(value) if value else None
     return config
 
 

@@ -8,7 +8,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from connectors.records import Bad, Lineage, Record
+from connectors.records import Bad, FileInfo, Lineage, Record
 from expectations.runner import validate
 from jisseki.catalog import Catalog
 from jisseki.model import Figure
@@ -28,6 +28,7 @@ class Batch:
     rows_read: int = 0
     max_event_date: date | None = None
     rejected: str | None = None  # why nothing of this source may land
+    files_state: list[FileInfo] | None = None  # every current file, for incremental reading next time
 
     @property
     def bad_rows(self) -> int:
@@ -45,6 +46,14 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class Incremental:
+    """What a source that reads only new files needs: the files the warehouse has landed (by name)
+    and a folder for its own derived state."""
+    known: dict[str, FileInfo]
+    state_dir: Path
+
+
+@dataclass(frozen=True)
 class Progress:
     source: str
     unit: str            # ファイル or ページ
@@ -57,9 +66,11 @@ class Progress:
 
 def collect(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, max_bad_ratio: float,
             gx_root: Path | None = None, run_name: str | None = None,
-            progress: Callable[[Progress], None] | None = None) -> Batch:
+            progress: Callable[[Progress], None] | None = None, incremental: Incremental | None = None) -> Batch:
     """Raises SourceError when the source cannot be read; returns a rejected batch when it was
     read but is not fit to land. gx_root keeps validation results for Data Docs."""
+    if source.collect is not None:
+        return source.collect(source, cfg, catalog, as_of, max_bad_ratio, gx_root, run_name, progress, incremental)
     batch = Batch(source.name, source.kpis(catalog), as_of, Lineage())
     measure = source.measure(as_of, cfg)
     report = _reporter(batch, progress)

@@ -16,10 +16,9 @@ from connectors.online_procedures import read_online_procedures
 from connectors.records import Bad, Lineage, Record
 from connectors.speech_usage import read_speech_usage
 from jisseki.catalog import Catalog
-from jisseki.config import ApiSourceConfig
+from jisseki.config import ApiSourceConfig, MoveoutSourceConfig
 from jisseki.measures.dataviz import DatavizShare
 from jisseki.measures.manual import ManualEntries
-from jisseki.measures.moveout import MoveoutShare
 from jisseki.measures.nocode import NocodeOperations
 from jisseki.measures.procedures import OnlineProcedures
 from jisseki.measures.speech import SpeechHours
@@ -36,10 +35,13 @@ class Measure(Protocol):
 class SourceDef:
     name: str
     read: Callable[[Any, Lineage, Catalog], Iterator[Record | Bad]]
-    measure: Callable[[date, Any], Measure]
+    measure: Callable[[date, Any], Measure] | None
     # Rows of a machine export fail together when the feed breaks: many bad rows reject the batch.
     # Rows of the manual workbook are separate people's entries: one typo must not hold back the rest.
     default_max_bad_ratio: float | None = None
+    # A source with its own way from files to a batch (pipeline.collect's signature), instead of
+    # read → validate → measure record by record.
+    collect: Callable[..., Any] | None = None
 
     @property
     def records_suite(self) -> str:
@@ -56,15 +58,35 @@ class SourceDef:
 def token(cfg: ApiSourceConfig) -> str:
     """From the environment (resolved when the config was read) or a Prefect Secret block."""
     if cfg.token_secret:
-        from prefect.blocks.system import Secret
-
-        try:
-            return str(Secret.load(cfg.token_secret).get())
-        except (ValueError, RuntimeError) as exc:
-            raise SourceConfigError(f"Prefect Secret ブロック {cfg.token_secret!r} を読めません ({type(exc).__name__})") from None
+        return _secret_block(cfg.token_secret)
     if cfg.token is None:
         raise SourceConfigError(f"環境変数 {cfg.token_env} にトークンが設定されていません")
     return cfg.token.get_secret_value()
+
+
+def fingerprint_key(cfg: MoveoutSourceConfig) -> str | None:
+    """The key of the notification index's fingerprints, or None (then nothing is kept between runs)."""
+    if cfg.fingerprint_key_secret:
+        return _secret_block(cfg.fingerprint_key_secret)
+    if cfg.fingerprint_key_env and cfg.fingerprint_key is None:
+        raise SourceConfigError(f"環境変数 {cfg.fingerprint_key_env} に指紋の鍵が設定されていません")
+    return cfg.fingerprint_key.get_secret_value() if cfg.fingerprint_key else None
+
+
+def _secret_block(name: str) -> str:
+    from prefect.blocks.system import Secret
+
+    try:
+        return str(Secret.load(name).get())
+    except (ValueError, RuntimeError) as exc:
+        raise SourceConfigError(f"Prefect Secret ブロック {name!r} を読めません ({type(exc).__name__})") from None
+
+
+def _collect_moveout(*args: Any) -> Any:
+    # Imported on use: DuckDB loads only for the source that needs it.
+    from jisseki.moveout_bulk import collect_moveout
+
+    return collect_moveout(*args)
 
 
 def http_client(cfg: ApiSourceConfig, auth: Callable[[str], dict[str, str]]) -> HttpClient:
@@ -93,8 +115,8 @@ def _manual(cfg: Any, lineage: Lineage, catalog: Catalog) -> Iterator[Record | B
 SOURCE_DEFS: dict[str, SourceDef] = {
     d.name: d for d in (
         SourceDef("online_procedures", _procedures, lambda as_of, cfg: OnlineProcedures(as_of)),
-        SourceDef("moveout_log", lambda cfg, lin, cat: read_moveout_log(cfg.path, lin),
-                  lambda as_of, cfg: MoveoutShare(as_of)),
+        SourceDef("moveout_log", lambda cfg, lin, cat: read_moveout_log(cfg.path, lin), None,
+                  collect=_collect_moveout),
         SourceDef("speech_usage", lambda cfg, lin, cat: read_speech_usage(cfg.path, lin),
                   lambda as_of, cfg: SpeechHours(as_of)),
         SourceDef("nocode_apps", _nocode, lambda as_of, cfg: NocodeOperations(as_of)),

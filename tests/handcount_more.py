@@ -36,7 +36,15 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import openpyxl
-from tests.handcount import figure, fiscal_year, fy_end, month_end, months_from, parse_ymd
+
+from tests.handcount import (
+    figure,
+    fiscal_year,
+    fy_end,
+    month_end,
+    months_from,
+    parse_ymd,
+)
 
 JST = timezone(timedelta(hours=9))
 

@@ -1,7 +1,6 @@
 """Alert delivery through Apprise to a real HTTP receiver on loopback: one message per change of state."""
 from __future__ import annotations
 
-
 import pytest
 
 from jisseki.alerts.deliver import channel, deliver

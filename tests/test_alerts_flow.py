@@ -14,7 +14,8 @@ from tests.handcount_more import expected_figures_more
 from tests.support import TOKEN, TOKEN_ENV, Receiver, every_cell, write_config
 from tests.test_exactness_all import NOCODE_ENV, expected_grades
 from tests.unseen import write_unseen
-from tests.unseen_more import SUGGESTED_AS_OF_MORE as AS_OF, write_unseen_more
+from tests.unseen_more import SUGGESTED_AS_OF_MORE as AS_OF
+from tests.unseen_more import write_unseen_more
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

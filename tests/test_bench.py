@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jisseki.catalog import load_catalog
-from jisseki.config import FolderSourceConfig
+from jisseki.config import MoveoutSourceConfig
 from jisseki.pipeline import collect
 from jisseki.sources import SOURCE_DEFS
 
@@ -24,7 +24,7 @@ def test_baseline_and_pipeline_agree_per_month_and_ward(tmp_path: Path) -> None:
 
     files = generate(3000, tmp_path / "data", days=40)
     seconds, groups = baseline(files, tmp_path)
-    batch = collect(SOURCE_DEFS["moveout_log"], FolderSourceConfig(path=tmp_path / "data"), load_catalog(),
+    batch = collect(SOURCE_DEFS["moveout_log"], MoveoutSourceConfig(path=tmp_path / "data"), load_catalog(),
                     date(2026, 3, 31), 0.05)
     ours = {(f.period, f.scope): (f.numerator, f.denominator) for f in batch.figures
             if f.scope != "city" and not f.period.startswith("FY")}

@@ -13,7 +13,11 @@ from tests.handcount_more import expected_bad_counts_more, expected_figures_more
 from tests.support import TOKEN, TOKEN_ENV, every_cell, table_counts, write_config
 from tests.test_exactness import assert_matches, landed, quarantined
 from tests.unseen import personal_values, write_unseen
-from tests.unseen_more import SUGGESTED_AS_OF_MORE, personal_values_more, write_unseen_more
+from tests.unseen_more import (
+    SUGGESTED_AS_OF_MORE,
+    personal_values_more,
+    write_unseen_more,
+)
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 NOCODE_ENV = "JISSEKI_TEST_NOCODE_TOKEN"

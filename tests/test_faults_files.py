@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jisseki.catalog import load_catalog
-from jisseki.config import DatavizSourceConfig, FolderSourceConfig
+from jisseki.config import DatavizSourceConfig, FolderSourceConfig, MoveoutSourceConfig
 from jisseki.pipeline import collect
 from jisseki.sources import SOURCE_DEFS
 
@@ -19,7 +19,7 @@ GOOD = "".join(f"2025/04/0{1 + n % 9},271021,都島区,G-{n},{'マイナポー�
 
 
 def moveout(folder: Path, max_bad: float = 0.5):
-    batch = collect(SOURCE_DEFS["moveout_log"], FolderSourceConfig(path=folder), CATALOG, AS_OF, max_bad)
+    batch = collect(SOURCE_DEFS["moveout_log"], MoveoutSourceConfig(path=folder), CATALOG, AS_OF, max_bad)
     city = {f.period: (f.numerator, f.denominator) for f in batch.figures if f.scope == "city"}
     return batch, city
 

@@ -14,7 +14,15 @@ import sqlalchemy as sa
 from flows.run import run_nightly
 from jisseki.demo.sample_api import Reply, SampleApi
 from tests.handcount import expected_figures
-from tests.support import TOKEN, TOKEN_ENV, Receiver, closed_port, every_cell, table_counts, write_config
+from tests.support import (
+    TOKEN,
+    TOKEN_ENV,
+    Receiver,
+    closed_port,
+    every_cell,
+    table_counts,
+    write_config,
+)
 from tests.test_exactness import assert_matches, landed
 from tests.unseen import SUGGESTED_AS_OF, write_unseen
 

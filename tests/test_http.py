@@ -5,7 +5,12 @@ import socket
 
 import pytest
 
-from connectors.errors import SourceConfigError, SourceError, SourceFormatError, SourceUnavailable
+from connectors.errors import (
+    SourceConfigError,
+    SourceError,
+    SourceFormatError,
+    SourceUnavailable,
+)
 from connectors.http import Action, HttpClient, action_for, parse_retry_after
 from jisseki.demo.sample_api import Reply, SampleApi
 

@@ -70,6 +70,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import openpyxl
+
 from tests.unseen import write_files
 
 JST = timezone(timedelta(hours=9))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+                        BigInteger,
                         Boolean,
                         Column,
                         Date,
@@ -92,6 +93,20 @@ ingest_state = Table(
     Column("records", Integer, nullable=False),
     Column("max_event_date", Date),
     Column("as_of", Date, nullable=False),
+    Column("flow_run_id", String(64), nullable=False),
+    Column("landed_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per delivered file whose content is in the current figures: what lets a night skip it.
+ingest_file = Table(
+    "ingest_file", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("encoding", String(16), nullable=False),
     Column("flow_run_id", String(64), nullable=False),
     Column("landed_at", DateTime(timezone=True), nullable=False),
 )

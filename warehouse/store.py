@@ -7,12 +7,32 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, make_url, select, update
+from sqlalchemy import (
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    make_url,
+    select,
+    update,
+)
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from connectors.records import FileInfo
 from jisseki.model import Figure
 from warehouse.errors import WarehouseError
-from warehouse.schema import ingest_state, kpi_actual, kpi_evaluation, lineage, metadata, quarantine, source_run
+from warehouse.schema import (
+    ingest_file,
+    ingest_state,
+    kpi_actual,
+    kpi_evaluation,
+    lineage,
+    metadata,
+    quarantine,
+    source_run,
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +83,8 @@ def land(engine: Engine, batch: Any, run_id: str) -> LandResult:
         if batch.rejected is None:
             added, retired = _revise(conn, batch, batch.lineage.summary(), run_id, stamp)
             _advance_state(conn, batch, lineage_id, run_id, stamp)
+            if batch.files_state is not None:
+                _record_files(conn, batch.source, batch.files_state, run_id, stamp)
         status = "landed" if batch.rejected is None else "rejected"
         message = batch.rejected or f"{len(batch.figures)} figures, {added} new revisions"
         conn.execute(insert(source_run).values(
@@ -139,6 +161,23 @@ def _advance_state(conn: Any, batch: Any, lineage_id: str, run_id: str, stamp: d
     done = conn.execute(update(ingest_state).where(s.source == batch.source).values(**values)).rowcount
     if not done:
         conn.execute(insert(ingest_state).values(source=batch.source, **values))
+
+
+def _record_files(conn: Any, source: str, files: Sequence[Any], run_id: str, stamp: datetime) -> None:
+    """The source's files as landed now, replacing the last set (a removed file stops counting)."""
+    conn.execute(delete(ingest_file).where(ingest_file.c.source == source))
+    rows = [dict(source=source, name=f.name, size=f.size, mtime_ns=f.mtime_ns, sha256=f.sha256, rows=f.rows,
+                 encoding=f.encoding, flow_run_id=run_id, landed_at=stamp) for f in files]
+    for part in _parts(rows, 1000):
+        conn.execute(insert(ingest_file), list(part))
+
+
+def ingest_files(engine: Engine, source: str) -> dict[str, FileInfo]:
+    """The files whose content the source's current figures hold, by name."""
+    f = ingest_file.c
+    with engine.connect() as conn:
+        return {r.name: FileInfo(r.name, r.size, r.mtime_ns, r.sha256, r.rows, r.encoding) for r in conn.execute(
+            select(f.name, f.size, f.mtime_ns, f.sha256, f.rows, f.encoding).where(f.source == source))}
 
 
 def current_figures(engine: Engine, kpi_ids: Iterable[str] | None = None) -> list[Figure]:

@@ -1,10 +1,16 @@
-"""KPI myna_moveout_share: share of valid moving-out notifications filed via the MyNa Portal."""
+"""KPI myna_moveout_share: share of valid moving-out notifications filed via the MyNa Portal.
+
+One notification per (区コード, 受付番号) across all files: its first row gives date, ward and route;
+a withdrawal on any row removes it from everything. The deduplication itself happens in the
+notification index (warehouse/notification_index.py); this module turns its per-day counts into figures.
+"""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
-from connectors.records import Record
 from jisseki.model import CITY, Figure
 from jisseki.periods import fiscal_year, fy_end, fy_label, month_end, month_label
 
@@ -12,35 +18,31 @@ KPI = "myna_moveout_share"
 MYNA = "マイナポータル"
 
 
-class MoveoutShare:
-    """One notification per (区コード, 受付番号) across all files: its first row gives date and route;
-    a withdrawal on any row removes it from everything."""
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """Notifications whose first row has this reception day, ward and route."""
+    day: date
+    ward: str
+    myna: bool
+    withdrawn: bool
+    notifications: int
 
-    def __init__(self, as_of: date) -> None:
-        self.as_of = as_of
-        self.first: dict[tuple[str, str], tuple[date, str, bool, bool]] = {}
 
-    def add(self, record: Record) -> None:
-        f = record.fields
-        withdrawn = f["withdrawn"] == "1"
-        kept = self.first.get(record.key)
-        if kept is None:
-            self.first[record.key] = (f["reception_date"], f["ward_code"], f["route"] == MYNA, withdrawn)
-        elif withdrawn and not kept[3]:
-            self.first[record.key] = (*kept[:3], True)
+def figures(counts: Iterable[DayCount], as_of: date) -> list[Figure]:
+    tallies: dict[tuple[str, str, date], list[int]] = defaultdict(lambda: [0, 0])
+    for c in counts:
+        if c.withdrawn or c.day > as_of:
+            continue
+        fy = fiscal_year(c.day)
+        for period, last in ((month_label(c.day), month_end(c.day)), (fy_label(fy), fy_end(fy))):
+            for scope in (CITY, c.ward):
+                tally = tallies[(period, scope, min(last, as_of))]
+                tally[0] += c.notifications if c.myna else 0
+                tally[1] += c.notifications
+    return [Figure(KPI, period, scope, day, num / den, float(num), float(den))
+            for (period, scope, day), (num, den) in sorted(tallies.items())]
 
-    def figures(self) -> list[Figure]:
-        counts: dict[tuple[str, str, date], list[int]] = defaultdict(lambda: [0, 0])
-        for day, ward, myna, withdrawn in self.first.values():
-            if withdrawn or day > self.as_of:
-                continue
-            for period, last in ((month_label(day), month_end(day)), (fy_label(fiscal_year(day)), fy_end(fiscal_year(day)))):
-                for scope in (CITY, ward):
-                    tally = counts[(period, scope, min(last, self.as_of))]
-                    tally[0] += myna
-                    tally[1] += 1
-        return [Figure(KPI, period, scope, as_of, num / den, float(num), float(den))
-                for (period, scope, as_of), (num, den) in sorted(counts.items())]
 
-    def max_event_date(self) -> date | None:
-        return max((day for day, *_ in self.first.values() if day <= self.as_of), default=None)
+def max_event_date(counts: Iterable[DayCount], as_of: date) -> date | None:
+    """The latest reception day seen up to the as-of date, withdrawn notifications included."""
+    return max((c.day for c in counts if c.day <= as_of), default=None)
