@@ -22,14 +22,16 @@ from jisseki.normalize import nfkc, parse_date, ward_code
 FIELDS = {"raw_date": "受付日", "raw_ward": "区コード", "receipt": "受付番号", "raw_route": "届出経路",
           "raw_withdrawn": WITHDRAWN}
 CSV_OPTIONS = ("header = true, columns = $columns, auto_detect = false, delim = ',', quote = '\"', "
-               "escape = '\"', new_line = '\\n', strict_mode = true, filename = true")
+               "escape = '\"', strict_mode = true, filename = true")
+# The line end is detected per read (DuckDB reads '\\r\\n' given as an option as no rows at all), so a
+# read groups files with the same line end.
 
 
 @dataclass(frozen=True)
 class Regular:
     info: FileInfo
-    layout: tuple[int, ...]   # number of columns, then the position of each FIELDS column (-1: absent)
-    utf8: Path                # the file as UTF-8 with LF line ends, for DuckDB
+    layout: tuple[Any, ...]   # line end, number of columns, the position of each FIELDS column (-1: absent)
+    utf8: Path                # the file as UTF-8, for DuckDB
 
 
 def transcode(data: bytes, info: FileInfo, file_id: int, folder: Path) -> Regular | None:
@@ -38,20 +40,29 @@ def transcode(data: bytes, info: FileInfo, file_id: int, folder: Path) -> Regula
     body = data[len(BOM):] if has_bom else data
     end = body.find(b"\n")
     encoding, names = header_names((body if end < 0 else body[:end]).rstrip(b"\r"), has_bom)
-    if encoding is None or names is None:
+    if encoding is None or names is None or b"\x00" in body:
         return None
+    # 0x0D and 0x0A never occur inside a CP932 or UTF-8 character, so line ends are counted on bytes.
+    cr, crlf = body.count(b"\r"), body.count(b"\r\n")
+    if cr != crlf:
+        return None                       # a CR that ends no line: the row reader keeps it in the cell
+    # Mixed ends, or a quoted cell that may hold a CRLF (the row reader makes it LF): normalise to LF.
+    mixed = 0 < crlf and (crlf < body.count(b"\n") or b'"' in body)
     try:
-        text = body.decode(encoding).replace("\r\n", "\n")
+        text = body.decode(encoding)
     except UnicodeDecodeError:
         return None
-    if "\r" in text or "\x00" in text:
-        return None
+    if mixed:
+        utf8 = text.replace("\r\n", "\n").encode()
+    else:
+        utf8 = body if encoding == "utf-8" else text.encode()
     info.encoding = encoding
     # The row reader takes the last column of a repeated name; so does this layout.
     position = {name: i for i, name in enumerate(names)}
     path = folder / f"{file_id}.csv"
-    path.write_bytes(text.encode())
-    return Regular(info, (len(names), *(position.get(c, -1) for c in FIELDS.values())), path)
+    path.write_bytes(utf8)
+    new_line = "\\r\\n" if crlf and not mixed else "\\n"
+    return Regular(info, (new_line, len(names), *(position.get(c, -1) for c in FIELDS.values())), path)
 
 
 def stage(con: Any, files: Sequence[Regular], ids: dict[str, int]) -> list[Regular]:
@@ -69,17 +80,17 @@ def stage(con: Any, files: Sequence[Regular], ids: dict[str, int]) -> list[Regul
     return refused
 
 
-def _by_layout(files: Iterable[Regular]) -> dict[tuple[int, ...], list[Regular]]:
-    groups: dict[tuple[int, ...], list[Regular]] = {}
+def _by_layout(files: Iterable[Regular]) -> dict[tuple[Any, ...], list[Regular]]:
+    groups: dict[tuple[Any, ...], list[Regular]] = {}
     for f in files:
         groups.setdefault(f.layout, []).append(f)
     return groups
 
 
-def _insert(con: Any, layout: tuple[int, ...], files: Sequence[Regular], ids: dict[str, int]) -> bool:
+def _insert(con: Any, layout: tuple[Any, ...], files: Sequence[Regular], ids: dict[str, int]) -> bool:
     import duckdb
 
-    width, *positions = layout
+    _, width, *positions = layout
     cells = [f"coalesce(c{i}, '')" if i >= 0 else "''" for i in positions]
     blank = " AND ".join(f"coalesce(trim(c{i}), '') = ''" for i in range(width))
     sql = (f"INSERT INTO staged SELECT CAST(parse_filename(filename, true) AS INTEGER), {', '.join(cells)} "

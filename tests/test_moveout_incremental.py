@@ -1,0 +1,172 @@
+"""A night reads only new or changed moving-out files, and its figures equal a fresh read of the folder."""
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from jisseki.catalog import load_catalog
+from jisseki.config import MoveoutSourceConfig
+from jisseki.pipeline import Batch, Incremental, collect
+from jisseki.sources import SOURCE_DEFS
+from warehouse.notification_index import NotificationIndex
+from warehouse.store import connect, ingest_files, land
+
+CATALOG = load_catalog()
+AS_OF = date(2026, 3, 31)
+HEADER = "受付日,区コード,区名,受付番号,届出経路,取消\r\n"
+KEY = "test-fingerprint-key"
+
+
+def write(folder: Path, name: str, rows: list[str], mtime: int | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes((HEADER + "".join(r + "\r\n" for r in rows)).encode("cp932"))
+    if mtime is not None:
+        os.utime(path, ns=(mtime, mtime))
+    return path
+
+
+class Night:
+    """collect → land → the warehouse's file state for the next night, as the flow does it."""
+
+    def __init__(self, tmp: Path, key: str | None = KEY) -> None:
+        self.inbox, self.state = tmp / "inbox", tmp / "state"
+        self.engine = connect(f"sqlite:///{tmp / 'wh.db'}")
+        self.key = key
+        self.runs = 0
+
+    def config(self) -> MoveoutSourceConfig:
+        cfg = MoveoutSourceConfig(path=self.inbox, fingerprint_key_env="K")
+        cfg.fingerprint_key = None if self.key is None else __import__("pydantic").SecretStr(self.key)
+        if self.key is None:
+            cfg.fingerprint_key_env = None
+        return cfg
+
+    def run(self, max_bad: float = 0.05) -> Batch:
+        self.runs += 1
+        batch = collect(SOURCE_DEFS["moveout_log"], self.config(), CATALOG, AS_OF, max_bad,
+                        incremental=Incremental(ingest_files(self.engine, "moveout_log"), self.state))
+        land(self.engine, batch, f"run-{self.runs}")
+        return batch
+
+
+def fresh(folder: Path, tmp: Path) -> Batch:
+    return collect(SOURCE_DEFS["moveout_log"], MoveoutSourceConfig(path=folder), CATALOG, AS_OF, 0.05)
+
+
+def shares(batch: Batch) -> dict[tuple[str, str], tuple[float | None, float | None]]:
+    return {(f.period, f.scope): (f.numerator, f.denominator) for f in batch.figures}
+
+
+def day_rows(day: str, n: int, start: int = 0, route: str = "窓口") -> list[str]:
+    return [f"{day},271021,都島区,R{start + i:05d},{route},0" for i in range(n)]
+
+
+def test_a_night_reads_only_the_new_file_and_counts_like_a_fresh_read(tmp_path: Path) -> None:
+    night = Night(tmp_path)
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 30))
+    write(night.inbox, "d2.csv", day_rows("2025/04/02", 20, 100, "マイナポータル"))
+    first = night.run()
+    assert first.rejected is None and first.rows_read == 50
+    # d3 re-delivers R00000 (first seen in d1, different date and route) and withdraws R00001.
+    write(night.inbox, "d3.csv", ["2025/04/03,271021,都島区,R00000,マイナポータル,0",
+                                  "2025/04/03,271021,都島区,R00001,窓口,1"] + day_rows("2025/04/03", 5, 200))
+    second = night.run()
+    assert second.rows_read == 7                                    # only d3 was read
+    assert shares(second) == shares(fresh(night.inbox, tmp_path))
+    assert shares(second)[("2025-04", "city")] == (20.0, 54.0)     # 30 + 20 + 5, less one withdrawn
+    assert [f.name for f in second.lineage.files] == ["d1.csv", "d2.csv", "d3.csv"]
+    third = night.run()
+    assert third.rows_read == 0 and shares(third) == shares(second)
+
+
+def test_changed_touched_and_removed_files(tmp_path: Path) -> None:
+    night = Night(tmp_path)
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 10), mtime=1_000_000_000)
+    write(night.inbox, "d2.csv", day_rows("2025/04/02", 10, 100))
+    night.run()
+    os.utime(night.inbox / "d1.csv", ns=(2_000_000_000, 2_000_000_000))    # touched: same content
+    assert night.run().rows_read == 0
+    write(night.inbox, "d2.csv", day_rows("2025/04/02", 4, 100, "郵送"))  # re-delivered, corrected
+    corrected = night.run()
+    assert corrected.rows_read == 4
+    assert shares(corrected) == shares(fresh(night.inbox, tmp_path))
+    assert shares(corrected)[("2025-04", "city")] == (0.0, 14.0)
+    (night.inbox / "d1.csv").unlink()
+    removed = night.run()
+    assert removed.rows_read == 0 and shares(removed)[("2025-04", "city")] == (0.0, 4.0)
+    assert sorted(ingest_files(night.engine, "moveout_log")) == ["d2.csv"]
+
+
+def test_a_file_that_sorts_first_still_decides_which_row_is_first(tmp_path: Path) -> None:
+    night = Night(tmp_path)
+    write(night.inbox, "b.csv", ["2025/05/01,271021,都島区,X1,窓口,0"])
+    night.run()
+    write(night.inbox, "a.csv", ["2025/04/30,271039,福島区,X1,マイナポータル,0"])   # X1 again, but not the same key
+    write(night.inbox, "a2.csv", ["2025/04/30,271021,都島区,X1,マイナポータル,0"])  # the same notification, earlier file
+    batch = night.run()
+    assert batch.rows_read == 2
+    got = shares(batch)
+    assert got[("2025-04", "271021")] == (1.0, 1.0) and ("2025-05", "271021") not in got
+    assert got == shares(fresh(night.inbox, tmp_path))
+
+
+def test_a_rejected_night_is_read_again(tmp_path: Path) -> None:
+    night = Night(tmp_path)
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 10))
+    night.run()
+    write(night.inbox, "d2.csv", ["2025/04/02,999999,?,Z1,窓口,0", "2025/04/02,271021,都島区,Z2,窓口,0"])
+    rejected = night.run(max_bad=0.1)
+    assert rejected.rejected and rejected.rows_read == 2 and rejected.bad_rows == 1
+    again = night.run(max_bad=0.6)                                  # the operator raised the limit
+    assert again.rejected is None and again.rows_read == 2
+    assert shares(again)[("2025-04", "city")] == (0.0, 11.0)
+
+
+def test_a_lost_index_or_a_new_key_costs_a_full_read_not_a_wrong_figure(tmp_path: Path) -> None:
+    night = Night(tmp_path)
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 10))
+    write(night.inbox, "d2.csv", day_rows("2025/04/02", 5, 100))
+    before = shares(night.run())
+    (night.state / "moveout_log.duckdb").unlink()
+    assert night.run().rows_read == 15
+    night.key = "another-key"
+    rekeyed = night.run()
+    assert rekeyed.rows_read == 15 and shares(rekeyed) == before
+
+
+def test_without_a_key_every_night_reads_everything_and_keeps_nothing(tmp_path: Path) -> None:
+    night = Night(tmp_path, key=None)
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 10))
+    night.run()
+    assert night.run().rows_read == 10
+    assert not (night.state / "moveout_log.duckdb").exists()
+
+
+def test_the_index_holds_no_receipt_number(tmp_path: Path) -> None:
+    night = Night(tmp_path)
+    receipts = [f"SECRET{i:06d}" for i in range(2000)]
+    write(night.inbox, "d1.csv", [f"2025/04/01,271021,都島区,{r},窓口,0" for r in receipts])
+    night.run()
+    index = NotificationIndex(night.state / "moveout_log.duckdb", KEY, tmp_path / "spill")
+    try:
+        tables = index.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        dump = "".join(str(index.con.execute(f"SELECT * FROM {t}").fetchall()) for (t,) in tables)
+    finally:
+        index.close()
+    assert "SECRET" not in dump and KEY not in dump
+    assert b"SECRET" not in (night.state / "moveout_log.duckdb").read_bytes()
+
+
+@pytest.mark.parametrize("bad", ["2025/04/01,271021,都島区,Q1,窓口\r\n", "2025/04/0x,271021,都島区,Q1,窓口,0\r\n"])
+def test_irregular_files_are_quarantined_by_line_as_before(tmp_path: Path, bad: str) -> None:
+    night = Night(tmp_path)
+    night.inbox.mkdir(parents=True)
+    (night.inbox / "d1.csv").write_bytes((HEADER + "2025/04/01,271021,都島区,Q0,窓口,0\r\n" + bad).encode("cp932"))
+    batch = night.run(max_bad=1.0)
+    assert batch.rows_read == 2
+    assert shares(batch)[("2025-04", "city")] == ((0.0, 2.0) if not batch.bad else (0.0, 1.0))
+    assert all(b.location == "d1.csv" and b.item == "3" for b in batch.bad)
