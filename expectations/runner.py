@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 _lock = threading.Lock()
+_runs = [0]   # validations run by this process
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ def validate(suite_name: str, rows: list[dict[str, Any]], root: Path | None = No
     frame = pd.DataFrame.from_records(rows)
     spec = suite_spec(suite_name)
     with _lock:
+        _runs[0] += 1
         result = _definition(suite_name, root).run(
             batch_parameters={"dataframe": frame},
             result_format={"result_format": "COMPLETE"},
@@ -59,6 +61,11 @@ def validate(suite_name: str, rows: list[dict[str, Any]], root: Path | None = No
             value = "" if column is None else _text(rows[index].get(column))
             failures.append(Failure(int(index), meta["code"], meta["reason"], value))
     return failures
+
+
+def validated() -> bool:
+    """Whether this process has run any validation (and so has results for Data Docs)."""
+    return _runs[0] > 0
 
 
 def _text(value: Any) -> str:
@@ -120,7 +127,11 @@ def build_data_docs(root: Path, keep: int = 30) -> Path:
             keys.sort(key=lambda k: str(k.run_id.run_time))
             for old in keys[:-keep]:
                 store.remove_key(old)
-        site = root / "gx" / "uncommitted" / "data_docs" / "local_site"
+        site = site_index(root).parent
         shutil.rmtree(site, ignore_errors=True)
         context.build_data_docs()
     return site / "index.html"
+
+
+def site_index(root: Path) -> Path:
+    return root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"

@@ -57,7 +57,8 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
         batch = collect(source, config.source(name), catalog, as_of,
                         config.max_bad_ratio(name, source.default_max_bad_ratio),
                         gx_root=gx_root(config), run_name=f"{run_id}-{name}", progress=_progress(name),
-                        incremental=Incremental(ingest_files(engine, name), state_dir(config)))
+                        incremental=Incremental(ingest_files(engine, name), state_dir(config),
+                                                {f.key: f for f in current_figures(engine, source.kpis(catalog))}))
     except SourceError as exc:
         record_failure(engine, name, as_of, str(exc), run_id)
         raise
@@ -132,8 +133,14 @@ def publish_source_summary(runs: list[dict[str, Any]], reasons: dict[str, dict[s
 
 @task(name="publish-data-docs", cache_policy=NO_CACHE)
 def publish_data_docs(config: Config) -> None:
-    from expectations.runner import build_data_docs
+    from expectations import runner
 
-    index = build_data_docs(gx_root(config))
+    if runner.validated():
+        index = runner.build_data_docs(gx_root(config))
+    else:
+        # Nothing was validated: the last site stands, and GX (seconds to import) stays unloaded.
+        index = runner.site_index(gx_root(config))
+        if not index.exists():
+            return
     create_link_artifact(key="gx-data-docs", link=index.as_uri(), link_text="Great Expectations Data Docs",
                          description="このサーバーから開ける場所にある検証結果（直近30回分）")

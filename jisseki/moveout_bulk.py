@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -66,7 +67,8 @@ def collect_moveout(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, 
     batch.files_state = files
     batch.figures = moveout.figures(counts, as_of)
     batch.max_event_date = moveout.max_event_date(counts, as_of)
-    batch.rejected = _rejection(source, batch, max_bad_ratio, gx_root, run_name)
+    batch.rejected = _rejection(source, batch, max_bad_ratio, gx_root, run_name,
+                                incremental.landed if incremental else None)
     _report(progress, batch, len(files), len(files), True)
     return batch
 
@@ -88,13 +90,24 @@ def _read_new(index: NotificationIndex, folder: Path, known: dict[str, FileInfo]
         else:
             pending.append(path)
     done = 0
-    for chunk in _chunked(pending, index, known, indexed, current, work):
+    for chunk in _prefetched(_chunked(pending, index, known, indexed, current, work)):
         _load(index, chunk, batch, source, gx_root, run_name)
         for info in [r.info for r in chunk.regular] + chunk.irregular:
             current[info.name] = info
         done += len(chunk.ids)
         _report(progress, batch, done, len(pending), False)
     return [current[name] for name in sorted(current)]
+
+
+def _prefetched(chunks: Iterator[_Work]) -> Iterator[_Work]:
+    """Transcodes the next chunk (Python, holding the GIL) while DuckDB loads this one (which
+    releases it): the two cores work at once. The first chunk is made before any load starts,
+    so the index connection is never used from two threads at a time."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcode") as pool:
+        upcoming = pool.submit(next, chunks, None)
+        while (chunk := upcoming.result()) is not None:
+            upcoming = pool.submit(next, chunks, None)
+            yield chunk
 
 
 def _unchanged_by_stat(path: Path, landed: FileInfo | None, indexed: IndexedFile | None) -> FileInfo | None:
@@ -137,8 +150,7 @@ def _load(index: NotificationIndex, chunk: _Work, batch: Batch, source: SourceDe
     """One chunk into the index: regular files validated by row shape, the others row by row."""
     con = index.con
     refused = columnar.stage(con, chunk.regular, chunk.ids)
-    columnar.normalise(con)
-    shapes = columnar.shapes(con)
+    shapes = columnar.normalise(con)
     from expectations.runner import validate
 
     failing = {f.index for f in validate(source.records_suite, [fields for _, fields in shapes], gx_root, run_name)}

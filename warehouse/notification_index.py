@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from connectors.moveout_columnar import insert_rows
 from jisseki.measures.moveout import DayCount
 
 FORMAT = "1"     # bump when what a partition holds changes: old indexes are then rebuilt
@@ -121,8 +122,7 @@ class NotificationIndex:
             self.con.execute(
                 f"INSERT INTO notifications SELECT s.file_id, s.seq, {fingerprint}, s.day, s.ward, s.myna, "
                 f"s.withdrawn FROM ({select_sql}) s", {**params, "key": self.key})
-            self.con.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                                 [[f.file_id, f.name, f.sha256, f.size, f.rows, f.encoding] for f in files])
+            insert_rows(self.con, "files", [(f.file_id, f.name, f.sha256, f.size, f.rows, f.encoding) for f in files])
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -135,6 +135,5 @@ class NotificationIndex:
         rank = {name: i for i, name in enumerate(sorted(files))}
         ranked = [[f.file_id, rank[f.name]] for f in files.values()]
         self.con.execute("CREATE OR REPLACE TEMP TABLE ranks (file_id INTEGER, rank INTEGER)")
-        if ranked:
-            self.con.executemany("INSERT INTO ranks VALUES (?, ?)", ranked)
+        insert_rows(self.con, "ranks", ranked)
         return [DayCount(*row) for row in self.con.execute(COUNTS_SQL).fetchall()]
