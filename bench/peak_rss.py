@@ -8,12 +8,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 
 if __name__ == "__main__":
-    child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        sys.stderr.write(child.stderr.read().decode(errors="replace")[-4000:])
-        sys.exit(code)
+    with tempfile.TemporaryFile() as log:
+        child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=log)
+        _, status, usage = os.wait4(child.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace")[-4000:])
+            sys.exit(code)
     print(usage.ru_maxrss // 1024)

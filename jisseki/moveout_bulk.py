@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -60,13 +60,13 @@ def collect_moveout(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, 
         try:
             files = _read_new(index, cfg.path, incremental.known if keep else {}, batch, work, source,
                               gx_root, run_name, progress)
-            counts = index.counts()
+            counts, latest = index.counts(as_of)
         finally:
             index.close()
     batch.lineage.files = files
     batch.files_state = files
     batch.figures = moveout.figures(counts, as_of)
-    batch.max_event_date = moveout.max_event_date(counts, as_of)
+    batch.max_event_date = latest
     batch.rejected = _rejection(source, batch, max_bad_ratio, gx_root, run_name,
                                 incremental.landed if incremental else None)
     _report(progress, batch, len(files), len(files), True)

@@ -14,13 +14,14 @@ import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from connectors.moveout_columnar import insert_rows
-from jisseki.measures.moveout import DayCount
+from jisseki.measures.moveout import MonthCount
 
-FORMAT = "1"     # bump when what a partition holds changes: old indexes are then rebuilt
+FORMAT = "2"     # bump when what a partition holds changes: old indexes are then rebuilt
 MEMORY_LIMIT = "256MB"
 FINGERPRINT_SQL = "md5_number_lower($key || {ward} || chr(31) || {receipt})"
 
@@ -28,8 +29,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS files (file_id INTEGER PRIMARY KEY, name VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
                                   size BIGINT NOT NULL, rows BIGINT NOT NULL, encoding VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS notifications (file_id INTEGER NOT NULL, seq BIGINT NOT NULL, fp UBIGINT NOT NULL,
-                                          day DATE NOT NULL, ward VARCHAR NOT NULL, myna BOOLEAN NOT NULL,
+CREATE TABLE IF NOT EXISTS notifications (file_id INTEGER NOT NULL, seq INTEGER NOT NULL, fp UBIGINT NOT NULL,
+                                          day DATE NOT NULL, ward INTEGER NOT NULL, myna BOOLEAN NOT NULL,
                                           withdrawn BOOLEAN NOT NULL);
 """
 
@@ -42,8 +43,11 @@ multi AS (
     SELECT arg_min(n.day, (r.rank, n.seq)) AS day, arg_min(n.ward, (r.rank, n.seq)) AS ward,
            arg_min(n.myna, (r.rank, n.seq)) AS myna, bool_or(n.withdrawn) AS withdrawn
     FROM notifications n SEMI JOIN dup USING (fp) JOIN ranks r USING (file_id)
-    GROUP BY n.fp)
-SELECT day, ward, myna, withdrawn, count(*) FROM (SELECT * FROM single UNION ALL SELECT * FROM multi)
+    GROUP BY n.fp),
+first_rows AS (SELECT * FROM single UNION ALL SELECT * FROM multi)
+SELECT date_trunc('month', day)::DATE, CAST(ward AS VARCHAR), count(*) FILTER (WHERE myna), count(*),
+       withdrawn, max(day)
+FROM first_rows WHERE day <= $as_of
 GROUP BY ALL ORDER BY ALL
 """
 
@@ -120,7 +124,7 @@ class NotificationIndex:
             self.con.execute("DELETE FROM files WHERE list_contains($names, name)", {"names": names})
             fingerprint = FINGERPRINT_SQL.format(ward="s.ward", receipt="s.receipt")
             self.con.execute(
-                f"INSERT INTO notifications SELECT s.file_id, s.seq, {fingerprint}, s.day, s.ward, s.myna, "
+                f"INSERT INTO notifications SELECT s.file_id, s.seq, {fingerprint}, s.day, CAST(s.ward AS INTEGER), s.myna, "
                 f"s.withdrawn FROM ({select_sql}) s", {**params, "key": self.key})
             insert_rows(self.con, "files", [(f.file_id, f.name, f.sha256, f.size, f.rows, f.encoding) for f in files])
             self.con.execute("COMMIT")
@@ -128,12 +132,14 @@ class NotificationIndex:
             self.con.execute("ROLLBACK")
             raise
 
-    def counts(self) -> list[DayCount]:
-        """Per reception day, ward, route and withdrawal: notifications after deduplication, the
-        first row in file-name order (then row order) giving day, ward and route."""
+    def counts(self, as_of: date) -> tuple[list[MonthCount], date | None]:
+        """Valid notifications up to the as-of date per month and ward, after deduplication (the
+        first row in file-name order, then row order, gives day, ward and route), and the latest
+        reception day up to the as-of date (withdrawn ones included)."""
         files = self.files()
         rank = {name: i for i, name in enumerate(sorted(files))}
         ranked = [[f.file_id, rank[f.name]] for f in files.values()]
         self.con.execute("CREATE OR REPLACE TEMP TABLE ranks (file_id INTEGER, rank INTEGER)")
         insert_rows(self.con, "ranks", ranked)
-        return [DayCount(*row) for row in self.con.execute(COUNTS_SQL).fetchall()]
+        rows = self.con.execute(COUNTS_SQL, {"as_of": as_of}).fetchall()
+        return [MonthCount(*row[:4]) for row in rows if not row[4]], max((row[5] for row in rows), default=None)

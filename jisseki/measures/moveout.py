@@ -19,30 +19,22 @@ MYNA = "マイナポータル"
 
 
 @dataclass(frozen=True, slots=True)
-class DayCount:
-    """Notifications whose first row has this reception day, ward and route."""
-    day: date
+class MonthCount:
+    """Valid notifications received in one month (any day of it up to the as-of date) and ward."""
+    month: date          # its first day
     ward: str
-    myna: bool
-    withdrawn: bool
+    myna: int
     notifications: int
 
 
-def figures(counts: Iterable[DayCount], as_of: date) -> list[Figure]:
+def figures(counts: Iterable[MonthCount], as_of: date) -> list[Figure]:
     tallies: dict[tuple[str, str, date], list[int]] = defaultdict(lambda: [0, 0])
     for c in counts:
-        if c.withdrawn or c.day > as_of:
-            continue
-        fy = fiscal_year(c.day)
-        for period, last in ((month_label(c.day), month_end(c.day)), (fy_label(fy), fy_end(fy))):
+        fy = fiscal_year(c.month)
+        for period, last in ((month_label(c.month), month_end(c.month)), (fy_label(fy), fy_end(fy))):
             for scope in (CITY, c.ward):
                 tally = tallies[(period, scope, min(last, as_of))]
-                tally[0] += c.notifications if c.myna else 0
+                tally[0] += c.myna
                 tally[1] += c.notifications
     return [Figure(KPI, period, scope, day, num / den, float(num), float(den))
             for (period, scope, day), (num, den) in sorted(tallies.items())]
-
-
-def max_event_date(counts: Iterable[DayCount], as_of: date) -> date | None:
-    """The latest reception day seen up to the as-of date, withdrawn notifications included."""
-    return max((c.day for c in counts if c.day <= as_of), default=None)
