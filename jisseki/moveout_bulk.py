@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from connectors import moveout_columnar as columnar
+from connectors.errors import SourceError
 from connectors.files import delivered_files, read_delivery
+from connectors.moveout_columnar import insert_rows
 from connectors.moveout_log import _read_file
 from connectors.records import Bad, FileInfo, Lineage, Record
 from jisseki.catalog import Catalog
@@ -165,38 +167,43 @@ def _load(index: NotificationIndex, chunk: _Work, batch: Batch, source: SourceDe
                     columnar.notification_rows_sql(moveout.MYNA), {"excluded": sorted(diverted)})
     columnar.clear(con)
     row_by_row = [r.info for r in chunk.regular if chunk.ids[r.info.name] in diverted] + chunk.irregular
-    for info in row_by_row:
-        _load_rows(index, info, chunk.paths[info.name], chunk.ids[info.name], batch, source, gx_root, run_name)
+    _load_rows(index, row_by_row, chunk, batch, source, gx_root, run_name)
     chunk.irregular[:] = row_by_row
 
 
-def _load_rows(index: NotificationIndex, info: FileInfo, path: Path, file_id: int, batch: Batch,
-               source: SourceDef, gx_root: Path | None, run_name: str | None) -> None:
-    import pandas as pd
-
-    data, fresh = read_delivery(path)
-    if fresh.sha256 != info.sha256:
-        raise RuntimeError(f"{info.name} が読込中に書き換えられました。次回の実行で読み直します")
-    info.rows, info.encoding = 0, ""
-    items = list(_read_file(data, info))
-    records = [r for r in items if isinstance(r, Record)]
-    batch.bad.extend(b for b in items if isinstance(b, Bad))
-    batch.rows_read += sum(b.rows for b in items if isinstance(b, Bad)) + len(records)
-    valid = [r for part in _chunks(records, CHUNK_ROWS)
-             for r in _valid(source.records_suite, part, batch.bad, gx_root, run_name)]
-    frame = pd.DataFrame({
-        "file_id": [file_id] * len(valid), "seq": [int(r.item) for r in valid],
-        "ward": [r.key[0] for r in valid], "receipt": [r.key[1] for r in valid],
-        "day": pd.Series([r.fields["reception_date"] for r in valid], dtype="object"),
-        "myna": [r.fields["route"] == moveout.MYNA for r in valid],
-        "withdrawn": [r.fields["withdrawn"] == "1" for r in valid]})
-    index.con.register("row_reader_rows", frame)
+def _load_rows(index: NotificationIndex, files: list[FileInfo], chunk: _Work, batch: Batch, source: SourceDef,
+               gx_root: Path | None, run_name: str | None) -> None:
+    """The chunk's irregular files through the row reader, validated together (one suite run per
+    CHUNK_ROWS records, not per file)."""
+    if not files:
+        return
+    records: list[tuple[int, Record]] = []
+    for info in files:
+        data, fresh = read_delivery(chunk.paths[info.name])
+        if fresh.sha256 != info.sha256:
+            raise SourceError(f"{info.name} が読込中に書き換えられました。次回の実行で読み直します")
+        info.rows, info.encoding = 0, ""
+        for item in _read_file(data, info):
+            if isinstance(item, Bad):
+                batch.bad.append(item)
+                batch.rows_read += item.rows
+            else:
+                records.append((chunk.ids[info.name], item))
+                batch.rows_read += 1
+    valid: list[tuple[int, Record]] = []
+    for part in _chunks(records, CHUNK_ROWS):
+        kept = {id(r) for r in _valid(source.records_suite, [r for _, r in part], batch.bad, gx_root, run_name)}
+        valid.extend((file_id, r) for file_id, r in part if id(r) in kept)
+    con = index.con
+    con.execute("CREATE OR REPLACE TEMP TABLE row_reader_rows (file_id INTEGER, seq INTEGER, ward VARCHAR, "
+                "receipt VARCHAR, day DATE, myna BOOLEAN, withdrawn BOOLEAN)")
+    insert_rows(con, "row_reader_rows", [
+        (file_id, int(r.item), r.key[0], r.key[1], r.fields["reception_date"], r.fields["route"] == moveout.MYNA,
+         r.fields["withdrawn"] == "1") for file_id, r in valid])
     try:
-        index.add_files([_indexed(info, {info.name: file_id})],
-                        "SELECT file_id, seq, ward, receipt, CAST(day AS DATE) AS day, myna, withdrawn "
-                        "FROM row_reader_rows", {})
+        index.add_files([_indexed(info, chunk.ids) for info in files], "SELECT * FROM row_reader_rows", {})
     finally:
-        index.con.unregister("row_reader_rows")
+        con.execute("DROP TABLE row_reader_rows")
 
 
 def _indexed(info: FileInfo, ids: dict[str, int]) -> IndexedFile:
