@@ -22,7 +22,7 @@ from connectors.moveout_columnar import insert_rows
 from jisseki.measures.moveout import MonthCount
 
 FORMAT = "2"     # bump when what a partition holds changes: old indexes are then rebuilt
-MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT = "160MB"
 FINGERPRINT_SQL = "md5_number_lower($key || {ward} || chr(31) || {receipt})"
 
 SCHEMA = """
@@ -123,9 +123,14 @@ class NotificationIndex:
                              "WHERE list_contains($names, name))", {"names": names})
             self.con.execute("DELETE FROM files WHERE list_contains($names, name)", {"names": names})
             fingerprint = FINGERPRINT_SQL.format(ward="s.ward", receipt="s.receipt")
-            self.con.execute(
-                f"INSERT INTO notifications SELECT s.file_id, s.seq, {fingerprint}, s.day, CAST(s.ward AS INTEGER), s.myna, "
-                f"s.withdrawn FROM ({select_sql}) s", {**params, "key": self.key})
+            # Rows carry their own order (seq), so DuckDB may write them in parallel, out of order.
+            self.con.execute("SET preserve_insertion_order = false")
+            try:
+                self.con.execute(
+                    f"INSERT INTO notifications SELECT s.file_id, s.seq, {fingerprint}, s.day, "
+                    f"CAST(s.ward AS INTEGER), s.myna, s.withdrawn FROM ({select_sql}) s", {**params, "key": self.key})
+            finally:
+                self.con.execute("SET preserve_insertion_order = true")   # staging numbers rows by order
             insert_rows(self.con, "files", [(f.file_id, f.name, f.sha256, f.size, f.rows, f.encoding) for f in files])
             self.con.execute("COMMIT")
         except BaseException:
