@@ -139,7 +139,8 @@ def _chunked(paths: list[Path], index: NotificationIndex, known: dict[str, FileI
             chunk.irregular.append(info)
         else:
             chunk.regular.append(regular)
-            chunk.size += regular.utf8.stat().st_size
+        # Irregular files count too: their records are held in memory until the chunk is validated.
+        chunk.size += len(data) if regular is None else regular.utf8.stat().st_size
         if chunk.size >= CHUNK_BYTES:
             yield chunk
             chunk = _Work([], [], {}, {})
