@@ -22,7 +22,7 @@ from connectors.moveout_columnar import insert_rows
 from jisseki.measures.moveout import MonthCount
 
 FORMAT = "2"     # bump when what a partition holds changes: old indexes are then rebuilt
-MEMORY_LIMIT = "160MB"
+MEMORY_LIMIT = "256MB"
 FINGERPRINT_SQL = "md5_number_lower($key || {ward} || chr(31) || {receipt})"
 
 SCHEMA = """
