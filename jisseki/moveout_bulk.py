@@ -82,7 +82,8 @@ def _read_new(index: NotificationIndex, folder: Path, known: dict[str, FileInfo]
     index.keep_only({name: f.sha256 for name, f in known.items()})
     indexed = index.files()
     paths = delivered_files(folder, ".csv")
-    index.drop(f.file_id for name, f in indexed.items() if name not in {p.name for p in paths})
+    present = {p.name for p in paths}
+    index.drop(f.file_id for name, f in indexed.items() if name not in present)
     current: dict[str, FileInfo] = {}
     pending = []
     for path in paths:
