@@ -92,6 +92,7 @@ def _read_new(index: NotificationIndex, folder: Path, known: dict[str, FileInfo]
             current[path.name] = seen
         else:
             pending.append(path)
+    index.plan_load(sum(path.stat().st_size for path in pending))
     done = 0
     for chunk in _prefetched(_chunked(pending, index, known, indexed, current, work)):
         _load(index, chunk, batch, source, gx_root, run_name)
