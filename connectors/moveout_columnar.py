@@ -43,11 +43,12 @@ def transcode(data: bytes, info: FileInfo, file_id: int, folder: Path) -> Regula
     if encoding is None or names is None or b"\x00" in body:
         return None
     # 0x0D and 0x0A never occur inside a CP932 or UTF-8 character, so line ends are counted on bytes.
-    cr, crlf = body.count(b"\r"), body.count(b"\r\n")
+    cr = body.count(b"\r")
+    crlf = body.count(b"\r\n") if cr else 0
     if cr != crlf:
         return None                       # a CR that ends no line: the row reader keeps it in the cell
     # Mixed ends, or a quoted cell that may hold a CRLF (the row reader makes it LF): normalise to LF.
-    mixed = 0 < crlf and (crlf < body.count(b"\n") or b'"' in body)
+    mixed = 0 < crlf and (b'"' in body or crlf < body.count(b"\n"))
     try:
         text = body.decode(encoding)
     except UnicodeDecodeError:
@@ -94,8 +95,7 @@ def _insert(con: Any, layout: tuple[Any, ...], files: Sequence[Regular], ids: di
     cells = [f"coalesce(c{i}, '')" if i >= 0 else "''" for i in positions]
     # Printable ASCII without an outer space is what NFKC and strip() leave as it is.
     receipt = f"c{positions[list(FIELDS).index('receipt')]}"
-    plain = (f"coalesce(strlen({receipt}) = length({receipt}) AND ord(left({receipt}, 1)) > 32 "
-             f"AND ord(right({receipt}, 1)) > 32, false)")
+    plain = f"coalesce(regexp_full_match({receipt}, '[!-~]([ -~]*[!-~])?'), false)"
     blank = " AND ".join(f"coalesce(trim(c{i}), '') = ''" for i in range(width))
     sql = (f"INSERT INTO staged SELECT CAST(parse_filename(filename, true) AS INTEGER), {', '.join(cells)}, {plain} "
            f"FROM read_csv($paths, {CSV_OPTIONS}) WHERE NOT ({blank})")
