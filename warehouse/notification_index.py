@@ -24,12 +24,12 @@ from connectors.moveout_columnar import insert_rows
 from jisseki.measures.moveout import MonthCount
 
 FORMAT = "3"     # bump when what a partition holds changes: old indexes are then rebuilt
-MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT = "192MB"
 # The same 64 bits as md5_number_lower, which DuckDB computes about three times slower.
 FINGERPRINT_SQL = "(md5_number($key || {ward} || chr(31) || {receipt}) >> 64)::UBIGINT"
 # A recount deduplicates this many rows at a time (fingerprints split by remainder), so the memory
 # it needs does not grow with the index.
-RECOUNT_ROWS = 5_000_000
+RECOUNT_ROWS = 2_000_000
 # New data under a quarter of what is indexed updates the tally as it lands; more is cheaper to
 # recount once at the end.
 DELTA_SHARE = 0.25
