@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.files import BOM
+from connectors.files import BOM, read_delivery
 from connectors.moveout_log import WITHDRAWN, header_names
 from connectors.records import FileInfo
 from jisseki.normalize import nfkc, parse_date, ward_code
@@ -64,6 +64,14 @@ def transcode(data: bytes, info: FileInfo, file_id: int, folder: Path) -> Regula
     path.write_bytes(utf8)
     new_line = "\\r\\n" if crlf and not mixed else "\\n"
     return Regular(info, (new_line, len(names), *(position.get(c, -1) for c in FIELDS.values())), path)
+
+
+def transcode_file(path: Path, file_id: int, folder: Path) -> tuple[FileInfo, Regular | None, int]:
+    """Reads, hashes and transcodes one delivered file (in a worker process, so it needs no state):
+    its lineage, its UTF-8 copy or None, and the bytes it adds to a chunk."""
+    data, info = read_delivery(path)
+    regular = transcode(data, info, file_id, folder)
+    return info, regular, len(data) if regular is None else regular.utf8.stat().st_size
 
 
 def stage(con: Any, files: Sequence[Regular], ids: dict[str, int]) -> list[Regular]:

@@ -63,6 +63,15 @@ def validate(suite_name: str, rows: list[dict[str, Any]], root: Path | None = No
     return failures
 
 
+def prepare(suite_name: str, root: Path | None = None) -> None:
+    """Imports GX and pandas and builds the suite's validation now, ahead of the first rows, for a
+    caller that has other work in flight (another process) to overlap with the seconds this takes."""
+    import pandas  # noqa: F401
+
+    with _lock:
+        _definition(suite_name, root)
+
+
 def validated() -> bool:
     """Whether this process has run any validation (and so has results for Data Docs)."""
     return _runs[0] > 0

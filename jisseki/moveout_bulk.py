@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -37,6 +38,8 @@ from warehouse.notification_index import IndexedFile, NotificationIndex
 
 CHUNK_BYTES = 64 * 1024 * 1024   # UTF-8 text staged in DuckDB at once
 INDEX_FILE = "moveout_log.duckdb"
+Transcoded = tuple[FileInfo, columnar.Regular | None, int]
+WORKER_FILES = 8   # fewer new files are transcoded here: a worker process costs a Python start
 
 
 @dataclass
@@ -93,25 +96,38 @@ def _read_new(index: NotificationIndex, folder: Path, known: dict[str, FileInfo]
         else:
             pending.append(path)
     index.plan_load(sum(path.stat().st_size for path in pending))
+    ids = range(index.next_file_id(), index.next_file_id() + len(pending))
     done = 0
-    for chunk in _prefetched(_chunked(pending, index, known, indexed, current, work)):
-        _load(index, chunk, batch, source, gx_root, run_name)
-        for info in [r.info for r in chunk.regular] + chunk.irregular:
-            current[info.name] = info
-        done += len(chunk.ids)
-        _report(progress, batch, done, len(pending), False)
+    with _transcoding(pending, ids, work) as transcoded:
+        if len(pending) >= WORKER_FILES:
+            from expectations.runner import prepare
+
+            prepare(source.records_suite, gx_root)   # while the worker transcodes the first files
+        for chunk in _chunked(zip(ids, pending, transcoded), known, indexed, current):
+            _load(index, chunk, batch, source, gx_root, run_name)
+            for info in [r.info for r in chunk.regular] + chunk.irregular:
+                current[info.name] = info
+            done += len(chunk.ids)
+            _report(progress, batch, done, len(pending), False)
     return [current[name] for name in sorted(current)]
 
 
-def _prefetched(chunks: Iterator[_Work]) -> Iterator[_Work]:
-    """Transcodes the next chunk (Python, holding the GIL) while DuckDB loads this one (which
-    releases it): the two cores work at once. The first chunk is made before any load starts,
-    so the index connection is never used from two threads at a time."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcode") as pool:
-        upcoming = pool.submit(next, chunks, None)
-        while (chunk := upcoming.result()) is not None:
-            upcoming = pool.submit(next, chunks, None)
-            yield chunk
+@contextmanager
+def _transcoding(paths: list[Path], ids: range, work: Path) -> Iterator[Iterator[Transcoded]]:
+    """Each file's lineage, UTF-8 copy and chunk size, in order. Many files are transcoded by a worker
+    process, which runs ahead while this one loads what it has made: decoding holds the GIL, DuckDB
+    does not, so the two cores work at once and validation's Python does not wait for the decoder."""
+    if len(paths) < WORKER_FILES:
+        yield map(columnar.transcode_file, paths, ids, [work] * len(paths))
+        return
+    import multiprocessing
+
+    # forkserver, not fork: this process runs threads (Prefect's), and a forked copy of them can deadlock.
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+    try:
+        yield pool.map(columnar.transcode_file, paths, ids, [work] * len(paths), chunksize=4)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _unchanged_by_stat(path: Path, landed: FileInfo | None, indexed: IndexedFile | None) -> FileInfo | None:
@@ -121,28 +137,24 @@ def _unchanged_by_stat(path: Path, landed: FileInfo | None, indexed: IndexedFile
     return landed if (stat.st_size, stat.st_mtime_ns) == (landed.size, landed.mtime_ns) else None
 
 
-def _chunked(paths: list[Path], index: NotificationIndex, known: dict[str, FileInfo],
-             indexed: dict[str, IndexedFile], current: dict[str, FileInfo], work: Path) -> Iterator[_Work]:
-    next_id = index.next_file_id()
+def _chunked(files: Iterator[tuple[int, Path, Transcoded]], known: dict[str, FileInfo],
+             indexed: dict[str, IndexedFile], current: dict[str, FileInfo]) -> Iterator[_Work]:
     chunk = _Work([], [], {}, {})
-    for path in paths:
-        data, info = read_delivery(path)
+    for file_id, path, (info, regular, size) in files:
         landed, held = known.get(info.name), indexed.get(info.name)
         if landed and held and landed.sha256 == held.sha256 == info.sha256:
             # Touched, not changed: the landed partition stands; only the mtime is new.
             current[info.name] = FileInfo(info.name, info.size, info.mtime_ns, info.sha256, landed.rows,
                                           landed.encoding)
             continue
-        chunk.ids[info.name] = next_id
+        chunk.ids[info.name] = file_id
         chunk.paths[info.name] = path
-        regular = columnar.transcode(data, info, next_id, work)
-        next_id += 1
         if regular is None:
             chunk.irregular.append(info)
         else:
             chunk.regular.append(regular)
         # Irregular files count too: their records are held in memory until the chunk is validated.
-        chunk.size += len(data) if regular is None else regular.utf8.stat().st_size
+        chunk.size += size
         if chunk.size >= CHUNK_BYTES:
             yield chunk
             chunk = _Work([], [], {}, {})
@@ -169,6 +181,8 @@ def _load(index: NotificationIndex, chunk: _Work, batch: Batch, source: SourceDe
     index.add_files([_indexed(info, chunk.ids) for info in accepted],
                     columnar.notification_rows_sql(moveout.MYNA), {"excluded": sorted(diverted)})
     columnar.clear(con)
+    for regular in chunk.regular:
+        regular.utf8.unlink()   # staged: the copy is not needed again, and a year of them is large
     row_by_row = [r.info for r in chunk.regular if chunk.ids[r.info.name] in diverted] + chunk.irregular
     _load_rows(index, row_by_row, chunk, batch, source, gx_root, run_name)
     chunk.irregular[:] = row_by_row

@@ -170,3 +170,26 @@ def test_irregular_files_are_quarantined_by_line_as_before(tmp_path: Path, bad: 
     assert batch.rows_read == 2
     assert shares(batch)[("2025-04", "city")] == ((0.0, 2.0) if not batch.bad else (0.0, 1.0))
     assert all(b.location == "d1.csv" and b.item == "3" for b in batch.bad)
+
+
+def test_the_transcoding_worker_reads_what_this_process_reads(tmp_path: Path, monkeypatch) -> None:
+    """Many files go to a worker process; regular, irregular and failing files come back the same."""
+    from jisseki import moveout_bulk
+
+    inbox = tmp_path / "inbox"
+    for day in range(1, 10):
+        write(inbox, f"d{day}.csv", day_rows(f"2025/04/{day:02d}", 5, day * 10, "マイナポータル" if day % 2 else "窓口"))
+    (inbox / "d5.csv").write_bytes((HEADER + "2025/04/05,271021,都島区,R1\r2,窓口,0\r\n").encode("cp932"))  # lone CR
+    # R00010 is first delivered on d1: d6 re-delivers it, d1 decides
+    write(inbox, "d6.csv", ["2025/04/0x,271021,都島区,Q1,窓口,0", "2025/04/06,271021,都島区,R00010,郵送,0"])
+    (inbox / "d7.csv").write_bytes(HEADER.encode("cp932") + b"2025/04/07,271021,\x82,R7,\x82\xa0,0\r\n")  # not CP932
+
+    def read(worker_files: int) -> Batch:
+        monkeypatch.setattr(moveout_bulk, "WORKER_FILES", worker_files)
+        return collect(SOURCE_DEFS["moveout_log"], MoveoutSourceConfig(path=inbox), CATALOG, AS_OF, 1.0)
+
+    by_worker, here = read(1), read(100)
+    assert shares(by_worker) == shares(here) and shares(here)[("2025-04", "city")] == (15.0, 30.0)
+    assert [(b.location, b.item, b.code) for b in by_worker.bad] == [(b.location, b.item, b.code) for b in here.bad]
+    assert {b.location for b in here.bad} == {"d5.csv", "d6.csv", "d7.csv"}
+    assert [f.sha256 for f in by_worker.lineage.files] == [f.sha256 for f in here.lineage.files]
