@@ -45,7 +45,7 @@ def baseline(files: list[Path], work: Path) -> tuple[float, int]:
 
 
 def pipeline(files: list[Path], work: Path, fresh: bool = True) -> tuple[float, int]:
-    """Wall time and peak RSS (MB) of `jisseki run --source moveout_log` over these files."""
+    """Wall time and peak RSS (MB, with the transcoding worker) of `jisseki run --source moveout_log`."""
     inbox = work / "inbox"
     if fresh:
         shutil.rmtree(work, ignore_errors=True)
@@ -67,7 +67,7 @@ def pipeline(files: list[Path], work: Path, fresh: bool = True) -> tuple[float, 
     elapsed = time.perf_counter() - start
     if out.returncode != 0:
         raise SystemExit(f"jisseki run failed ({out.returncode}) on {work}: {out.stderr[-2000:]}")
-    return elapsed, int(out.stdout.split()[-1])
+    return elapsed, int(out.stdout.split()[0])
 
 
 def nightly_copy(landed: Path, target: Path) -> None:
