@@ -117,17 +117,24 @@ def _transcoding(paths: list[Path], ids: range, work: Path) -> Iterator[Iterator
     """Each file's lineage, UTF-8 copy and chunk size, in order. Many files are transcoded by a worker
     process, which runs ahead while this one loads what it has made: decoding holds the GIL, DuckDB
     does not, so the two cores work at once and validation's Python does not wait for the decoder."""
-    if len(paths) < WORKER_FILES:
+    pool = _worker() if len(paths) >= WORKER_FILES else None
+    if pool is None:
         yield map(columnar.transcode_file, paths, ids, [work] * len(paths))
         return
-    import multiprocessing
-
-    # forkserver, not fork: this process runs threads (Prefect's), and a forked copy of them can deadlock.
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
     try:
         yield pool.map(columnar.transcode_file, paths, ids, [work] * len(paths), chunksize=4)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker() -> ProcessPoolExecutor | None:
+    import multiprocessing
+
+    try:
+        # forkserver, not fork: this process runs threads (Prefect's), and a forked copy of them can deadlock.
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+    except (OSError, NotImplementedError, ValueError):
+        return None   # no process pools here (no /dev/shm semaphores): transcode in this process
 
 
 def _unchanged_by_stat(path: Path, landed: FileInfo | None, indexed: IndexedFile | None) -> FileInfo | None:
