@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -173,20 +173,27 @@ def _load(index: NotificationIndex, chunk: _Work, batch: Batch, source: SourceDe
           run_name: str | None) -> None:
     """One chunk into the index: regular files validated by row shape, the others row by row."""
     con = index.con
-    refused = columnar.stage(con, chunk.regular, chunk.ids)
+    refused = {chunk.ids[r.info.name] for r in columnar.stage(con, chunk.regular, chunk.ids)}
     shapes = columnar.normalise(con)
+    # A row without a day or ward cannot be indexed (nor pass the suite): its file goes to the row reader.
+    refused |= columnar.files_with_shapes(con, [raw for raw, fields in shapes
+                                                if fields["reception_date"] is None or fields["ward_code"] is None])
+    staged = columnar.staged_counts(con)
+    parsed = [r.info for r in chunk.regular if chunk.ids[r.info.name] not in refused]
+    for info in parsed:
+        info.rows = staged.get(chunk.ids[info.name], 0)
     from expectations.runner import validate
 
-    failing = {f.index for f in validate(source.records_suite, [fields for _, fields in shapes], gx_root, run_name)}
-    diverted = columnar.files_with_shapes(con, [shapes[i][0] for i in sorted(failing)])
-    diverted |= {chunk.ids[r.info.name] for r in refused}
-    staged = columnar.staged_counts(con)
-    accepted = [r.info for r in chunk.regular if chunk.ids[r.info.name] not in diverted]
-    for info in accepted:
-        info.rows = staged.get(chunk.ids[info.name], 0)
-        batch.rows_read += info.rows
-    index.add_files([_indexed(info, chunk.ids) for info in accepted],
-                    columnar.notification_rows_sql(moveout.MYNA), {"excluded": sorted(diverted)})
+    # GX holds the GIL and DuckDB does not: the shapes are validated while the chunk is indexed. The
+    # few files with a failing shape go to the row reader, whose add_files replaces their rows (and
+    # until the warehouse vouches for a file, its rows in the index do not count anyway).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as pool:
+        verdicts = pool.submit(validate, source.records_suite, [fields for _, fields in shapes], gx_root, run_name)
+        index.add_files([_indexed(info, chunk.ids) for info in parsed],
+                        columnar.notification_rows_sql(moveout.MYNA), {"excluded": sorted(refused)})
+        failing = sorted({f.index for f in verdicts.result()})
+    diverted = columnar.files_with_shapes(con, [shapes[i][0] for i in failing]) | refused
+    batch.rows_read += sum(info.rows for info in parsed if chunk.ids[info.name] not in diverted)
     columnar.clear(con)
     for regular in chunk.regular:
         regular.utf8.unlink()   # staged: the copy is not needed again, and a year of them is large

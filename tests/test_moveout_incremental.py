@@ -199,3 +199,18 @@ def test_the_transcoding_worker_reads_what_this_process_reads(tmp_path: Path, mo
     assert [(b.location, b.item, b.code) for b in by_worker.bad] == [(b.location, b.item, b.code) for b in here.bad]
     assert {b.location for b in here.bad} == {"d5.csv", "d6.csv", "d7.csv"}
     assert [f.sha256 for f in by_worker.lineage.files] == [f.sha256 for f in here.lineage.files]
+
+
+@pytest.mark.parametrize("nights", [1, 2])
+def test_a_regular_file_with_a_failing_shape_is_indexed_once_by_the_row_reader(tmp_path: Path, nights: int) -> None:
+    """Its rows are indexed while its shapes are validated, then taken out again: only the row
+    reader's valid rows count, on a first load (recount) and on a night (tally kept change by change)."""
+    night = Night(tmp_path)
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 40, 0, "マイナポータル"))
+    if nights == 2:
+        night.run()
+    write(night.inbox, "d2.csv", day_rows("2025/04/02", 3, 100) + ["2025/04/02,271021,都島区,R00200,FAX,0"])
+    batch = night.run()
+    assert [(b.location, b.item, b.code) for b in batch.bad] == [("d2.csv", "5", "unknown_route")]
+    assert shares(batch)[("2025-04", "city")] == (40.0, 43.0)
+    assert shares(night.run())[("2025-04", "city")] == (40.0, 43.0)   # and the next night agrees
