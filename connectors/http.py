@@ -18,12 +18,7 @@ from typing import Any
 
 import requests
 
-from connectors.errors import (
-    SourceConfigError,
-    SourceError,
-    SourceFormatError,
-    SourceUnavailable,
-)
+from connectors.errors import SourceConfigError, SourceError, SourceFormatError, SourceUnavailable
 
 
 class Action(enum.Enum):

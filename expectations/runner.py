@@ -98,9 +98,7 @@ def _context(root: Path | None) -> Any:
 @cache
 def _definition(suite_name: str, root: Path | None = None) -> Any:
     import great_expectations as gx
-    from great_expectations.expectations.expectation_configuration import (
-        ExpectationConfiguration,
-    )
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     context = _context(root)
     spec = suite_spec(suite_name)

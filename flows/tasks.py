@@ -25,13 +25,7 @@ from jisseki.evaluate import Verdict, evaluate
 from jisseki.pipeline import Incremental, Progress, collect
 from jisseki.report import SOURCE_STATUS_TEXT, evaluation_rows
 from jisseki.sources import SOURCE_DEFS
-from warehouse.store import (
-    current_figures,
-    ingest_files,
-    land,
-    record_failure,
-    save_evaluations,
-)
+from warehouse.store import current_figures, ingest_files, land, record_failure, save_evaluations
 
 
 class SourceRejected(Exception):

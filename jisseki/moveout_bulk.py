@@ -24,15 +24,7 @@ from connectors.moveout_log import _read_file
 from connectors.records import Bad, FileInfo, Lineage, Record
 from jisseki.catalog import Catalog
 from jisseki.measures import moveout
-from jisseki.pipeline import (
-    CHUNK_ROWS,
-    Batch,
-    Incremental,
-    Progress,
-    _chunks,
-    _rejection,
-    _valid,
-)
+from jisseki.pipeline import CHUNK_ROWS, Batch, Incremental, Progress, _chunks, _rejection, _valid
 from jisseki.sources import SourceDef, fingerprint_key
 from warehouse.notification_index import IndexedFile, NotificationIndex
 

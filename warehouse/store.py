@@ -7,17 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import (
-    Engine,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    make_url,
-    select,
-    update,
-)
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, make_url, select, update
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from connectors.records import FileInfo
@@ -66,7 +56,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
-
 
 
 def land(engine: Engine, batch: Any, run_id: str) -> LandResult:

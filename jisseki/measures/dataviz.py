@@ -6,16 +6,7 @@ from datetime import date
 from connectors.dataviz_access import DepartmentMaster
 from connectors.records import Record
 from jisseki.model import CITY, Figure
-from jisseki.periods import (
-    JST,
-    fiscal_year,
-    fy_end,
-    fy_label,
-    fy_months,
-    fy_start,
-    month_end,
-    month_label,
-)
+from jisseki.periods import JST, fiscal_year, fy_end, fy_label, fy_months, fy_start, month_end, month_label
 
 KPI = "dataviz_department_share"
 

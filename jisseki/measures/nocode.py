@@ -6,15 +6,7 @@ from datetime import date
 
 from connectors.records import Record
 from jisseki.model import CITY, Figure
-from jisseki.periods import (
-    fiscal_year,
-    fy_end,
-    fy_label,
-    fy_months,
-    fy_start,
-    month_end,
-    month_label,
-)
+from jisseki.periods import fiscal_year, fy_end, fy_label, fy_months, fy_start, month_end, month_label
 
 KPI = "nocode_operations"
 OPERATING = {"in_operation", "retired"}

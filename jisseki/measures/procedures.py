@@ -6,15 +6,7 @@ from datetime import date, datetime
 
 from connectors.records import Record
 from jisseki.model import CITY, Figure
-from jisseki.periods import (
-    fiscal_year,
-    fy_end,
-    fy_label,
-    fy_start,
-    month_end,
-    month_label,
-    months_between,
-)
+from jisseki.periods import fiscal_year, fy_end, fy_label, fy_start, month_end, month_label, months_between
 
 KPI = "online_procedures"
 
