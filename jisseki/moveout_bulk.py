@@ -88,7 +88,8 @@ def _read_new(index: NotificationIndex, folder: Path, known: dict[str, FileInfo]
         else:
             pending.append(path)
     index.plan_load(sum(path.stat().st_size for path in pending))
-    ids = range(index.next_file_id(), index.next_file_id() + len(pending))
+    first_id = index.next_file_id()
+    ids = range(first_id, first_id + len(pending))
     done = 0
     with _transcoding(pending, ids, work) as transcoded:
         if len(pending) >= WORKER_FILES:
