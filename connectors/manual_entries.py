@@ -12,6 +12,7 @@ from pathlib import Path
 
 from connectors.files import delivered_files, read_delivery
 from connectors.records import Bad, FileInfo, Lineage, Record
+from jisseki.imports import heavy
 from jisseki.normalize import nfkc, parse_date
 
 SHEET = "実績"
@@ -38,10 +39,8 @@ def read_manual_entries(folder: Path, lineage: Lineage, kinds: Mapping[str, str]
 
 
 def _read_workbook(path: Path, info: FileInfo, kinds: Mapping[str, str]) -> Iterator[Record | Bad]:
-    from openpyxl import load_workbook
-
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        book = heavy("openpyxl").load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
         yield Bad(info.name, "file", "unreadable_workbook", f"Excelブックとして読めません ({type(exc).__name__})",
                   content_hash=info.sha256)

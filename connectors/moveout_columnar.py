@@ -16,6 +16,7 @@ from typing import Any
 from connectors.files import BOM, read_delivery
 from connectors.moveout_log import WITHDRAWN, header_names
 from connectors.records import FileInfo
+from jisseki.imports import heavy
 from jisseki.normalize import nfkc, parse_date, ward_code
 
 # staged column ← contract column; 取消 may be absent (then every row is valid)
@@ -97,8 +98,7 @@ def _by_layout(files: Iterable[Regular]) -> dict[tuple[Any, ...], list[Regular]]
 
 
 def _insert(con: Any, layout: tuple[Any, ...], files: Sequence[Regular], ids: dict[str, int]) -> bool:
-    import duckdb
-
+    duckdb = heavy("duckdb")
     _, width, *positions = layout
     cells = [f"coalesce(c{i}, '')" if i >= 0 else "''" for i in positions]
     # Printable ASCII without an outer space is what NFKC and strip() leave as it is.

@@ -1,19 +1,20 @@
 """Runs the declared suites (expectations/*.json) with Great Expectations 1.x.
 
 GX and pandas are imported on first use only: a run with nothing to validate should not pay
-for them. One ephemeral context per process; GX is not thread-safe, so runs are serialised.
+for them. One context per process and root. GX is not thread-safe, its import included, so every
+import, set-up and run of it holds the process-wide lock of jisseki.imports.
 """
 from __future__ import annotations
 
 import json
 import os
-import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-_lock = threading.Lock()
+from jisseki.imports import LOCK, heavy
+
 _runs = [0]   # validations run by this process
 
 
@@ -35,17 +36,15 @@ def validate(suite_name: str, rows: list[dict[str, Any]], root: Path | None = No
     in a file-based GX context there, for Data Docs; without, in memory only."""
     if not rows:
         return []
-    import pandas as pd
-    from great_expectations.core.run_identifier import RunIdentifier
-
-    frame = pd.DataFrame.from_records(rows)
     spec = suite_spec(suite_name)
-    with _lock:
+    with LOCK:
+        frame = heavy("pandas").DataFrame.from_records(rows)
+        run_id = heavy("great_expectations.core.run_identifier").RunIdentifier
         _runs[0] += 1
         result = _definition(suite_name, root).run(
             batch_parameters={"dataframe": frame},
             result_format={"result_format": "COMPLETE"},
-            run_id=RunIdentifier(run_name=run_name) if run_name else None,
+            run_id=run_id(run_name=run_name) if run_name else None,
         )
     failures = []
     for res in result.results:
@@ -66,9 +65,7 @@ def validate(suite_name: str, rows: list[dict[str, Any]], root: Path | None = No
 def prepare(suite_name: str, root: Path | None = None) -> None:
     """Imports GX and pandas and builds the suite's validation now, ahead of the first rows, for a
     caller that has other work in flight (another process) to overlap with the seconds this takes."""
-    import pandas  # noqa: F401
-
-    with _lock:
+    with LOCK:
         _definition(suite_name, root)
 
 
@@ -83,8 +80,9 @@ def _text(value: Any) -> str:
 
 @cache
 def _context(root: Path | None) -> Any:
+    """Only under LOCK (as _definition): functools.cache alone would let two threads build one each."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
+    gx = heavy("great_expectations")
 
     if root is None:
         context = gx.get_context(mode="ephemeral")
@@ -97,8 +95,8 @@ def _context(root: Path | None) -> Any:
 
 @cache
 def _definition(suite_name: str, root: Path | None = None) -> Any:
-    import great_expectations as gx
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+    gx = heavy("great_expectations")
+    configuration = heavy("great_expectations.expectations.expectation_configuration").ExpectationConfiguration
 
     context = _context(root)
     spec = suite_spec(suite_name)
@@ -106,7 +104,7 @@ def _definition(suite_name: str, root: Path | None = None) -> Any:
     for position, entry in enumerate(spec["expectations"]):
         meta = {**entry["meta"], "position": position}
         suite.add_expectation_configuration(
-            ExpectationConfiguration(type=entry["type"], kwargs=entry["kwargs"], meta=meta))
+            configuration(type=entry["type"], kwargs=entry["kwargs"], meta=meta))
     if len(suite.expectations) != len(spec["expectations"]):
         # GX merges expectations of one type on one column; each must stay separate to keep its reason.
         raise ValueError(f"suite {suite_name}: two expectations share a type and column")
@@ -124,7 +122,7 @@ def build_data_docs(root: Path, keep: int = 30) -> Path:
     so the Data Docs stay small and fast however many nights have run."""
     import shutil
 
-    with _lock:
+    with LOCK:
         context = _context(root)
         store = context.validation_results_store
         by_suite: dict[str, list[Any]] = {}

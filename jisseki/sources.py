@@ -17,6 +17,7 @@ from connectors.records import Bad, Lineage, Record
 from connectors.speech_usage import read_speech_usage
 from jisseki.catalog import Catalog
 from jisseki.config import ApiSourceConfig, MoveoutSourceConfig
+from jisseki.imports import heavy
 from jisseki.measures.dataviz import DatavizShare
 from jisseki.measures.manual import ManualEntries
 from jisseki.measures.nocode import NocodeOperations
@@ -74,10 +75,9 @@ def fingerprint_key(cfg: MoveoutSourceConfig) -> str | None:
 
 
 def _secret_block(name: str) -> str:
-    from prefect.blocks.system import Secret
-
+    secret = heavy("prefect.blocks.system").Secret
     try:
-        return str(Secret.load(name).get())
+        return str(secret.load(name).get())
     except (ValueError, RuntimeError) as exc:
         raise SourceConfigError(f"Prefect Secret ブロック {name!r} を読めません ({type(exc).__name__})") from None
 

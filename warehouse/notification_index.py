@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.moveout_columnar import insert_rows
+from jisseki.imports import heavy
 from jisseki.measures.moveout import MonthCount
 
 FORMAT = "3"     # bump when what a partition holds changes: old indexes are then rebuilt
@@ -88,8 +89,7 @@ class IndexedFile:
 
 class NotificationIndex:
     def __init__(self, path: Path, key: str, spill_dir: Path) -> None:
-        import duckdb
-
+        duckdb = heavy("duckdb")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.key = key
         self.con = duckdb.connect(str(path), config={

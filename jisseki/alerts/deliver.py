@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from jisseki.imports import heavy
+
 SEVERITY = {"failure": "failure", "warning": "warning", "success": "success"}
 
 
@@ -25,8 +27,7 @@ def channel(url: str) -> Channel:
 
 
 def apprise_send(ch: Channel, title: str, body: str, severity: str) -> bool:
-    import apprise
-
+    apprise = heavy("apprise")
     # Apprise's own log lines can carry the URL; keep them out of ours.
     logging.getLogger("apprise").setLevel(logging.CRITICAL)
     notifier = apprise.Apprise()
