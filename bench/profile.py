@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import CONFIG, KEY_ENV  # noqa: E402
+from run import CONFIG  # noqa: E402
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     (work / "jisseki.toml").write_text(CONFIG.replace('"inbox"', f'"{data}"'), "utf-8")
-    os.environ.setdefault(KEY_ENV, "bench-only-key")
+    os.environ["XDG_CONFIG_HOME"] = str(work / "config-home")   # the key the first run makes, not the user's
 
     from jisseki.catalog import load_catalog
     from jisseki.config import load_config

@@ -32,7 +32,7 @@ class DepartmentMaster:
 def read_master(path: Path) -> tuple[DepartmentMaster, FileInfo, list[Bad]]:
     """valid_to is the last valid day (inclusive); a code may have several validity spans."""
     if not path.is_file():
-        raise SourceConfigError(f"所属マスタがありません: {path}")
+        raise SourceConfigError(f"所属マスタがありません: {path}", "設定の departments を確認してください")
     data, info = read_delivery(path)
     rows, bad = _csv_rows(data, info, MASTER_COLUMNS[:1] + MASTER_COLUMNS[2:3])
     master = DepartmentMaster()

@@ -12,7 +12,8 @@ BOM = b"\xef\xbb\xbf"
 
 def delivered_files(folder: Path, suffix: str) -> list[Path]:
     if not folder.is_dir():
-        raise SourceConfigError(f"フォルダがありません: {folder}")
+        raise SourceConfigError(f"フォルダがありません: {folder}",
+                                "設定の path を確認するか、ファイルを置くフォルダを作成してください")
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(suffix))
 
 

@@ -11,6 +11,7 @@ import json
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,6 +40,12 @@ ERROR_POLICY: Mapping[int, Action] = {
     503: Action.RETRY,
     504: Action.RETRY,
 }
+# What an operator does about a status that fails at once.
+CONFIG_HINTS: Mapping[int, str] = {
+    401: "トークンが正しいか（token_env の環境変数、または token_secret の Secret ブロック）を確認してください",
+    403: "トークンにこの API を読む権限があるかを相手先に確認してください",
+    404: "base_url が正しいかを確認してください",
+}
 DEFAULT_5XX = Action.RETRY
 DEFAULT_OTHER = Action.FAIL
 MAX_BODY_BYTES = 50 * 1024 * 1024
@@ -66,14 +73,16 @@ class HttpClient:
 
     def get_json(self, path: str, params: Mapping[str, Any]) -> Any:
         """GET base_url+path and decode JSON, retrying per ERROR_POLICY."""
-        where = _describe(path, params)
+        where = self.describe(path, params)
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:
                 status, body, retry_after = self._get(path, params)
             except requests.exceptions.SSLError:
                 # A certificate that does not verify will not verify on retry either.
-                raise SourceConfigError(f"{where}: TLS証明書を検証できません（verify_tls を確認してください）") from None
+                raise SourceConfigError(f"{where}: TLS証明書を検証できません",
+                                        "相手の証明書を確認してください（社内の自己署名証明書なら、このソースだけ "
+                                        "verify_tls = false にできます）") from None
             except (requests.ConnectionError, requests.Timeout, _Deadline) as exc:
                 if last:
                     raise SourceUnavailable(f"{where}: 接続できません ({type(exc).__name__}、{attempt + 1}回試行)") from None
@@ -83,13 +92,21 @@ class HttpClient:
                 return _decode(body, where)
             action = action_for(status)
             if action is Action.FAIL_CONFIG:
-                raise SourceConfigError(f"{where}: HTTP {status} 認証情報または設定を確認してください")
+                raise SourceConfigError(f"{where}: HTTP {status}", CONFIG_HINTS.get(status))
             if action is Action.FAIL:
-                raise SourceError(f"{where}: HTTP {status} 想定外の応答です")
+                raise SourceError(f"{where}: HTTP {status} 想定外の応答です", "相手のシステムの担当に確認してください")
             if last:
                 raise SourceUnavailable(f"{where}: HTTP {status} ({attempt + 1}回試行しても回復しません)")
             self.sleep(self._wait(action, retry_after, attempt, where))
         raise AssertionError("unreachable")
+
+    def describe(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """The request as an operator needs it: host and path, never user info (a password) in the URL."""
+        parts = urllib.parse.urlsplit(self.base_url)
+        origin = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+        query = "&".join(f"{k}={v}" for k, v in (params or {}).items())
+        url = origin + parts.path.rstrip("/") + path
+        return f"GET {url}?{query}" if query else f"GET {url}"
 
     def _get(self, path: str, params: Mapping[str, Any]) -> tuple[int, bytes, str | None]:
         with self.session.get(
@@ -174,8 +191,3 @@ def _decode(body: bytes, where: str) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise SourceFormatError(f"{where}: 応答がJSONではありません ({len(body)} bytes)") from None
-
-
-def _describe(path: str, params: Mapping[str, Any]) -> str:
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    return f"GET {path}?{query}" if query else f"GET {path}"

@@ -22,8 +22,9 @@ def read_nocode_apps(client: HttpClient, lineage: Lineage, limit: int = 100) -> 
     identity, offset, pages, records = hashlib.sha256(), 0, 0, 0
     while True:
         if pages >= MAX_PAGES:
-            raise SourceFormatError(f"GET {PATH}: {MAX_PAGES} ページを超えても終わりません")
-        apps = _page(client.get_json(PATH, {"offset": offset, "limit": limit}), offset)
+            raise SourceFormatError(f"{client.describe(PATH)}: {MAX_PAGES} ページを超えても終わりません")
+        params = {"offset": offset, "limit": limit}
+        apps = _page(client.get_json(PATH, params), client.describe(PATH, params))
         pages += 1
         lineage.pages_read = pages
         for index, item in enumerate(apps):
@@ -35,14 +36,15 @@ def read_nocode_apps(client: HttpClient, lineage: Lineage, limit: int = 100) -> 
             break
         offset += len(apps)
     if records == 0:
-        raise SourceFormatError(f"GET {PATH}: アプリ一覧が空です（0件）。APIの異常として扱い、取り込みません")
+        raise SourceFormatError(f"{client.describe(PATH)}: アプリ一覧が空です（0件）。"
+                                "APIの異常として扱い、取り込みません")
     lineage.crawl = {"endpoint": PATH, "crawled_at": crawled_at, "pages": pages, "records": records,
                      "content_sha256": identity.hexdigest()}
 
 
-def _page(body: Any, offset: int) -> list[Any]:
+def _page(body: Any, where: str) -> list[Any]:
     if not isinstance(body, dict) or not isinstance(body.get("apps"), list):
-        raise SourceFormatError(f"GET {PATH}?offset={offset}: 応答が契約の形式（apps の配列）ではありません")
+        raise SourceFormatError(f"{where}: 応答が契約の形式（apps の配列）ではありません")
     return body["apps"]
 
 

@@ -24,10 +24,11 @@ def read_online_procedures(client: HttpClient, lineage: Lineage, per_page: int =
     records = 0
     while page is not None:
         if page in seen or len(seen) >= MAX_PAGES:
-            raise SourceFormatError(f"GET {PATH}: next_page {page} が繰り返されています（ページ送りが終わりません）")
+            raise SourceFormatError(f"{client.describe(PATH)}: next_page {page} が繰り返されています"
+                                    "（ページ送りが終わりません）")
         seen.add(page)
         body = client.get_json(PATH, {"page": page, "per_page": per_page})
-        data, next_page = _page(body, page)
+        data, next_page = _page(body, client.describe(PATH, {"page": page}))
         lineage.pages_read += 1
         total = body["meta"].get("total")
         if isinstance(total, int) and total >= 0:
@@ -39,13 +40,13 @@ def read_online_procedures(client: HttpClient, lineage: Lineage, per_page: int =
             yield _record(item, page, index, hashlib.sha256(blob).hexdigest())
         page = next_page
     if records == 0:
-        raise SourceFormatError(f"GET {PATH}: カタログが空です（0件）。APIの異常として扱い、取り込みません")
+        raise SourceFormatError(f"{client.describe(PATH)}: カタログが空です（0件）。"
+                                "APIの異常として扱い、取り込みません")
     lineage.crawl = {"endpoint": PATH, "crawled_at": crawled_at, "pages": len(seen),
                      "records": records, "content_sha256": identity.hexdigest()}
 
 
-def _page(body: Any, page: int) -> tuple[list[Any], int | None]:
-    where = f"GET {PATH}?page={page}"
+def _page(body: Any, where: str) -> tuple[list[Any], int | None]:
     if not isinstance(body, dict) or not isinstance(body.get("data"), list) or not isinstance(body.get("meta"), dict):
         raise SourceFormatError(f"{where}: 応答が契約の形式（data と meta）ではありません")
     next_page = body["meta"].get("next_page")

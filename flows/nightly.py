@@ -18,23 +18,24 @@ from flows.tasks import (
     send_alerts,
 )
 from jisseki.catalog import Catalog, load_catalog
-from jisseki.config import Config, ConfigError, load_config
-from jisseki.periods import yesterday_jst
+from jisseki.config import Config, load_config
+from jisseki.errors import ConfigError, JissekiError
+from jisseki.periods import as_of_day, parse_day
 from warehouse.lock import exclusive_run
 from warehouse.store import connect, source_runs
 
 FLOW_NAME = "jisseki-nightly"
 
 
-class SourcesFailed(Exception):
+class SourcesFailed(JissekiError):
     """Some sources did not land; the others did, and the evaluation ran."""
 
 
 @flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4), validate_parameters=False)
 def nightly(config_path: str, as_of: str | None = None, sources: list[str] | None = None,
             wait_seconds: float = 0.0) -> dict[str, str]:
+    day = as_of_day(parse_day(as_of) if as_of else None)   # before anything is read or saved
     config = load_config(config_path)
-    day = date.fromisoformat(as_of) if as_of else yesterday_jst()
     run_id = str(flow_run.get_id() or "local")
     catalog = load_catalog(config.catalog.path)
     engine = connect(config.warehouse.url)

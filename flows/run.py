@@ -6,6 +6,8 @@ from datetime import date
 from pathlib import Path
 
 from jisseki.config import load_config
+from jisseki.errors import DETAILS, ExitCode, JissekiError
+from jisseki.periods import as_of_day
 from jisseki.report import SOURCE_STATUS_TEXT
 from warehouse.store import connect, source_runs
 
@@ -14,6 +16,7 @@ def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None
     from flows.nightly import nightly, select_sources
     from jisseki import progress
 
+    as_of_day(as_of)   # a day that has not happened fails here, before Prefect starts
     config = load_config(config_path)
     select_sources(config.enabled_sources(), sources)  # a typo fails before Prefect starts
     config.alerts.channel_urls()  # so does a missing env: alert URL
@@ -24,15 +27,27 @@ def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None
     run_id = str(state.state_details.flow_run_id)
     runs = source_runs(connect(config.warehouse.url), run_id)
     for run in runs:
-        print(f"{run['source']}: {SOURCE_STATUS_TEXT.get(run['status'], run['status'])} "
-              f"読込 {run['rows_read']} 行 / 隔離 {run['rows_quarantined']} 行 / "
-              f"集計値 {run['figures']} / 新しい版 {run['revisions_added']} — {run['message']}")
+        print(summary_line(run))
     if state.is_completed():
         print(f"フロー実行 {run_id}: 完了")
-        return 0
+        return ExitCode.OK
     failed = [r["source"] for r in runs if r["status"] != "landed"]
     if failed:
         print(f"フロー実行 {run_id}: 取り込めなかったソース — {', '.join(failed)}", file=sys.stderr)
-    else:
-        print(f"フロー実行 {run_id}: 失敗 — {state.message}", file=sys.stderr)
-    return 1
+        return ExitCode.FAILED
+    error = state.result(raise_on_failure=False)
+    if isinstance(error, JissekiError):
+        print(f"フロー実行 {run_id}: {error}", file=sys.stderr)
+        return error.exit_code
+    print(f"フロー実行 {run_id}: 失敗 — {type(error).__name__}: {error}{DETAILS}", file=sys.stderr)
+    return ExitCode.FAILED
+
+
+def summary_line(run: dict) -> str:
+    """One line per source: counts when it landed, what went wrong and what to do when not."""
+    status = SOURCE_STATUS_TEXT.get(run["status"], run["status"])
+    if run["status"] != "landed":
+        return f"{run['source']}: {status} — {run['message']}"
+    counts = (f"読込 {run['rows_read']:,} 行 / 隔離 {run['rows_quarantined']:,} 行 / 集計値 {run['figures']:,} / "
+              f"新しい版 {run['revisions_added']:,}")
+    return f"{run['source']}: {status} {counts}" + (f" — {run['message']}" if run["message"] else "")

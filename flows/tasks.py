@@ -16,11 +16,11 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
-from connectors.errors import SourceError
 from jisseki import progress as terminal
 from jisseki.alerts.run import process_alerts
 from jisseki.catalog import Catalog
 from jisseki.config import Config
+from jisseki.errors import DETAILS, JissekiError
 from jisseki.evaluate import Verdict, evaluate
 from jisseki.pipeline import Incremental, Progress, collect
 from jisseki.report import SOURCE_STATUS_TEXT, evaluation_rows
@@ -53,13 +53,13 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
                         gx_root=gx_root(config), run_name=f"{run_id}-{name}", progress=_progress(name),
                         incremental=Incremental(ingest_files(engine, name), state_dir(config),
                                                 {f.key: f for f in current_figures(engine, source.kpis(catalog))}))
-    except SourceError as exc:
+    except JissekiError as exc:   # expected: its message says what failed and what to do
         record_failure(engine, name, as_of, str(exc), run_id)
         raise
     except Exception as exc:
         # Unexpected errors are recorded by type and message only: never a request or its headers.
-        message = f"内部エラー {type(exc).__name__}: {exc}"
-        record_failure(engine, name, as_of, message[:500], run_id)
+        message = f"内部エラー {type(exc).__name__}: {exc}"[:400] + DETAILS
+        record_failure(engine, name, as_of, message, run_id)
         raise
     result = land(engine, batch, run_id)
     logger.info("%s: 読込 %d 行, 隔離 %d 行 %s, 集計値 %d, 新しい版 %d", name, batch.rows_read, batch.bad_rows,

@@ -4,9 +4,12 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from jisseki.errors import ConfigError, validation_text
+from jisseki.tomlfile import read_toml
 
 Kind = Literal["cumulative_count", "ratio", "count_per_fy", "hours_per_month", "milestone"]
 SOURCES = ("online_procedures", "moveout_log", "speech_usage",
@@ -57,10 +60,10 @@ class Catalog(BaseModel):
         ids = [i.id for i in self.indicators]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise ValueError(f"duplicate indicator ids: {', '.join(dupes)}")
+            raise ValueError(f"指標の id が重複しています: {', '.join(dupes)}")
         unknown = sorted({i.challenge for i in self.indicators} - set(self.challenges))
         if unknown:
-            raise ValueError(f"indicators refer to undefined challenges: {unknown}")
+            raise ValueError(f"[challenges] にない経営課題の番号を指標が使っています: {', '.join(map(str, unknown))}")
         return self
 
     def get(self, kpi_id: str) -> Indicator:
@@ -79,7 +82,25 @@ class Catalog(BaseModel):
 def load_catalog(path: Path | None = None) -> Catalog:
     """The bundled FY2025 policy unless a path names another catalog file."""
     if path is None:
-        text = resources.files("jisseki.catalogs").joinpath("fy2025.toml").read_text("utf-8")
+        raw = tomllib.loads(resources.files("jisseki.catalogs").joinpath("fy2025.toml").read_text("utf-8"))
     else:
-        text = Path(path).read_text("utf-8")
-    return Catalog.model_validate(tomllib.loads(text))
+        raw = read_toml(Path(path), "運営方針（カタログ）ファイル")
+    try:
+        return Catalog.model_validate(raw)
+    except ValidationError as exc:
+        where = path or "同梱の運営方針"
+        raise ConfigError(f"運営方針（カタログ）ファイル {where}: "
+                          f"{validation_text(_named(exc.errors(), raw))}") from None
+
+
+def _named(errors: list[Any], raw: dict[str, Any]) -> list[Any]:
+    """An indicator is named by its id, not by its position in the file."""
+    indicators = raw.get("indicators") if isinstance(raw, dict) else None
+    out = []
+    for err in errors:
+        loc = list(err["loc"])
+        if len(loc) > 1 and loc[0] == "indicators" and isinstance(loc[1], int) and isinstance(indicators, list) \
+                and loc[1] < len(indicators) and isinstance(indicators[loc[1]], dict) and "id" in indicators[loc[1]]:
+            loc[1] = str(indicators[loc[1]]["id"])
+        out.append({**err, "loc": tuple(loc)})
+    return out

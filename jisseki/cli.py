@@ -4,72 +4,141 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
+import traceback
 from datetime import date
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import NoReturn
 
-from jisseki.config import ConfigError, load_config
-from warehouse.errors import WarehouseError
+from jisseki.config import load_config
+from jisseki.errors import DETAILS, ConfigError, ExitCode, JissekiError, UsageError
+from jisseki.periods import as_of_day, parse_day
 
 QUIET_DEFAULTS = {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "GX_ANALYTICS_ENABLED": "false",
 }
+# Prefect's own console lines (task tracebacks among them) are for the Prefect logs, where they still go:
+# people at the terminal read one Japanese line per source. --debug lets Prefect print as usual.
+QUIET_CONSOLE = {"PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL"}
 
 
 def main(argv: list[str] | None = None) -> int:
     for key, value in QUIET_DEFAULTS.items():
         os.environ.setdefault(key, value)
     args = _parser().parse_args(argv)
+    if not args.debug and args.handler in (cmd_run, cmd_demo):
+        for key, value in QUIET_CONSOLE.items():
+            os.environ.setdefault(key, value)   # read when Prefect is imported, which is later
     try:
-        return args.handler(args)
-    except ConfigError as exc:
-        print(f"設定エラー: {exc}", file=sys.stderr)
-        return 2
-    except WarehouseError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+        return int(args.handler(args))
+    except JissekiError as exc:
+        _debug_traceback(args)
+        print(f"{'設定エラー: ' if isinstance(exc, ConfigError) else ''}{exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("中断しました", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except OSError as exc:
+        _debug_traceback(args)
+        print(f"ファイルを扱えません: {exc.filename or ''} ({type(exc).__name__}: {exc.strerror or exc})",
+              file=sys.stderr)
+        return ExitCode.FAILED
+    except Exception as exc:  # the one place an unexpected error becomes a line people can pass on
+        _debug_traceback(args)
+        print(f"内部エラー {type(exc).__name__}: {exc}{'' if args.debug else DETAILS}", file=sys.stderr)
+        return ExitCode.FAILED
+
+
+def _debug_traceback(args: argparse.Namespace) -> None:
+    if args.debug:
+        traceback.print_exc()
+
+
+# argparse's own error texts (English) and how they read in Japanese; the first match wins.
+ARGPARSE_ERRORS = (
+    (r"the following arguments are required: (.*)", r"次の指定が必要です: \1"),
+    (r"unrecognized arguments: (.*)", r"知らない指定です: \1"),
+    (r"argument (\S+): invalid choice: (.*?) \(choose from (.*)\)", r"\1: \2 は選べません（選べるもの: \3）"),
+    (r"argument (\S+): expected one argument", r"\1: 値を1つ指定してください"),
+    (r"argument (\S+): invalid (?:float|int) value: (.*)", r"\1: 数値ではありません: \2"),
+    (r"argument (\S+): (.*)", r"\1: \2"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        for pattern, japanese in ARGPARSE_ERRORS:
+            if re.fullmatch(pattern, message):
+                message = re.sub(pattern, japanese, message)
+                break
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.USAGE, f"{self.prog}: エラー: {message}\n")
+
+
+def _day(text: str) -> date:
+    try:
+        return parse_day(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _version() -> str:
+    try:
+        return version("jisseki")
+    except PackageNotFoundError:
+        return "（未インストール）"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jisseki", description="KPI実績の自動収集と評価")
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    debug = "失敗したときに Python のトレースバックと Prefect のログを端末にも出す"
+    parser = _Parser(prog="jisseki", description="KPI実績の自動収集と評価")
+    parser.add_argument("--debug", action="store_true", help=debug)
+    # Also after the command; SUPPRESS so that a subcommand's default does not undo `jisseki --debug run`.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug)
+    parser.add_argument("--version", action="version", version=f"jisseki {_version()}")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_Parser)
 
-    demo = sub.add_parser("demo", help="サンプルデータとサンプルAPIでFY2025を再現する")
+    demo = sub.add_parser("demo", help="サンプルデータとサンプルAPIでFY2025を再現する", parents=[common])
     demo.add_argument("--workdir", type=Path, default=Path("jisseki-demo"))
     demo.set_defaults(handler=cmd_demo)
 
-    run = sub.add_parser("run", help="夜間処理を今すぐ1回実行する")
+    run = sub.add_parser("run", help="夜間処理を今すぐ1回実行する", parents=[common])
     _config_arg(run)
-    run.add_argument("--as-of", type=date.fromisoformat, help="集計の基準日 (既定: 日本時間の昨日)")
+    run.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
+                     help="集計の基準日（既定: 日本時間の昨日。今日より後は指定できません）")
     run.add_argument("--source", action="append", dest="sources", metavar="NAME", help="このソースだけ収集する（複数可）")
     run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                      help="別の実行が倉庫を使用中なら最大この秒数待つ (既定: 待たずに終了)")
     run.set_defaults(handler=cmd_run)
 
-    serve = sub.add_parser("serve", help="夜間処理のデプロイメントを提供し続ける")
+    serve = sub.add_parser("serve", help="夜間処理のデプロイメントを提供し続ける", parents=[common])
     _config_arg(serve)
     serve.set_defaults(handler=cmd_serve)
 
-    status = sub.add_parser("status", help="最新の評価を表示する")
+    status = sub.add_parser("status", help="最新の評価を表示する", parents=[common])
     _config_arg(status)
     status.add_argument("--fy", type=int, help="年度 (例: 2025)")
     status.add_argument("--format", choices=("table", "json"), default="table")
     status.set_defaults(handler=cmd_status)
-    backfill = sub.add_parser("backfill", help="各月末時点で評価し直し、状況の履歴を作る")
+    backfill = sub.add_parser("backfill", help="各月末時点で評価し直し、状況の履歴を作る", parents=[common])
     _config_arg(backfill)
-    backfill.add_argument("--from", dest="first", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
-    backfill.add_argument("--to", dest="last", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+    backfill.add_argument("--from", dest="first", type=_day, required=True, metavar="YYYY-MM-DD")
+    backfill.add_argument("--to", dest="last", type=_day, required=True, metavar="YYYY-MM-DD")
     backfill.set_defaults(handler=cmd_backfill)
 
-    report = sub.add_parser("report", help="達成状況の報告書 (index.html と .xlsx) を作る")
+    report = sub.add_parser("report", help="達成状況の報告書 (index.html と .xlsx) を作る", parents=[common])
     _config_arg(report)
     report.add_argument("--out", type=Path, required=True, help="書き出すフォルダ")
     report.add_argument("--fy", type=int, help="年度 (既定: 運営方針の年度)")
     report.set_defaults(handler=cmd_report)
 
-    template = sub.add_parser("manual-template", help="各所属が記入する実績入力シート (.xlsx) を作る")
+    template = sub.add_parser("manual-template", help="各所属が記入する実績入力シート (.xlsx) を作る",
+                              parents=[common])
     template.add_argument("--fy", type=int, required=True, help="年度 (例: 2025)")
     template.add_argument("--out", type=Path, required=True, help="書き出す .xlsx")
     template.add_argument("--config", type=Path, default=os.environ.get("JISSEKI_CONFIG"),
@@ -125,6 +194,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from jisseki.catalog import load_catalog
     from warehouse.store import connect, current_figures, save_evaluations
 
+    as_of_day(args.last, option="--to")   # an evaluation of a month end that has not come would stand as latest
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
     engine = connect(config.warehouse.url)
@@ -144,6 +214,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from jisseki.report_files import write_report
     from warehouse.store import connect, current_figures, latest_evaluations
 
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {args.out} はファイルです", "報告書を書き出すフォルダを指定してください（なければ作ります）")
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
     fy = args.fy or catalog.policy.fiscal_year

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,10 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from jisseki.catalog import SOURCES
-
-
-class ConfigError(Exception):
-    """The config cannot be used; the message names the file and the key."""
+from jisseki.errors import ConfigError, validation_text
+from jisseki.tomlfile import read_toml
 
 
 class _Strict(BaseModel):
@@ -46,7 +43,8 @@ class ApiSourceConfig(SourceConfig):
     @model_validator(mode="after")
     def _one_token_source(self) -> ApiSourceConfig:
         if (self.token_env is None) == (self.token_secret is None):
-            raise ValueError("give exactly one of token_env or token_secret")
+            raise ValueError("token_env（環境変数名）か token_secret（Prefect Secret ブロック名）の"
+                             "どちらか一方を指定してください")
         return self
 
 
@@ -56,15 +54,17 @@ class FolderSourceConfig(SourceConfig):
 
 class MoveoutSourceConfig(FolderSourceConfig):
     # The key of the fingerprints that let a night read only new files (warehouse/notification_index.py):
-    # an environment variable or a Prefect Secret block. Without one, every run reads every file.
+    # an environment variable or a Prefect Secret block; without either, a key file that the first run
+    # makes in fingerprint_key_dir (default: the user's config folder, outside the data folder).
     fingerprint_key_env: str | None = None
     fingerprint_key_secret: str | None = None
+    fingerprint_key_dir: Path | None = None
     fingerprint_key: SecretStr | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
     def _one_key_source(self) -> MoveoutSourceConfig:
         if self.fingerprint_key_env and self.fingerprint_key_secret:
-            raise ValueError("give at most one of fingerprint_key_env or fingerprint_key_secret")
+            raise ValueError("fingerprint_key_env と fingerprint_key_secret は一方だけ指定してください")
         return self
 
 
@@ -120,7 +120,7 @@ class Config(_Strict):
     def source(self, name: str) -> SourceConfig:
         found = getattr(self.sources, name, None)
         if found is None:
-            raise ConfigError(f"source {name!r} is not configured")
+            raise ConfigError(f"ソース {name} は設定ファイルにありません（[sources.{name}] がありません）")
         return found
 
     def max_bad_ratio(self, name: str, source_default: float | None = None) -> float:
@@ -134,28 +134,12 @@ class Config(_Strict):
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
     path = Path(path)
     environ = os.environ if environ is None else environ
-    try:
-        raw = tomllib.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    raw = read_toml(path, "設定ファイル")
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc)}") from None
+        raise ConfigError(f"設定ファイル {path}: {validation_text(exc.errors(), hidden=('SourceConfig',))}") from None
     return _resolve(config, path.resolve().parent, environ)
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"] if not str(p).endswith("SourceConfig"))
-        if err["type"] == "extra_forbidden":
-            parts.append(f"unknown key '{where}'")
-        else:
-            parts.append(f"'{where}': {err['msg']}")
-    return "; ".join(parts)
 
 
 def _resolve(config: Config, base: Path, environ: Mapping[str, str]) -> Config:
@@ -172,10 +156,19 @@ def _resolve(config: Config, base: Path, environ: Mapping[str, str]) -> Config:
         if isinstance(source, ApiSourceConfig) and source.token_env:
             value = environ.get(source.token_env)
             source.token = SecretStr(value) if value else None
-        if isinstance(source, MoveoutSourceConfig) and source.fingerprint_key_env:
-            value = environ.get(source.fingerprint_key_env)
-            source.fingerprint_key = SecretStr(value) if value else None
+        if isinstance(source, MoveoutSourceConfig):
+            if source.fingerprint_key_env:
+                value = environ.get(source.fingerprint_key_env)
+                source.fingerprint_key = SecretStr(value) if value else None
+            source.fingerprint_key_dir = base / source.fingerprint_key_dir if source.fingerprint_key_dir \
+                else default_key_dir(environ)
     return config
+
+
+def default_key_dir(environ: Mapping[str, str]) -> Path:
+    """Where keys that jisseki makes itself are kept: the user's config folder (XDG), not the data folder."""
+    config_home = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".config")
+    return Path(config_home) / "jisseki" / "keys"
 
 
 def _resolve_alerts(alerts: AlertsConfig, environ: Mapping[str, str]) -> None:

@@ -26,6 +26,7 @@ from jisseki.catalog import Catalog
 from jisseki.measures import moveout
 from jisseki.pipeline import CHUNK_ROWS, Batch, Incremental, Progress, _chunks, _rejection, _valid
 from jisseki.sources import SourceDef, fingerprint_key
+from warehouse import keyfile
 from warehouse.notification_index import IndexedFile, NotificationIndex
 
 CHUNK_BYTES = 64 * 1024 * 1024   # UTF-8 text staged in DuckDB at once
@@ -49,11 +50,12 @@ def collect_moveout(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, 
                     incremental: Incremental | None) -> Batch:
     batch = Batch(source.name, source.kpis(catalog), as_of, Lineage())
     key = fingerprint_key(cfg)
-    keep = incremental is not None and key is not None
+    keep = incremental is not None and (key is not None or cfg.fingerprint_key_dir is not None)
     with tempfile.TemporaryDirectory(prefix="jisseki-moveout-") as tmp:
         work = Path(tmp)
         index_path = incremental.state_dir / INDEX_FILE if keep else work / INDEX_FILE
-        index = NotificationIndex(index_path, key or os.urandom(32).hex(), work / "spill")
+        key, ref = _index_key(cfg, key, index_path, batch) if keep else (key, None)
+        index = NotificationIndex(index_path, key or os.urandom(32).hex(), work / "spill", key_ref=ref)
         try:
             files = _read_new(index, cfg.path, incremental.known if keep else {}, batch, work, source,
                               gx_root, run_name, progress)
@@ -68,6 +70,19 @@ def collect_moveout(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, 
                                 incremental.landed if incremental else None)
     _report(progress, batch, len(files), len(files), True)
     return batch
+
+
+def _index_key(cfg: Any, key: str | None, index_path: Path, batch: Batch) -> tuple[str, str | None]:
+    """The configured key, else the key file the index names (made on the first run, and said so)."""
+    if key is not None:
+        return key, None
+    found = keyfile.load_or_create(cfg.fingerprint_key_dir, NotificationIndex.stored_key_ref(index_path))
+    if found.created:
+        batch.notes.append(f"指紋の鍵を作成しました: {found.path}（所有者だけが読めます。消すと次の実行で作り直し、"
+                           "索引を一度組み直します）")
+    elif found.shared:
+        batch.notes.append(f"指紋の鍵ファイル {found.path} が所有者以外からも読めます。chmod 600 にしてください")
+    return found.key, found.ref
 
 
 def _read_new(index: NotificationIndex, folder: Path, known: dict[str, FileInfo], batch: Batch, work: Path,

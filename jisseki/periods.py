@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date, datetime, timedelta, timezone
+
+from jisseki.errors import UsageError
 
 JST = timezone(timedelta(hours=9), "Asia/Tokyo")
 
@@ -52,9 +55,34 @@ def fy_months(fy: int) -> list[date]:
     return months_between(fy_start(fy), fy_end(fy))
 
 
+def today_jst(now: datetime | None = None) -> date:
+    return (now or datetime.now(JST)).astimezone(JST).date()
+
+
 def yesterday_jst(now: datetime | None = None) -> date:
-    now = now or datetime.now(JST)
-    return now.astimezone(JST).date() - timedelta(days=1)
+    return today_jst(now) - timedelta(days=1)
+
+
+def parse_day(text: str) -> date:
+    """A date as the CLI and flow parameters take it: YYYY-MM-DD and nothing else."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise UsageError(f"日付 {text!r} は読めません", "YYYY-MM-DD の形で指定してください（例: 2026-03-31）")
+
+
+def as_of_day(day: date | None, now: datetime | None = None, option: str = "--as-of") -> date:
+    """The as-of date of a run: yesterday (Japan time) by default; a day that has not ended yet in Japan can
+    hold no actuals, so a later one is refused before anything is saved."""
+    if day is None:
+        return yesterday_jst(now)
+    today = today_jst(now)
+    if day > today:
+        raise UsageError(f"{option} {day} は今日（日本時間 {today}）より後の日付です",
+                         f"{today} 以前の日付を YYYY-MM-DD で指定してください（省略すると昨日 {today - timedelta(days=1)}）")
+    return day
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -29,6 +29,7 @@ class Batch:
     max_event_date: date | None = None
     rejected: str | None = None  # why nothing of this source may land
     files_state: list[FileInfo] | None = None  # every current file, for incremental reading next time
+    notes: list[str] = field(default_factory=list)  # what an operator should know of a landed source
 
     @property
     def bad_rows(self) -> int:

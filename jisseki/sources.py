@@ -61,7 +61,8 @@ def token(cfg: ApiSourceConfig) -> str:
     if cfg.token_secret:
         return _secret_block(cfg.token_secret)
     if cfg.token is None:
-        raise SourceConfigError(f"環境変数 {cfg.token_env} にトークンが設定されていません")
+        raise SourceConfigError(f"環境変数 {cfg.token_env} にトークンが設定されていません",
+                                "その環境変数を設定してから実行し直してください（トークンは設定ファイルに書きません）")
     return cfg.token.get_secret_value()
 
 
@@ -79,7 +80,9 @@ def _secret_block(name: str) -> str:
     try:
         return str(secret.load(name).get())
     except (ValueError, RuntimeError) as exc:
-        raise SourceConfigError(f"Prefect Secret ブロック {name!r} を読めません ({type(exc).__name__})") from None
+        raise SourceConfigError(f"Prefect Secret ブロック {name!r} を読めません ({type(exc).__name__})",
+                                "その名前の Secret ブロックがあるか、PREFECT_API_URL が正しいかを"
+                                "確認してください") from None
 
 
 def _collect_moveout(*args: Any) -> Any:

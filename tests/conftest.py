@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -9,6 +12,10 @@ import pytest
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# Keys that runs make for themselves go to the user's config folder: in tests, one of the session's own
+# (inherited by every jisseki the tests start), removed at the end.
+_CONFIG_HOME = os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="jisseki-test-config-")
+atexit.register(shutil.rmtree, _CONFIG_HOME, True)
 
 POSTGRES_ADMIN_URL = os.environ.get("JISSEKI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -1,6 +1,7 @@
 """The config file: every section of interfaces.md parses; mistakes name the key."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -64,23 +65,36 @@ def test_environment_overrides_the_warehouse_url(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("extra, named", [
-    ("[reports]\nx = 1\n", "reports"),
-    ("[sources.moveout]\npath = 'x'\n", "sources.moveout"),
+    ("[reports]\nx = 1\n", "[reports]"),
+    ("[sources.moveout]\npath = 'x'\n", "[sources.moveout]"),
 ])
 def test_unknown_sections_are_named(tmp_path: Path, extra: str, named: str) -> None:
-    with pytest.raises(ConfigError, match=f"unknown key '{named}'"):
+    with pytest.raises(ConfigError, match=re.escape(f"{named}: 不明なキーです")):
         load_config(write(tmp_path, FULL + extra))
 
 
-def test_unknown_and_bad_keys_are_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown key 'sources.speech_usage.folder'"):
-        load_config(write(tmp_path, "[sources.speech_usage]\nfolder = 'x'\n"))
-    with pytest.raises(ConfigError, match="sources.online_procedures.*token_env or token_secret"):
-        load_config(write(tmp_path, "[sources.online_procedures]\nbase_url = 'http://x'\n"))
-    with pytest.raises(ConfigError, match="validation.max_bad_ratio"):
-        load_config(write(tmp_path, "[validation]\nmax_bad_ratio = 2\n"))
-    with pytest.raises(ConfigError, match="not valid TOML"):
-        load_config(write(tmp_path, "[warehouse\n"))
+@pytest.mark.parametrize("text, message", [
+    ("[sources.speech_usage]\nfolder = 'x'\n", "[sources.speech_usage] folder: 不明なキーです"),
+    ("[sources.online_procedures]\nbase_url = 'http://x'\n",
+     "[sources.online_procedures]: token_env（環境変数名）か token_secret（Prefect Secret ブロック名）の"
+     "どちらか一方を指定してください"),
+    ("[sources.online_procedures]\ntoken_env = 'T'\n", "[sources.online_procedures] base_url: 必須の項目がありません"),
+    ("[validation]\nmax_bad_ratio = 2\n", "[validation] max_bad_ratio: 1.0 以下にしてください"),
+    ("[sources.moveout_log]\npath = 3\n", "[sources.moveout_log] path: パス（文字列）で指定してください"),
+    ("[alerts]\nurls = ['json://x', 5]\n", "[alerts] urls（2番目）: 文字列で指定してください"),
+    ("[schedule]\ncron = 1\n", "[schedule] cron: 文字列で指定してください"),
+    ("[warehouse\n", "は TOML として正しくありません（1 行目"),
+])
+def test_mistakes_are_named_in_japanese(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    assert message in str(err.value)
+    assert not re.search(r"\b(Field|required|Value error|unknown key|not valid|Input should)\b", str(err.value))
+
+
+def test_a_missing_config_file_says_so_in_japanese(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="設定ファイル .*nope.toml がありません"):
+        load_config(tmp_path / "nope.toml")
 
 
 def test_a_source_left_out_is_not_collected(tmp_path: Path) -> None:

@@ -141,7 +141,7 @@ def test_two_runs_at_once_one_refuses_or_waits_and_figures_stay_exact(tmp_path, 
                                    stderr=subprocess.STDOUT)
         assert first.wait(timeout=300) == 0
         assert waiting.wait(timeout=300) == 0
-    assert second.returncode == 1 and "別の jisseki run が実行中です" in second.stdout + second.stderr
+    assert second.returncode == 3 and "別の jisseki run が実行中です" in second.stdout + second.stderr
     assert_matches(landed(url), expected_figures(tmp_path, procedures, SUGGESTED_AS_OF))
     assert current_duplicates(url) == []
     assert table_counts(url)["run_lock"] == 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from datetime import date
 from pathlib import Path
 
@@ -32,14 +33,15 @@ def write(folder: Path, name: str, rows: list[str], mtime: int | None = None) ->
 class Night:
     """collect → land → the warehouse's file state for the next night, as the flow does it."""
 
-    def __init__(self, tmp: Path, key: str | None = KEY) -> None:
+    def __init__(self, tmp: Path, key: str | None = KEY, key_dir: Path | None = None) -> None:
         self.inbox, self.state = tmp / "inbox", tmp / "state"
+        tmp.mkdir(parents=True, exist_ok=True)
         self.engine = connect(f"sqlite:///{tmp / 'wh.db'}")
-        self.key = key
+        self.key, self.key_dir = key, key_dir
         self.runs = 0
 
     def config(self) -> MoveoutSourceConfig:
-        cfg = MoveoutSourceConfig(path=self.inbox, fingerprint_key_env="K")
+        cfg = MoveoutSourceConfig(path=self.inbox, fingerprint_key_env="K", fingerprint_key_dir=self.key_dir)
         cfg.fingerprint_key = None if self.key is None else __import__("pydantic").SecretStr(self.key)
         if self.key is None:
             cfg.fingerprint_key_env = None
@@ -138,7 +140,43 @@ def test_a_lost_index_or_a_new_key_costs_a_full_read_not_a_wrong_figure(tmp_path
     assert rekeyed.rows_read == 15 and shares(rekeyed) == before
 
 
-def test_without_a_key_every_night_reads_everything_and_keeps_nothing(tmp_path: Path) -> None:
+def test_without_a_configured_key_the_first_run_makes_one_outside_the_data_folder(tmp_path: Path) -> None:
+    keys = tmp_path / "home" / "keys"
+    night = Night(tmp_path / "site", key=None, key_dir=keys)
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 10))
+    first = night.run()
+    (key_file,) = keys.iterdir()
+    assert first.notes == [f"指紋の鍵を作成しました: {key_file}（所有者だけが読めます。消すと次の実行で作り直し、"
+                           "索引を一度組み直します）"]
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o700 and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text("ascii").strip()
+    assert len(key) == 64 and key.encode() not in (night.state / "moveout_log.duckdb").read_bytes()
+
+    write(night.inbox, "d2.csv", day_rows("2025/04/02", 5, 100))
+    second = night.run()
+    assert second.rows_read == 5 and second.notes == []            # only the new file, with the same key
+    assert shares(second) == shares(fresh(night.inbox, tmp_path))
+
+    key_file.unlink()                                              # a rotation: a new key, one full read
+    rotated = night.run()
+    assert rotated.rows_read == 15 and len(rotated.notes) == 1 and shares(rotated) == shares(second)
+    assert night.run().rows_read == 0 and len(list(keys.iterdir())) == 1
+
+
+def test_a_key_file_readable_by_others_is_used_with_a_warning(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    night = Night(tmp_path / "site", key=None, key_dir=keys)
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 10))
+    night.run()
+    (key_file,) = keys.iterdir()
+    key_file.chmod(0o644)
+    write(night.inbox, "d2.csv", day_rows("2025/04/02", 5, 100))
+    second = night.run()
+    assert second.rows_read == 5 and second.notes == [f"指紋の鍵ファイル {key_file} が所有者以外からも読めます。"
+                                                      "chmod 600 にしてください"]
+
+
+def test_without_a_key_or_a_key_folder_nothing_is_kept(tmp_path: Path) -> None:
     night = Night(tmp_path, key=None)
     write(night.inbox, "d1.csv", day_rows("2025/04/01", 10))
     night.run()

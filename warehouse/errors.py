@@ -1,6 +1,8 @@
 """Warehouse errors, importable without SQLAlchemy (the CLI catches them)."""
 from __future__ import annotations
 
+from jisseki.errors import JissekiError
 
-class WarehouseError(Exception):
+
+class WarehouseError(JissekiError):
     """The warehouse cannot be reached or prepared; the message never shows a password."""

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from jisseki.errors import ExitCode
 from jisseki.periods import as_utc
 from warehouse.errors import WarehouseError
 from warehouse.schema import run_lock
@@ -27,6 +28,8 @@ HEARTBEAT_SECONDS = 30.0
 
 class RunLocked(WarehouseError):
     """Another run holds the warehouse."""
+
+    exit_code = ExitCode.LOCKED
 
 
 @contextmanager

@@ -88,7 +88,8 @@ class IndexedFile:
 
 
 class NotificationIndex:
-    def __init__(self, path: Path, key: str, spill_dir: Path) -> None:
+    def __init__(self, path: Path, key: str, spill_dir: Path, key_ref: str | None = None) -> None:
+        """key_ref: which key file holds the key (warehouse/keyfile.py), kept here so the next run finds it."""
         duckdb = heavy("duckdb")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.key = key
@@ -97,10 +98,30 @@ class NotificationIndex:
             "temp_directory": str(spill_dir), "preserve_insertion_order": True})
         self.con.execute(SCHEMA)
         self._check_identity()
+        if key_ref is not None:
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('key_ref', ?)", [key_ref])
         self.delta = True   # keep the tally current change by change (see plan_load)
 
     def close(self) -> None:
         self.con.close()
+
+    @staticmethod
+    def stored_key_ref(path: Path) -> str | None:
+        """The key reference an index file records, if the file exists and records one."""
+        if not path.exists():
+            return None
+        duckdb = heavy("duckdb")
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error:
+            return None   # unreadable: the index is rebuilt under a new key
+        try:
+            row = con.execute("SELECT value FROM meta WHERE name = 'key_ref'").fetchone()
+        except duckdb.Error:
+            row = None
+        finally:
+            con.close()
+        return row[0] if row else None
 
     def _check_identity(self) -> None:
         """Another key or format makes every partition meaningless: start empty."""

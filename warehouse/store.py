@@ -43,7 +43,10 @@ def connect(url: str) -> Engine:
         metadata.create_all(engine)
     except (ArgumentError, OperationalError) as exc:
         shown = make_url(url).render_as_string(hide_password=True) if "://" in url else "(invalid URL)"
-        raise WarehouseError(f"倉庫に接続できません: {shown} ({type(exc.orig if hasattr(exc, 'orig') else exc).__name__})") from None
+        cause = type(exc.orig if hasattr(exc, "orig") else exc).__name__
+        raise WarehouseError(f"倉庫に接続できません: {shown} ({cause})",
+                             "[warehouse] url（または JISSEKI_WAREHOUSE_URL）と、データベースが"
+                             "動いているかを確認してください") from None
     return engine
 
 
@@ -75,7 +78,7 @@ def land(engine: Engine, batch: Any, run_id: str) -> LandResult:
             if batch.files_state is not None:
                 _record_files(conn, batch.source, batch.files_state, run_id, stamp)
         status = "landed" if batch.rejected is None else "rejected"
-        message = batch.rejected or f"{len(batch.figures)} figures, {added} new revisions"
+        message = batch.rejected or "; ".join(batch.notes)   # the counts have columns of their own
         conn.execute(insert(source_run).values(
             flow_run_id=run_id, source=batch.source, status=status, as_of=batch.as_of,
             rows_read=batch.rows_read, rows_quarantined=batch.bad_rows, figures=len(batch.figures),
