@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from jisseki.catalog import SOURCES
 from jisseki.errors import ConfigError, validation_text
+from jisseki.freshness import EntryDue, Freshness, NewDataDay, RecentCrawl
+from jisseki.periods import iso_day
 from jisseki.tomlfile import read_toml
 
 
@@ -21,9 +25,22 @@ class WarehouseConfig(_Strict):
     url: str = "sqlite:///warehouse.db"
 
 
+def _days(value: Any, least: int, unit: str) -> int:
+    """A count of days from the config, or a Japanese error (the location names the key)."""
+    if type(value) is not int or value < least:
+        message = "{least} 以上の整数（{unit}）で書いてください（指定値: {value}）"
+        raise PydanticCustomError("jisseki_days", message, {"least": least, "unit": unit,
+                                                            "value": repr(value)})
+    return value
+
+
 class SourceConfig(_Strict):
     """Keys common to every source; a source reads only the ones its contract needs."""
     max_bad_ratio: float | None = Field(default=None, ge=0, le=1)
+
+    def freshness(self) -> Freshness:
+        """When the alerts call this source late: each kind of source declares it by keys of its own."""
+        raise NotImplementedError(f"{type(self).__name__} declares no freshness")
 
 
 class ApiSourceConfig(SourceConfig):
@@ -38,7 +55,16 @@ class ApiSourceConfig(SourceConfig):
     backoff_seconds: float = Field(default=1.0, ge=0)
     max_retry_after: float = Field(default=120.0, ge=0)
     page_size: int = Field(default=100, ge=1, le=100)
+    stale_after_days: int = 2  # calendar days since the last successful crawl: these systems run every day
     token: SecretStr | None = Field(default=None, exclude=True)
+
+    @field_validator("stale_after_days", mode="before")
+    @classmethod
+    def _stale_days(cls, value: Any) -> int:
+        return _days(value, 1, "日数")
+
+    def freshness(self) -> Freshness:
+        return RecentCrawl(self.stale_after_days)
 
     @model_validator(mode="after")
     def _one_token_source(self) -> ApiSourceConfig:
@@ -52,7 +78,39 @@ class FolderSourceConfig(SourceConfig):
     path: Path
 
 
-class MoveoutSourceConfig(FolderSourceConfig):
+class DailyLogSourceConfig(FolderSourceConfig):
+    # Business days after the last data day (jisseki/city_calendar.py): nothing is late on a closed day.
+    stale_after_business_days: int = 3
+
+    @field_validator("stale_after_business_days", mode="before")
+    @classmethod
+    def _business_days(cls, value: Any) -> int:
+        return _days(value, 0, "営業日数")
+
+    def freshness(self) -> Freshness:
+        return NewDataDay(self.stale_after_business_days)
+
+
+class ManualSourceConfig(FolderSourceConfig):
+    # A fiscal year's entries are due by this month-day of the year it ends in: FY2025 by 2026-04-30.
+    entry_due: str = "04-30"
+
+    @field_validator("entry_due", mode="before")
+    @classmethod
+    def _month_day(cls, value: Any) -> str:
+        day = iso_day(f"2001-{value}") if isinstance(value, str) else None
+        if day is None or day.month < 4:
+            raise PydanticCustomError(
+                "jisseki_entry_due", "年度末（3月31日）の後の月日を \"MM-DD\"（\"04-01\"〜\"12-31\"、"
+                "例: \"04-30\"）で書いてください（指定値: {value}）", {"value": repr(value)})
+        return value
+
+    def freshness(self) -> Freshness:
+        month, day = self.entry_due.split("-")
+        return EntryDue(int(month), int(day))
+
+
+class MoveoutSourceConfig(DailyLogSourceConfig):
     # The key of the fingerprints that let a night read only new files (warehouse/notification_index.py):
     # an environment variable or a Prefect Secret block; without either, a key file that the first run
     # makes in fingerprint_key_dir (default: the user's config folder, outside the data folder).
@@ -68,17 +126,17 @@ class MoveoutSourceConfig(FolderSourceConfig):
         return self
 
 
-class DatavizSourceConfig(FolderSourceConfig):
+class DatavizSourceConfig(DailyLogSourceConfig):
     departments: Path
 
 
 class SourcesConfig(_Strict):
     online_procedures: ApiSourceConfig | None = None
     moveout_log: MoveoutSourceConfig | None = None
-    speech_usage: FolderSourceConfig | None = None
+    speech_usage: DailyLogSourceConfig | None = None
     nocode_apps: ApiSourceConfig | None = None
     dataviz_access: DatavizSourceConfig | None = None
-    manual_entries: FolderSourceConfig | None = None
+    manual_entries: ManualSourceConfig | None = None
 
 
 class AlertsConfig(_Strict):
@@ -105,6 +163,28 @@ class ScheduleConfig(_Strict):
     timezone: str = "Asia/Tokyo"
 
 
+class CalendarConfig(_Strict):
+    closed_days: list[date] = []  # closed besides weekends, national holidays and 12/29–1/3
+
+    @field_validator("closed_days", mode="before")
+    @classmethod
+    def _dates(cls, value: Any) -> list[date]:
+        if not isinstance(value, list):
+            raise PydanticCustomError("jisseki_closed_days", "日付の配列で書いてください"
+                                      "（例: closed_days = [2026-01-05]、指定値: {value}）", {"value": repr(value)})
+        return [_closed_day(n, item) for n, item in enumerate(value, 1)]
+
+
+def _closed_day(n: int, item: Any) -> date:
+    """A TOML date, or the same written as a string; a date-time is refused rather than cut to its day."""
+    day = iso_day(item) if isinstance(item, str) else item
+    if type(day) is date:
+        return day
+    shown = item.isoformat() if isinstance(item, date) else repr(item)
+    raise PydanticCustomError("jisseki_closed_days", "{n} 番目が日付（例: 2026-01-05、時刻なし）では"
+                              "ありません（指定値: {value}）", {"n": n, "value": shown})
+
+
 class Config(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     sources: SourcesConfig = SourcesConfig()
@@ -112,6 +192,7 @@ class Config(_Strict):
     validation: ValidationConfig = ValidationConfig()
     catalog: CatalogConfig = CatalogConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    calendar: CalendarConfig = CalendarConfig()
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     def enabled_sources(self) -> list[str]:
@@ -122,6 +203,10 @@ class Config(_Strict):
         if found is None:
             raise ConfigError(f"ソース {name} は設定ファイルにありません（[sources.{name}] がありません）")
         return found
+
+    def freshness(self) -> dict[str, Freshness]:
+        """Every configured source's rule for late data, from its own section: the alert rules take it as data."""
+        return {name: self.source(name).freshness() for name in self.enabled_sources()}
 
     def max_bad_ratio(self, name: str, source_default: float | None = None) -> float:
         """The source's own setting, else the source kind's default, else [validation]'s."""

@@ -109,6 +109,8 @@ def _what(err: Mapping[str, Any]) -> str:
     ctx = err.get("ctx") or {}
     if err["type"] == "value_error" and "error" in ctx:
         return str(ctx["error"])   # our own validators: already Japanese
+    if err["type"].startswith("jisseki_"):
+        return str(err["msg"])     # our own PydanticCustomError: already Japanese
     template = _VALIDATION_TEXT.get(err["type"])
     if template is None:
         return f"値が正しくありません（{err['type']}）"

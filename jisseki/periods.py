@@ -63,14 +63,22 @@ def yesterday_jst(now: datetime | None = None) -> date:
     return today_jst(now) - timedelta(days=1)
 
 
+def iso_day(text: str) -> date | None:
+    """YYYY-MM-DD exactly (date.fromisoformat alone also takes 20260105 and week dates), else None."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def parse_day(text: str) -> date:
     """A date as the CLI and flow parameters take it: YYYY-MM-DD and nothing else."""
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise UsageError(f"日付 {text!r} は読めません", "YYYY-MM-DD の形で指定してください（例: 2026-03-31）")
+    day = iso_day(text)
+    if day is None:
+        raise UsageError(f"日付 {text!r} は読めません", "YYYY-MM-DD の形で指定してください（例: 2026-03-31）")
+    return day
 
 
 def as_of_day(day: date | None, now: datetime | None = None, option: str = "--as-of") -> date:

@@ -3,18 +3,26 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
+
 from jisseki.alerts.rules import SourceState, check
 from jisseki.catalog import load_catalog
+from jisseki.city_calendar import CityCalendar
 from jisseki.evaluate import evaluate
+from jisseki.freshness import EntryDue, NewDataDay, RecentCrawl
 from jisseki.model import Figure
 
 CATALOG = load_catalog()
 NOW = datetime(2026, 4, 20, 3, 0, tzinfo=timezone.utc)
+CITY = CityCalendar()
+# The config's defaults (tests/test_config.py holds them to it)
+DEFAULTS = {"online_procedures": RecentCrawl(2), "moveout_log": NewDataDay(3), "speech_usage": NewDataDay(3),
+            "nocode_apps": RecentCrawl(2), "dataviz_access": NewDataDay(3), "manual_entries": EntryDue(4, 30)}
 
 
-def run(figures, as_of, outcomes=None, states=None, configured=()):
-    return check(evaluate(figures, CATALOG, as_of), figures, CATALOG, as_of, NOW, "run-9", outcomes or {},
-                 states or {}, configured)
+def run(figures, as_of, outcomes=None, states=None, freshness=None, calendar=CITY, now=NOW):
+    return check(evaluate(figures, CATALOG, as_of), figures, CATALOG, as_of, now, "run-9", outcomes or {},
+                 states or {}, freshness or {}, calendar)
 
 
 def keys(checked) -> set[str]:
@@ -56,17 +64,84 @@ def test_failed_and_rejected_sources_alert_by_name() -> None:
     assert "不正な行が 10%" in next(a for a in checked.active if a.subject == "moveout_log").body
 
 
+def stale(checked) -> dict[str, str]:
+    return {a.subject: a.body for a in checked.active if a.key.startswith("stale:")}
+
+
 def test_data_late_by_each_sources_cadence() -> None:
-    as_of = date(2026, 4, 19)
+    as_of = date(2026, 4, 24)  # a Friday after a week without closed days: business days = calendar days
     states = {"moveout_log": SourceState(NOW, as_of - timedelta(days=4)),
               "speech_usage": SourceState(NOW, as_of - timedelta(days=3)),
               "online_procedures": SourceState(NOW - timedelta(days=2, hours=1), None),
               "nocode_apps": SourceState(NOW - timedelta(days=1), None)}
-    checked = run([], as_of, states=states, configured=list(states))
-    assert {k for k in keys(checked) if k.startswith("stale")} == {"stale:moveout_log", "stale:online_procedures"}
+    checked = run([], as_of, states=states, freshness={k: DEFAULTS[k] for k in states})
+    assert set(stale(checked)) == {"moveout_log", "online_procedures"}
+    assert {"stale:moveout_log", "stale:speech_usage", "stale:online_procedures", "stale:nocode_apps"} <= checked.scopes
+
+
+@pytest.mark.parametrize("as_of, late", [
+    (date(2026, 1, 4), None),   # 12/27–1/4: weekend, 12/29–1/3, Sunday
+    (date(2026, 1, 7), None),   # 3 business days: not more than 3
+    (date(2026, 1, 8), 4),
+])
+def test_a_daily_log_is_late_by_business_days_over_the_new_year(as_of: date, late: int | None) -> None:
+    states = {"moveout_log": SourceState(NOW, date(2025, 12, 26))}
+    body = stale(run([], as_of, states=states, freshness={"moveout_log": NewDataDay(3)})).get("moveout_log")
+    if late is None:
+        assert body is None
+        return
+    assert body.startswith("ソース: moveout_log\n")  # the resolution message quotes the first line
+    for text in (f"最新のデータ日 2025-12-26（金）から基準日 2026-01-08（木）までに {late} 営業日",
+                 "許容: 3 営業日まで", "年末年始（12/29〜1/3）", "[calendar] closed_days",
+                 "対応: moveout_log のファイルが取込フォルダに届いているか", "フロー実行: run-9"):
+        assert text in body
+
+
+def test_an_extra_closed_day_and_a_threshold_move_the_day_it_is_late() -> None:
+    states = {"speech_usage": SourceState(NOW, date(2025, 12, 26))}
+    closed = CityCalendar([date(2026, 1, 5)])
+    assert not stale(run([], date(2026, 1, 8), states=states, freshness={"speech_usage": NewDataDay(3)},
+                         calendar=closed))
+    assert "までに 4 営業日" in stale(run([], date(2026, 1, 9), states=states,
+                                         freshness={"speech_usage": NewDataDay(3)}, calendar=closed))["speech_usage"]
+    five = {"speech_usage": NewDataDay(5)}
+    assert not stale(run([], date(2026, 1, 12), states=states, freshness=five))  # 1/12 is 成人の日
+    body = stale(run([], date(2026, 1, 13), states=states, freshness=five))["speech_usage"]
+    assert "までに 6 営業日" in body and "許容: 5 営業日まで" in body
+
+
+def test_an_api_is_late_by_calendar_days_since_its_last_crawl() -> None:
+    landed = datetime(2026, 1, 2, 17, 30, tzinfo=timezone.utc)  # the systems run over 年末年始 too
+    states = {"nocode_apps": SourceState(landed, None)}
+    for days, now, late in [(2, landed + timedelta(days=2), False), (2, landed + timedelta(days=2, minutes=1), True),
+                            (4, landed + timedelta(days=3), False), (4, landed + timedelta(days=4, hours=1), True)]:
+        bodies = stale(run([], date(2026, 1, 4), states=states, freshness={"nocode_apps": RecentCrawl(days)}, now=now))
+        assert ("nocode_apps" in bodies) is late, (days, now)
+    body = bodies["nocode_apps"]
+    for text in ("最後に取り込めたクロール: 2026-01-02 17:30 UTC", "確認時刻: 2026-01-06 18:30 UTC",
+                 "4 日を超えて取り込めていません", "対応: nocode_apps の API が応答しているか"):
+        assert text in body
+
+
+def test_only_configured_sources_are_checked_and_a_never_landed_one_waits_for_its_failure_alert() -> None:
+    states = {"moveout_log": SourceState(NOW, date(2025, 12, 1))}
+    checked = run([], date(2026, 1, 8), states=states, freshness={"speech_usage": NewDataDay(3)})
+    assert not stale(checked) and checked.scopes >= {"stale:speech_usage"} and "stale:moveout_log" not in checked.scopes
 
 
 def test_manual_entries_missing_after_april_of_the_next_year() -> None:
-    assert "manual_missing:external_specialists:FY2025" not in keys(run([], date(2026, 4, 30)))
-    assert "manual_missing:external_specialists:FY2025" in keys(run([], date(2026, 5, 1)))
-    assert not {k for k in keys(run([], date(2026, 5, 1))) if k.startswith("manual_missing:online_procedures")}
+    manual = {"manual_entries": DEFAULTS["manual_entries"]}
+    assert "manual_missing:external_specialists:FY2025" not in keys(run([], date(2026, 4, 30), freshness=manual))
+    may = run([], date(2026, 5, 1), freshness=manual)
+    assert "manual_missing:external_specialists:FY2025" in keys(may)
+    assert not {k for k in keys(may) if k.startswith("manual_missing:online_procedures")}
+    body = next(a.body for a in may.active if a.key == "manual_missing:external_specialists:FY2025")
+    assert "入力期限 2026-04-30（木）を過ぎても" in body and "対応: 所管の所属に 2025年度の実績" in body
+
+
+def test_the_manual_due_date_comes_from_the_config() -> None:
+    june = {"manual_entries": EntryDue(6, 30)}
+    assert not {k for k in keys(run([], date(2026, 6, 30), freshness=june)) if k.startswith("manual_missing:")}
+    assert "manual_missing:external_specialists:FY2025" in keys(run([], date(2026, 7, 1), freshness=june))
+    # a workbook that is not configured is not collected: nobody is asked to fill it in
+    assert not {k for k in keys(run([], date(2026, 7, 1))) if k.startswith("manual_missing:")}

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from jisseki.catalog import Catalog, Indicator
+from jisseki.city_calendar import CityCalendar, day_label
 from jisseki.evaluate import Verdict
+from jisseki.freshness import EntryDue, Freshness, NewDataDay, RecentCrawl
 from jisseki.model import CITY, Figure
 from jisseki.periods import as_utc, fy_months, month_end, month_label
 from jisseki.report import format_value
 
-DAILY_LOGS = {"moveout_log": 3, "speech_usage": 3, "dataviz_access": 3}   # days without a new day
-API_CRAWLS = {"online_procedures": 2, "nocode_apps": 2}                    # days since the last crawl
-MANUAL_SOURCE = "manual_entries"
+NOT_COUNTED = ("土曜・日曜・祝日（振替休日・国民の休日を含む）・年末年始（12/29〜1/3）・"
+               "設定の閉庁日（[calendar] closed_days）")
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,14 @@ class SourceState:
 
 def check(verdicts: Iterable[Verdict], figures: Iterable[Figure], catalog: Catalog, as_of: date, now: datetime,
           run_id: str, outcomes: Mapping[str, tuple[str, str]], states: Mapping[str, SourceState],
-          configured: Iterable[str]) -> Checked:
-    """outcomes: this run's (status, message) per source; states: the last landing per source."""
+          freshness: Mapping[str, Freshness], calendar: CityCalendar) -> Checked:
+    """outcomes: this run's (status, message) per source; states: the last landing per source;
+    freshness: when each configured source is late, from its config section."""
     out = Checked()
     footer = f"フロー実行: {run_id}"
     for verdict in verdicts:
-        _kpi_alerts(out, catalog.get(verdict.kpi_id), verdict, footer)
+        ind = catalog.get(verdict.kpi_id)
+        _kpi_alerts(out, ind, verdict, freshness.get(ind.source), footer)
     _monthly_alerts(out, list(figures), catalog, as_of, footer)
     for name, (status, message) in outcomes.items():
         out.scopes.add(f"run:{name}")
@@ -56,12 +59,12 @@ def check(verdicts: Iterable[Verdict], figures: Iterable[Figure], catalog: Catal
             out.active.append(Alert(f"source_failed:{name}", f"run:{name}", name, "failure",
                                     f"【{word}】ソース {name}",
                                     f"ソース: {name}\n状態: {status}\n理由: {message}\n期間: {as_of} 時点\n{footer}"))
-    for name in configured:
-        _stale_alert(out, name, states.get(name), as_of, now, footer)
+    for name, rule in freshness.items():
+        _stale_alert(out, name, rule, states.get(name), as_of, now, calendar, footer)
     return out
 
 
-def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, footer: str) -> None:
+def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None, footer: str) -> None:
     scope = f"kpi:{ind.id}"
     out.scopes.add(scope)
     head = f"指標: {ind.name}（{ind.id}）\n期間: {v.fiscal_year}年度（FY{v.fiscal_year}、{v.as_of} 時点）"
@@ -75,11 +78,14 @@ def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, footer: str) -> None:
                                 f"【要注意】{ind.id} {v.fiscal_year}年度 目標に届かない見込み",
                                 f"{head}\n{figures}（年度累計）\n年度末見込み: {format_value(ind, v.projected)}\n"
                                 f"見込みの方法: {v.projection_method}\n{footer}"))
-    elif v.status == "no_data" and ind.source == MANUAL_SOURCE and v.as_of > date(v.fiscal_year + 1, 4, 30):
+    elif v.status == "no_data" and isinstance(rule, EntryDue) and v.as_of > rule.due(v.fiscal_year):
         out.active.append(Alert(f"manual_missing:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "warning",
                                 f"【未入力】{ind.id} {v.fiscal_year}年度",
                                 f"{head}\n目標: {format_value(ind, v.target)}\n"
-                                f"{v.fiscal_year + 1}年4月末を過ぎても実績入力シートに入力がありません\n{footer}"))
+                                f"入力期限 {day_label(rule.due(v.fiscal_year))}を過ぎても"
+                                f"実績入力シートに入力がありません\n"
+                                f"対応: 所管の所属に {v.fiscal_year}年度の実績（{ind.id}）の入力を"
+                                f"依頼してください\n{footer}"))
 
 
 def _monthly_alerts(out: Checked, figures: list[Figure], catalog: Catalog, as_of: date, footer: str) -> None:
@@ -100,24 +106,35 @@ def _monthly_alerts(out: Checked, figures: list[Figure], catalog: Catalog, as_of
                     f"実績: {format_value(ind, figure.value)}\n目標: {format_value(ind, target)}以上\n{footer}"))
 
 
-def _stale_alert(out: Checked, name: str, state: SourceState | None, as_of: date, now: datetime,
-                 footer: str) -> None:
+def _stale_alert(out: Checked, name: str, rule: Freshness, state: SourceState | None, as_of: date, now: datetime,
+                 calendar: CityCalendar, footer: str) -> None:
     scope = f"stale:{name}"
     out.scopes.add(scope)
     if state is None:
         return  # never landed: the run's own failure alert says why
-    if name in DAILY_LOGS and state.max_event_date is not None:
-        limit = DAILY_LOGS[name]
-        if (as_of - state.max_event_date).days > limit:
-            out.active.append(Alert(f"stale:{name}", scope, name, "warning", f"【データ遅延】ソース {name}",
-                                    f"ソース: {name}\n最新のデータ日: {state.max_event_date}\n"
-                                    f"基準日: {as_of}（{limit}日を超えて新しい日のデータがありません）\n{footer}"))
-    elif name in API_CRAWLS and state.landed_at is not None:
-        limit = API_CRAWLS[name]
-        if now - state.landed_at > timedelta(days=limit):
-            out.active.append(Alert(f"stale:{name}", scope, name, "warning", f"【データ遅延】ソース {name}",
-                                    f"ソース: {name}\n最後に取り込めたクロール: {state.landed_at:%Y-%m-%d %H:%M} UTC\n"
-                                    f"{limit}日を超えて取り込めていません\n{footer}"))
+    late = _lateness(name, rule, state, as_of, now, calendar)
+    if late is not None:
+        out.active.append(Alert(f"stale:{name}", scope, name, "warning", f"【データ遅延】ソース {name}",
+                                f"ソース: {name}\n{late}\n{footer}"))
+
+
+def _lateness(name: str, rule: Freshness, state: SourceState, as_of: date, now: datetime,
+              calendar: CityCalendar) -> str | None:
+    """What was checked and what to do, while the source is late by its own rule."""
+    if isinstance(rule, NewDataDay) and state.max_event_date is not None:
+        passed = calendar.business_days_after(state.max_event_date, as_of)
+        if passed > rule.business_days:
+            return (f"最新のデータ日 {day_label(state.max_event_date)}から基準日 {day_label(as_of)}までに "
+                    f"{passed} 営業日、新しい日のデータがありません（許容: {rule.business_days} 営業日まで）\n"
+                    f"数えない日: {NOT_COUNTED}\n"
+                    f"対応: {name} のファイルが取込フォルダに届いているか、配信元からの連携を確認してください")
+    elif isinstance(rule, RecentCrawl) and state.landed_at is not None:
+        if now - state.landed_at > timedelta(days=rule.days):
+            return (f"最後に取り込めたクロール: {state.landed_at:%Y-%m-%d %H:%M} UTC\n"
+                    f"確認時刻: {now.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC（{rule.days} 日を超えて"
+                    f"取り込めていません。API は毎日動くため暦日で数えます）\n"
+                    f"対応: {name} の API が応答しているか、認証情報（トークン）が有効かを確認してください")
+    return None
 
 
 def resolved_message(title: str, body: str, run_id: str) -> tuple[str, str]:

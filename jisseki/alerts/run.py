@@ -8,6 +8,7 @@ from typing import Any
 from jisseki.alerts.deliver import channel, deliver
 from jisseki.alerts.rules import check, to_state
 from jisseki.catalog import Catalog
+from jisseki.city_calendar import CityCalendar
 from jisseki.config import Config
 from jisseki.evaluate import Verdict
 from warehouse import alerts as store
@@ -29,7 +30,7 @@ def process_alerts(engine: Any, config: Config, catalog: Catalog, verdicts: list
     outcomes = {r["source"]: (r["status"], r["message"]) for r in source_runs(engine, run_id)}
     states = {name: to_state(row) for name, row in ingest_states(engine).items()}
     checked = check(verdicts, current_figures(engine), catalog, as_of, now, run_id, outcomes, states,
-                    config.enabled_sources())
+                    config.freshness(), CityCalendar(config.calendar.closed_days))
     channels = {c.id: c for c in (channel(url) for url in config.alerts.channel_urls())}
     changes = store.reconcile(engine, checked, list(channels), run_id)
     sent, failed = deliver(store.pending(engine, channels), channels, lambda i, e: store.mark(engine, i, e))
