@@ -21,7 +21,7 @@ SERVER = b"prefect.server.api.server"
 
 
 def tree(pid: int) -> list[int]:
-    """pid and its descendants (the transcoding worker is a grandchild, under the forkserver)."""
+    """pid and its descendants (the transcoding worker among them)."""
     found, queue = [], [pid]
     while queue:
         current = queue.pop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +22,7 @@ from connectors.files import delivered_files, read_delivery
 from connectors.moveout_columnar import insert_rows
 from connectors.moveout_log import _read_file
 from connectors.records import Bad, FileInfo, Lineage, Record
+from jisseki import worker
 from jisseki.catalog import Catalog
 from jisseki.measures import moveout
 from jisseki.pipeline import CHUNK_ROWS, Batch, Incremental, Progress, _chunks, _rejection, _valid
@@ -33,6 +34,7 @@ CHUNK_BYTES = 64 * 1024 * 1024   # UTF-8 text staged in DuckDB at once
 INDEX_FILE = "moveout_log.duckdb"
 Transcoded = tuple[FileInfo, columnar.Regular | None, int]
 WORKER_FILES = 8   # fewer new files are transcoded here: a worker process costs a Python start
+TRANSCODE = "connectors.moveout_columnar:transcode_file"
 
 
 @dataclass
@@ -124,25 +126,17 @@ def _read_new(index: NotificationIndex, folder: Path, known: dict[str, FileInfo]
 def _transcoding(paths: list[Path], ids: range, work: Path) -> Iterator[Iterator[Transcoded]]:
     """Each file's lineage, UTF-8 copy and chunk size, in order. Many files are transcoded by a worker
     process, which runs ahead while this one loads what it has made: decoding holds the GIL, DuckDB
-    does not, so the two cores work at once and validation's Python does not wait for the decoder."""
-    pool = _worker() if len(paths) >= WORKER_FILES else None
-    if pool is None:
-        yield map(columnar.transcode_file, paths, ids, [work] * len(paths))
-        return
-    try:
-        yield pool.map(columnar.transcode_file, paths, ids, [work] * len(paths), chunksize=4)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _worker() -> ProcessPoolExecutor | None:
-    import multiprocessing
-
-    try:
-        # forkserver, not fork: this process runs threads (Prefect's), and a forked copy of them can deadlock.
-        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
-    except (OSError, NotImplementedError, ValueError):
-        return None   # no process pools here (no /dev/shm semaphores): transcode in this process
+    does not, so the two cores work at once and validation's Python does not wait for the decoder.
+    The worker ends with this block (jisseki/worker.py): nothing of a run outlives it."""
+    jobs = [(path, file_id, work) for path, file_id in zip(paths, ids)]
+    if len(paths) >= WORKER_FILES:
+        try:
+            with worker.mapped(TRANSCODE, jobs) as transcoded:
+                yield transcoded
+            return
+        except OSError:
+            pass   # no child process can be started here: transcode in this process
+    yield (columnar.transcode_file(*job) for job in jobs)
 
 
 def _unchanged_by_stat(path: Path, landed: FileInfo | None, indexed: IndexedFile | None) -> FileInfo | None:
