@@ -137,6 +137,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--fy", type=int, help="年度 (既定: 運営方針の年度)")
     report.set_defaults(handler=cmd_report)
 
+    upgrade = sub.add_parser("upgrade", help="倉庫のスキーマをこの版に更新する（実行のたびにも自動で行われます）",
+                             parents=[common])
+    _config_arg(upgrade)
+    upgrade.set_defaults(handler=cmd_upgrade)
+
     template = sub.add_parser("manual-template", help="各所属が記入する実績入力シート (.xlsx) を作る",
                               parents=[common])
     template.add_argument("--fy", type=int, required=True, help="年度 (例: 2025)")
@@ -179,7 +184,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
-    evaluations = latest_evaluations(connect(config.warehouse.url), args.fy)
+    evaluations = latest_evaluations(connect(config.warehouse.url, create=False), args.fy)
     if args.format == "json":
         print(json.dumps(status_json(evaluations, catalog), ensure_ascii=False, indent=2))
     else:
@@ -197,7 +202,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     as_of_day(args.last, option="--to")   # an evaluation of a month end that has not come would stand as latest
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
-    engine = connect(config.warehouse.url)
+    engine = connect(config.warehouse.url, create=False)
     verdicts = backfill(current_figures(engine), catalog, args.first, args.last)
     if not verdicts:
         print(f"{args.first}〜{args.last} に月末がありません", file=sys.stderr)
@@ -219,13 +224,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
     fy = args.fy or catalog.policy.fiscal_year
-    engine = connect(config.warehouse.url)
+    engine = connect(config.warehouse.url, create=False)
     evaluations = latest_evaluations(engine, fy)
     if not evaluations:
         print(f"{fy}年度の評価がまだありません。先に jisseki run を実行してください", file=sys.stderr)
         return 1
     html_path, xlsx_path = write_report(evaluations, current_figures(engine), catalog, fy, args.out)
     print(f"{html_path}\n{xlsx_path}")
+    return 0
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from warehouse.store import upgrade
+
+    print("\n".join(upgrade(load_config(_config_path(args)).warehouse.url).lines()))
     return 0
 
 

@@ -140,6 +140,28 @@ def test_a_lost_index_or_a_new_key_costs_a_full_read_not_a_wrong_figure(tmp_path
     assert rekeyed.rows_read == 15 and shares(rekeyed) == before
 
 
+def test_an_index_of_another_format_is_rebuilt_and_the_figures_stay_exact(tmp_path: Path, monkeypatch) -> None:
+    """The index's own schema has no migrations: a new FORMAT empties it, and the night reads every file again."""
+    import warehouse.notification_index as module
+
+    night = Night(tmp_path)
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 10, 0, "マイナポータル"))
+    write(night.inbox, "d2.csv", day_rows("2025/04/02", 5, 100))
+    before = shares(night.run())
+    assert night.run().rows_read == 0                       # the index is used
+    monkeypatch.setattr(module, "FORMAT", module.FORMAT + "-next")
+    rebuilt = night.run()
+    assert rebuilt.rows_read == 15 and shares(rebuilt) == before == shares(fresh(night.inbox, tmp_path))
+    assert before[("2025-04", "city")] == (10.0, 15.0)
+    index = NotificationIndex(night.state / "moveout_log.duckdb", KEY, tmp_path / "spill")
+    try:
+        identity = index.con.execute("SELECT value FROM meta WHERE name = 'identity'").fetchone()[0]
+        assert identity.startswith(module.FORMAT + ":") and sorted(index.files()) == ["d1.csv", "d2.csv"]
+    finally:
+        index.close()
+    assert night.run().rows_read == 0                       # and the rebuilt index is used again
+
+
 def test_without_a_configured_key_the_first_run_makes_one_outside_the_data_folder(tmp_path: Path) -> None:
     keys = tmp_path / "home" / "keys"
     night = Night(tmp_path / "site", key=None, key_dir=keys)

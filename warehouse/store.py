@@ -5,6 +5,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, make_url, select, update
@@ -12,6 +13,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from connectors.records import FileInfo
 from jisseki.model import Figure
+from warehouse import migrations
 from warehouse.errors import WarehouseError
 from warehouse.schema import (
     ingest_file,
@@ -19,7 +21,6 @@ from warehouse.schema import (
     kpi_actual,
     kpi_evaluation,
     lineage,
-    metadata,
     quarantine,
     source_run,
 )
@@ -33,21 +34,47 @@ class LandResult:
     quarantine_added: int
 
 
-def connect(url: str) -> Engine:
+def connect(url: str, create: bool = True) -> Engine:
+    """An engine on a warehouse brought to the schema of this code (warehouse/migrations). With
+    create=False (the read commands) a warehouse that does not exist is an error, and none is made."""
+    return _open(url, create)[0]
+
+
+def upgrade(url: str) -> migrations.Upgrade:
+    """`jisseki upgrade`: what the schema was and is now."""
+    engine, result = _open(url, create=True)
+    engine.dispose()
+    return result
+
+
+def _open(url: str, create: bool) -> tuple[Engine, migrations.Upgrade]:
+    shown = make_url(url).render_as_string(hide_password=True) if "://" in url else "(invalid URL)"
     try:
         if url.startswith("sqlite"):
+            if not create and not _sqlite_file_exists(url):
+                raise WarehouseError(f"倉庫がありません: {shown}。先に jisseki run を実行してください")
             engine = create_engine(url, connect_args={"timeout": 60})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)
-        metadata.create_all(engine)
-    except (ArgumentError, OperationalError) as exc:
-        shown = make_url(url).render_as_string(hide_password=True) if "://" in url else "(invalid URL)"
-        cause = type(exc.orig if hasattr(exc, "orig") else exc).__name__
-        raise WarehouseError(f"倉庫に接続できません: {shown} ({cause})",
+    except ArgumentError:
+        raise WarehouseError(f"倉庫に接続できません: {shown} (ArgumentError)") from None
+    try:
+        return engine, migrations.upgrade(engine, create)
+    except OperationalError as exc:
+        engine.dispose()
+        raise WarehouseError(f"倉庫に接続できません: {shown} ({type(exc.orig).__name__})",
                              "[warehouse] url（または JISSEKI_WAREHOUSE_URL）と、データベースが"
                              "動いているかを確認してください") from None
-    return engine
+    except WarehouseError:
+        engine.dispose()
+        raise
+
+
+def _sqlite_file_exists(url: str) -> bool:
+    """Checked before connecting: sqlite3 creates a missing file on connect."""
+    database = make_url(url).database
+    return bool(database) and database != ":memory:" and Path(database).is_file()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
