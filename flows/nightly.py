@@ -22,7 +22,7 @@ from jisseki.config import Config, load_config
 from jisseki.errors import ConfigError, JissekiError
 from jisseki.periods import as_of_day, parse_day
 from warehouse.lock import exclusive_run
-from warehouse.store import connect, source_runs
+from warehouse.store import connect, recorded_night, source_runs
 
 FLOW_NAME = "jisseki-nightly"
 
@@ -40,8 +40,9 @@ def nightly(config_path: str, as_of: str | None = None, sources: list[str] | Non
     catalog = load_catalog(config.catalog.path)
     engine = connect(config.warehouse.url)
     names = select_sources(config.enabled_sources(), sources)
-    with exclusive_run(engine, wait_seconds):
+    with exclusive_run(engine, wait_seconds), recorded_night(engine, run_id, day) as night:
         outcome = _collect_and_evaluate(config, catalog, engine, names, day, run_id)
+        night["value"] = "landed" if all(state == "landed" for state in outcome.values()) else "partial"
     failed = sorted(name for name, state in outcome.items() if state != "landed")
     if failed:
         raise SourcesFailed("取り込めなかったソース: " + ", ".join(failed))

@@ -142,6 +142,12 @@ def _parser() -> argparse.ArgumentParser:
     _config_arg(upgrade)
     upgrade.set_defaults(handler=cmd_upgrade)
 
+    watchdog = sub.add_parser("watchdog", parents=[common],
+                              help="夜間処理が期限（[watchdog] deadline、既定 04:00）までに終わっていなければ"
+                                   "アラートを送る（systemd タイマーなどで定期的に実行）")
+    _config_arg(watchdog)
+    watchdog.set_defaults(handler=cmd_watchdog)
+
     template = sub.add_parser("manual-template", help="各所属が記入する実績入力シート (.xlsx) を作る",
                               parents=[common])
     template.add_argument("--fy", type=int, required=True, help="年度 (例: 2025)")
@@ -239,6 +245,20 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
     print("\n".join(upgrade(load_config(_config_path(args)).warehouse.url).lines()))
     return 0
+
+
+def cmd_watchdog(args: argparse.Namespace) -> int:
+    from jisseki.alerts.run import process_watchdog
+    from warehouse.store import connect
+
+    config = load_config(_config_path(args))
+    summary = process_watchdog(connect(config.warehouse.url, create=False), config)
+    if not summary.missed:
+        print("夜間処理: 期限までに終わっています")
+        return ExitCode.OK
+    print(f"夜間処理が期限までに終わっていません: {', '.join(summary.missed)}"
+          f"（今回送ったアラート {summary.sent} 通、送れなかった {summary.failed} 通）", file=sys.stderr)
+    return ExitCode.FAILED
 
 
 def cmd_manual_template(args: argparse.Namespace) -> int:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,24 @@ class ScheduleConfig(_Strict):
     timezone: str = "Asia/Tokyo"
 
 
+class WatchdogConfig(_Strict):
+    # By this time (the schedule's time zone) a night's run must have finished, or `jisseki watchdog` alerts.
+    deadline: time = time(4, 0)
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _hh_mm(cls, value: Any) -> time:
+        if isinstance(value, time):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\d{2}:\d{2}", value):
+            try:
+                return time.fromisoformat(value)
+            except ValueError:
+                pass
+        raise PydanticCustomError("jisseki_deadline", "時刻を \"HH:MM\"（例: \"04:00\"）で書いてください（指定値: {value}）",
+                                  {"value": repr(value)})
+
+
 class CalendarConfig(_Strict):
     closed_days: list[date] = []  # closed besides weekends, national holidays and 12/29–1/3
 
@@ -193,6 +212,7 @@ class Config(_Strict):
     catalog: CatalogConfig = CatalogConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     calendar: CalendarConfig = CalendarConfig()
+    watchdog: WatchdogConfig = WatchdogConfig()
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     def enabled_sources(self) -> list[str]:

@@ -168,3 +168,17 @@ run_lock = Table(
     Column("acquired_at", DateTime(timezone=True), nullable=False),
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
 )
+
+# One row per nightly run that got the warehouse: started, then finished with its outcome. What the
+# watchdog (outside the nightly run) reads to tell a night that did not happen.
+night_run = Table(
+    "night_run", metadata,
+    Column("flow_run_id", String(64), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outcome", String(16)),                     # landed | partial (a source did not land) | failed
+    Index("ix_night_run_finished", "finished_at"),
+)

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import os
+import socket
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -21,6 +24,7 @@ from warehouse.schema import (
     kpi_actual,
     kpi_evaluation,
     lineage,
+    night_run,
     quarantine,
     source_run,
 )
@@ -242,6 +246,35 @@ def source_runs(engine: Engine, run_id: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(
             select(source_run).where(source_run.c.flow_run_id == run_id).order_by(source_run.c.id))]
+
+
+@contextmanager
+def recorded_night(engine: Engine, run_id: str, as_of: date) -> Iterator[dict[str, str]]:
+    """A row in night_run from the start of a nightly run to its end; the caller sets outcome["value"]
+    (landed or partial). An exception ends it as failed. What `jisseki watchdog` reads."""
+    with engine.begin() as conn:
+        # A flow run that Prefect retries keeps its id: the row starts again.
+        conn.execute(delete(night_run).where(night_run.c.flow_run_id == run_id))
+        conn.execute(insert(night_run).values(flow_run_id=run_id, as_of=as_of, host=socket.gethostname(),
+                                              pid=os.getpid(), started_at=now()))
+    outcome = {"value": "failed"}
+    try:
+        yield outcome
+    finally:
+        with engine.begin() as conn:
+            conn.execute(update(night_run).where(night_run.c.flow_run_id == run_id)
+                         .values(finished_at=now(), outcome=outcome["value"]))
+
+
+def last_nights(engine: Engine) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The nightly run that finished last, and the one still running (started, not finished), if any."""
+    n = night_run.c
+    with engine.connect() as conn:
+        done = conn.execute(select(night_run).where(n.finished_at.is_not(None))
+                            .order_by(n.finished_at.desc()).limit(1)).first()
+        running = conn.execute(select(night_run).where(n.finished_at.is_(None))
+                               .order_by(n.started_at.desc()).limit(1)).first()
+    return (dict(done._mapping) if done else None), (dict(running._mapping) if running else None)
 
 
 def _parts(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from cronsim import CronSim
 
 from jisseki.catalog import Catalog, Indicator
 from jisseki.city_calendar import CityCalendar, day_label
@@ -15,6 +18,11 @@ from jisseki.model import CITY, Figure
 from jisseki.periods import as_utc, fy_months, month_end, month_label
 from jisseki.report import format_value
 
+WATCHDOG_SCOPE = "watchdog"
+WATCHDOG_KEY = "night_missed"
+WATCHDOG_TODO = ("対応: 夜間処理を動かすもの（Prefect のワーカー `prefect worker start`、または `jisseki serve`）が動いているか、"
+                 "デプロイメントが一時停止（Paused）になっていないか、Prefect サーバーに接続できるかを確認してください。"
+                 "再開したら `jisseki run` でこの夜の分を取り込めます")
 NOT_COUNTED = ("土曜・日曜・祝日（振替休日・国民の休日を含む）・年末年始（12/29〜1/3）・"
                "設定の閉庁日（[calendar] closed_days）")
 
@@ -47,6 +55,7 @@ def check(verdicts: Iterable[Verdict], figures: Iterable[Figure], catalog: Catal
     """outcomes: this run's (status, message) per source; states: the last landing per source;
     freshness: when each configured source is late, from its config section."""
     out = Checked()
+    out.scopes.add(WATCHDOG_SCOPE)   # this night ran: what the watchdog said of a missed one is resolved
     footer = f"フロー実行: {run_id}"
     for verdict in verdicts:
         ind = catalog.get(verdict.kpi_id)
@@ -135,6 +144,46 @@ def _lateness(name: str, rule: Freshness, state: SourceState, as_of: date, now: 
                     f"取り込めていません。API は毎日動くため暦日で数えます）\n"
                     f"対応: {name} の API が応答しているか、認証情報（トークン）が有効かを確認してください")
     return None
+
+
+@dataclass(frozen=True)
+class NightRun:
+    """A nightly run as the warehouse's night_run table has it."""
+    started_at: datetime
+    finished_at: datetime | None
+    host: str
+    pid: int
+    as_of: date
+
+
+def night_missed(now: datetime, cron: str, zone: str, deadline: time, last: NightRun | None,
+                 running: NightRun | None) -> Checked:
+    """The watchdog's rule, outside the nightly run: once the deadline of a day has passed, a nightly run
+    must have finished since the last scheduled start before that deadline."""
+    out = Checked(scopes={WATCHDOG_SCOPE})
+    tz = ZoneInfo(zone)
+    local = now.astimezone(tz)
+    due = datetime.combine(local.date(), deadline, tz)
+    if local < due:
+        due -= timedelta(days=1)
+    expected = next(iter(CronSim(cron, due, reverse=True)))
+    if last is not None and as_utc(last.finished_at) >= expected:
+        return out
+    stamp = "%Y-%m-%d %H:%M"
+    lines = [f"予定: {expected.strftime(stamp)}（{zone}）の定時実行が、期限 {due.strftime(stamp)} までに終わっていません"]
+    if last is not None:
+        lines.append(f"最後に終わった夜間処理: {as_utc(last.finished_at).astimezone(tz).strftime(stamp)}"
+                     f"（基準日 {last.as_of}）")
+    else:
+        lines.append("最後に終わった夜間処理: 記録がありません")
+    if running is not None:
+        lines.append(f"実行中: {running.host} の PID {running.pid} が "
+                     f"{as_utc(running.started_at).astimezone(tz).strftime(stamp)} から実行中です"
+                     "（止まっているかもしれません）")
+    out.active.append(Alert(f"{WATCHDOG_KEY}:{expected:%Y-%m-%d}", WATCHDOG_SCOPE, "nightly", "failure",
+                            f"【夜間処理が未実行】{expected.strftime(stamp)} の定時実行",
+                            "\n".join([*lines, WATCHDOG_TODO])))
+    return out
 
 
 def resolved_message(title: str, body: str, run_id: str) -> tuple[str, str]:
