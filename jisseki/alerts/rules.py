@@ -13,6 +13,7 @@ from jisseki.model import CITY, Figure
 from jisseki.periods import as_utc, fy_months, month_end, month_label
 from jisseki.report import format_value
 
+LOCK_SCOPE = "run_lock"    # the warehouse lock: checked by every run that gets it or gives up on it
 DAILY_LOGS = {"moveout_log": 3, "speech_usage": 3, "dataviz_access": 3}   # days without a new day
 API_CRAWLS = {"online_procedures": 2, "nocode_apps": 2}                    # days since the last crawl
 MANUAL_SOURCE = "manual_entries"
@@ -58,6 +59,16 @@ def check(verdicts: Iterable[Verdict], figures: Iterable[Figure], catalog: Catal
                                     f"ソース: {name}\n状態: {status}\n理由: {message}\n期間: {as_of} 時点\n{footer}"))
     for name in configured:
         _stale_alert(out, name, states.get(name), as_of, now, footer)
+    return out
+
+
+def lock_check(refusal: str | None, as_of: date, run_id: str) -> Checked:
+    """The lock condition alone. A run that gave up waiting for the warehouse lock fires it, refusal saying who
+    holds it and what to do; the next run that gets the lock finds it quiet, which resolves it."""
+    out = Checked(scopes={LOCK_SCOPE})
+    if refusal is not None:
+        out.active.append(Alert("run_locked", LOCK_SCOPE, "nightly", "failure", "【未実行】夜間処理 倉庫が使用中",
+                                f"夜間処理（{as_of} 時点の分）を開始できませんでした\n{refusal}\nフロー実行: {run_id}"))
     return out
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from jisseki.alerts.deliver import channel, deliver
-from jisseki.alerts.rules import check, to_state
+from jisseki.alerts.rules import Checked, check, lock_check, to_state
 from jisseki.catalog import Catalog
 from jisseki.config import Config
 from jisseki.evaluate import Verdict
@@ -30,9 +30,19 @@ def process_alerts(engine: Any, config: Config, catalog: Catalog, verdicts: list
     states = {name: to_state(row) for name, row in ingest_states(engine).items()}
     checked = check(verdicts, current_figures(engine), catalog, as_of, now, run_id, outcomes, states,
                     config.enabled_sources())
+    return _announce(engine, config, checked, run_id, None)
+
+
+def process_lock_alert(engine: Any, config: Config, refusal: str | None, as_of: date, run_id: str) -> AlertSummary:
+    """The lock condition (refusal: why this run gave up on the lock; None: it got it). Only this run's messages
+    go out here: the run that holds the lock may be delivering the rest of the queue at this moment."""
+    return _announce(engine, config, lock_check(refusal, as_of, run_id), run_id, run_id)
+
+
+def _announce(engine: Any, config: Config, checked: Checked, run_id: str, only_of: str | None) -> AlertSummary:
     channels = {c.id: c for c in (channel(url) for url in config.alerts.channel_urls())}
     changes = store.reconcile(engine, checked, list(channels), run_id)
-    sent, failed = deliver(store.pending(engine, channels), channels, lambda i, e: store.mark(engine, i, e))
+    sent, failed = deliver(store.pending(engine, channels, only_of), channels, lambda i, e: store.mark(engine, i, e))
     return AlertSummary(raised=[c.key for c in changes if c.change == "firing"],
                         resolved=[c.key for c in changes if c.change == "resolved"], sent=sent, failed=failed,
-                        pending=len(store.pending(engine, channels)))
+                        pending=len(store.pending(engine, channels, only_of)))
