@@ -101,8 +101,9 @@ class CatalogConfig(_Strict):
 
 
 class ScheduleConfig(_Strict):
-    cron: str = "0 2 * * *"
-    timezone: str = "Asia/Tokyo"
+    """`jisseki serve`'s schedule; what is left out comes from the deployment definition (prefect.yaml)."""
+    cron: str | None = None
+    timezone: str | None = None
 
 
 class Config(_Strict):
