@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -159,8 +159,9 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
         # No 02:00 run may be created while the test runs; the schedules themselves are what is checked.
         "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
         # Shorter waits than production so the test stays short: an enqueued run retries its slot after 5 s,
-        # a worker polls every 2 s.
+        # a worker and serve poll every 2 s.
         "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "5", "PREFECT_WORKER_QUERY_SECONDS": "2",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
     })
     procs = Processes(env, tmp_path)
     try:
@@ -173,10 +174,11 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
         # The worker runs elsewhere and has the config only through its environment.
         worker = procs.start("worker", [*PREFECT, "worker", "start", "--pool", "jisseki-process"], tmp_path,
                              JISSEKI_CONFIG=str(config))
+        serve_started = datetime.now(timezone.utc)
         serve = procs.start("serve", [sys.executable, "-m", "jisseki.cli", "serve", "--config", str(config)],
                             tmp_path)
         yield {"procs": procs, "api": api, "url": url, "data": data, "receiver": receiver, "serve": serve,
-               "worker": worker}
+               "serve_started": serve_started, "worker": worker}
     finally:
         procs.end_all()
         receiver.close()
@@ -195,7 +197,7 @@ def test_served_and_work_pool_deployments_side_by_side_overlapping_runs_wait(sta
     spec = definition()
     as_of = SUGGESTED_AS_OF.isoformat()
     with prefect_client(stack["api"]) as client:
-        served = wait_for("the served deployment", lambda: _deployment(client, SERVED), 120)
+        served = wait_for("serve to poll", lambda: _polled_since(client, SERVED, stack["serve_started"]), 120)
         assert {stack["serve"].pid, stack["worker"].pid} <= set(procs.tagged())  # the final check can see them
         pooled = client.read_deployment_by_name(POOL)
         for deployed in (pooled, served):
@@ -244,7 +246,7 @@ def test_served_and_work_pool_deployments_side_by_side_overlapping_runs_wait(sta
             run = client.create_flow_run_from_deployment(served.id, parameters={"as_of": as_of})
             wait_for("the served run to start", lambda: client.read_flow_run(run.id).state.is_running(), 120)
             time.sleep(3)
-            released = datetime.now().astimezone()
+            released = datetime.now(timezone.utc)
         waited = finished(client, run.id)
         assert waited.state.is_completed(), waited.state
         assert waited.start_time < released < waited.end_time
@@ -255,20 +257,24 @@ def test_served_and_work_pool_deployments_side_by_side_overlapping_runs_wait(sta
         assert "paused" in procs.log("serve")
         assert client.read_deployment_by_name(SERVED).paused
         assert not client.read_deployment_by_name(POOL).paused
+        restarted = datetime.now(timezone.utc)
         again = procs.start("serve-again", stack["serve"].args, stack["data"])
-        wait_for("serve to resume", lambda: not client.read_deployment_by_name(SERVED).paused, 120)
+        # A serve stopped before its runner polls exits without pausing: wait until it polled.
+        assert not wait_for("serve to poll again", lambda: _polled_since(client, SERVED, restarted), 120).paused
         os.killpg(again.pid, signal.SIGTERM)
         again.wait(timeout=60)
         assert client.read_deployment_by_name(SERVED).paused and not client.read_deployment_by_name(POOL).paused
 
 
-def _deployment(client: Any, name: str) -> Any:
+def _polled_since(client: Any, name: str, moment: datetime) -> Any:
+    """The deployment once a runner serving it has polled for runs after moment: then it has started."""
     from prefect.exceptions import ObjectNotFound
 
     try:
-        return client.read_deployment_by_name(name)
+        found = client.read_deployment_by_name(name)
     except ObjectNotFound:
         return None
+    return found if found.last_polled and found.last_polled > moment else None
 
 
 def test_the_config_comes_from_the_parameter_else_jisseki_config_else_an_error_naming_both(tmp_path) -> None:
