@@ -1,14 +1,17 @@
 """The nightly flow: every configured source concurrently, then evaluation."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date
 
 from prefect import flow
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy import Engine
 
 from flows.tasks import (
+    announce_lock,
     evaluate_kpis,
     ingest_source,
     publish_data_docs,
@@ -18,10 +21,10 @@ from flows.tasks import (
     send_alerts,
 )
 from jisseki.catalog import Catalog, load_catalog
-from jisseki.config import Config, load_config
-from jisseki.errors import ConfigError, JissekiError
+from jisseki.config import Config, config_file, load_config
+from jisseki.errors import ConfigError, ExitCode, JissekiError
 from jisseki.periods import as_of_day, parse_day
-from warehouse.lock import exclusive_run
+from warehouse.lock import RunLocked, exclusive_run
 from warehouse.store import connect, recorded_night, source_runs
 
 FLOW_NAME = "jisseki-nightly"
@@ -31,16 +34,23 @@ class SourcesFailed(JissekiError):
     """Some sources did not land; the others did, and the evaluation ran."""
 
 
+class WarehouseBusy(JissekiError):
+    """Another run held the warehouse for longer than this run would wait; nothing was collected."""
+
+    exit_code = ExitCode.LOCKED
+
+
 @flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4), validate_parameters=False)
-def nightly(config_path: str, as_of: str | None = None, sources: list[str] | None = None,
+def nightly(config_path: str | None = None, as_of: str | None = None, sources: list[str] | None = None,
             wait_seconds: float = 0.0) -> dict[str, str]:
     day = as_of_day(parse_day(as_of) if as_of else None)   # before anything is read or saved
-    config = load_config(config_path)
+    config = load_config(config_file(config_path))
     run_id = str(flow_run.get_id() or "local")
     catalog = load_catalog(config.catalog.path)
     engine = connect(config.warehouse.url)
     names = select_sources(config.enabled_sources(), sources)
-    with exclusive_run(engine, wait_seconds), recorded_night(engine, run_id, day) as night:
+    with _holding_the_warehouse(engine, config, wait_seconds, day, run_id), \
+            recorded_night(engine, run_id, day) as night:
         outcome = _collect_and_evaluate(config, catalog, engine, names, day, run_id)
         night["value"] = "landed" if all(state == "landed" for state in outcome.values()) else "partial"
     failed = sorted(name for name, state in outcome.items() if state != "landed")
@@ -66,6 +76,34 @@ def _collect_and_evaluate(config: Config, catalog: Catalog, engine: Engine, name
         publish_data_docs(config)
     send_alerts(engine, config, catalog, verdicts, day, run_id)
     return outcome
+
+
+@contextmanager
+def _holding_the_warehouse(engine: Engine, config: Config, wait_seconds: float, day: date,
+                           run_id: str) -> Iterator[None]:
+    """The warehouse lock, or WarehouseBusy saying why not. Either way the lock alert is checked: raised by a run
+    that gave up, resolved by the next one that gets the lock."""
+    with ExitStack() as held:
+        try:
+            held.enter_context(exclusive_run(engine, wait_seconds))
+            refusal = None
+        except RunLocked as exc:
+            refusal = refusal_message(exc, wait_seconds, by_deployment=deployment.get_id() is not None)
+        # return_state: a failing alert step must neither hide why a run stopped nor stop one that got the lock.
+        announce_lock(engine, config, refusal, day, run_id, return_state=True)
+        if refusal is not None:
+            raise WarehouseBusy(refusal)
+        yield
+
+
+def refusal_message(exc: RunLocked, waited: float, by_deployment: bool) -> str:
+    """`jisseki run` may be told to --wait; a deployment run cannot, so it says what an operator can do."""
+    if not by_deployment:
+        return str(exc)
+    holder = exc.holder.describe() if exc.holder else "保持者は不明"
+    return (f"別の夜間処理が倉庫を使用中のため、{waited:g} 秒待っても開始できませんでした（{holder}）。"
+            "今回の分は次の定時実行で取り込まれます。すぐに必要なら、その実行が終わってから Prefect UI で"
+            "このフロー実行を再実行してください")
 
 
 def select_sources(enabled: list[str], wanted: list[str] | None) -> list[str]:

@@ -17,7 +17,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 
 from jisseki import progress as terminal
-from jisseki.alerts.run import process_alerts
+from jisseki.alerts.run import process_alerts, process_lock_alert
 from jisseki.catalog import Catalog
 from jisseki.config import Config
 from jisseki.errors import DETAILS, JissekiError
@@ -107,6 +107,14 @@ def send_alerts(engine: Any, config: Config, catalog: Catalog, verdicts: list[Ve
     get_run_logger().info("アラート: 発生 %d 件 %s, 解消 %d 件, 送信 %d 通, 送信失敗 %d 通, 未送信 %d 通",
                           len(summary.raised), summary.raised, len(summary.resolved), summary.sent,
                           summary.failed, summary.pending)
+
+
+@task(name="lock-alert", cache_policy=NO_CACHE)
+def announce_lock(engine: Any, config: Config, refusal: str | None, as_of: date, run_id: str) -> None:
+    summary = process_lock_alert(engine, config, refusal, as_of, run_id)
+    if summary.raised or summary.resolved:
+        get_run_logger().info("アラート（倉庫のロック）: 発生 %s, 解消 %s, 送信 %d 通, 送信失敗 %d 通",
+                              summary.raised, summary.resolved, summary.sent, summary.failed)
 
 
 @task(name="publish-evaluation-artifact", cache_policy=NO_CACHE)

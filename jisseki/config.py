@@ -160,8 +160,9 @@ class CatalogConfig(_Strict):
 
 
 class ScheduleConfig(_Strict):
-    cron: str = "0 2 * * *"
-    timezone: str = "Asia/Tokyo"
+    """`jisseki serve`'s schedule; what is left out comes from the deployment definition (prefect.yaml)."""
+    cron: str | None = None
+    timezone: str | None = None
 
 
 class WatchdogConfig(_Strict):
@@ -234,6 +235,20 @@ class Config(_Strict):
             if value is not None:
                 return value
         return self.validation.max_bad_ratio
+
+
+CONFIG_ENV = "JISSEKI_CONFIG"
+
+
+def config_file(given: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Path:
+    """The config a flow run reads: its parameter, else JISSEKI_CONFIG of the process running it (a worker's
+    environment or the work pool's job variables), so no site's path has to be written into prefect.yaml."""
+    environ = os.environ if environ is None else environ
+    chosen = given or environ.get(CONFIG_ENV)
+    if not chosen:
+        raise ConfigError(f"設定ファイルが指定されていません。パラメータ config_path か、実行するプロセスの環境変数 "
+                          f"{CONFIG_ENV} で設定ファイルのパスを指定してください")
+    return Path(chosen)
 
 
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:

@@ -149,17 +149,6 @@ def test_a_missing_config_or_unknown_source_is_a_clear_error(tmp_path, capsys) -
     assert "speech_usage" in capsys.readouterr().err
 
 
-def test_deployment_runs_nightly_at_two_in_tokyo(tmp_path) -> None:
-    from flows.deploy import deployment
-    from jisseki.config import load_config
-
-    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", None, speech="")
-    deployed = deployment(config, load_config(config))
-    schedule = deployed.schedules[0].schedule
-    assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "Asia/Tokyo")
-    assert deployed.parameters == {"config_path": str(config)}
-
-
 def test_an_unreachable_warehouse_is_a_clear_error_without_the_password(tmp_path, capsys) -> None:
     url = "postgresql://jisseki:Pa55word@127.0.0.1:1/nowhere"
     config = write_config(tmp_path, url, None, speech="")

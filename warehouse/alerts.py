@@ -60,11 +60,14 @@ def _resolve(conn: Any, row: Any, run_id: str, stamp: datetime) -> Change:
     return Change(row.alert_key, "resolved", "success", title, body)
 
 
-def pending(engine: Engine, channels: Iterable[str]) -> list[dict[str, Any]]:
+def pending(engine: Engine, channels: Iterable[str], run_id: str | None = None) -> list[dict[str, Any]]:
+    """What waits for delivery; with run_id only what that run queued."""
     o = alert_outbox.c
+    query = select(alert_outbox).where(o.delivered_at.is_(None), o.channel.in_(list(channels)))
+    if run_id is not None:
+        query = query.where(o.flow_run_id == run_id)
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(
-            select(alert_outbox).where(o.delivered_at.is_(None), o.channel.in_(list(channels))).order_by(o.id))]
+        return [dict(r._mapping) for r in conn.execute(query.order_by(o.id))]
 
 
 def mark(engine: Engine, outbox_id: int, error: str | None) -> None:

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, delete, insert, select, update
@@ -26,8 +27,27 @@ STALE = timedelta(minutes=10)
 HEARTBEAT_SECONDS = 30.0
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Who holds the lock, as an operator would look for it."""
+    host: str
+    pid: int
+    since: datetime
+
+    def describe(self) -> str:
+        return f"{self.host} の PID {self.pid}、{as_utc(self.since).astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC から"
+
+
 class RunLocked(WarehouseError):
-    """Another run holds the warehouse."""
+    """Another run holds the warehouse. The message is for `jisseki run`; `holder` lets other callers word theirs."""
+
+    def __init__(self, holder: Holder | None) -> None:
+        self.holder = holder
+        if holder is None:
+            super().__init__("別の jisseki run が倉庫を使用中です")
+        else:
+            super().__init__(f"別の jisseki run が実行中です（{holder.describe()}）。"
+                             "終わってから再実行するか --wait 秒数 を指定してください")
 
     exit_code = ExitCode.LOCKED
 
@@ -38,7 +58,7 @@ def exclusive_run(engine: Engine, wait_seconds: float = 0.0) -> Iterator[str]:
     deadline = time.monotonic() + wait_seconds
     while not _try_acquire(engine, owner):
         if time.monotonic() >= deadline:
-            raise RunLocked(_describe(engine))
+            raise RunLocked(_holder(engine))
         time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(engine, owner, stop), daemon=True)
@@ -99,10 +119,7 @@ def _heartbeat(engine: Engine, owner: str, stop: threading.Event) -> None:
             pass
 
 
-def _describe(engine: Engine) -> str:
+def _holder(engine: Engine) -> Holder | None:
     with engine.connect() as conn:
         row = conn.execute(select(run_lock).where(run_lock.c.name == NAME)).first()
-    if row is None:
-        return "別の jisseki run が倉庫を使用中です"
-    return (f"別の jisseki run が実行中です（{row.host} の PID {row.pid}、{row.acquired_at:%Y-%m-%d %H:%M:%S} UTC から）。"
-            "終わってから再実行するか --wait 秒数 を指定してください")
+    return None if row is None else Holder(row.host, row.pid, row.acquired_at)

@@ -25,6 +25,7 @@ WATCHDOG_TODO = ("対応: 夜間処理を動かすもの（Prefect のワーカ�
                  "再開したら `jisseki run` でこの夜の分を取り込めます")
 NOT_COUNTED = ("土曜・日曜・祝日（振替休日・国民の休日を含む）・年末年始（12/29〜1/3）・"
                "設定の閉庁日（[calendar] closed_days）")
+LOCK_SCOPE = "run_lock"    # the warehouse lock: checked by every run that gets it or gives up on it
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,16 @@ def check(verdicts: Iterable[Verdict], figures: Iterable[Figure], catalog: Catal
                                     f"ソース: {name}\n状態: {status}\n理由: {message}\n期間: {as_of} 時点\n{footer}"))
     for name, rule in freshness.items():
         _stale_alert(out, name, rule, states.get(name), as_of, now, calendar, footer)
+    return out
+
+
+def lock_check(refusal: str | None, as_of: date, run_id: str) -> Checked:
+    """The lock condition alone. A run that gave up waiting for the warehouse lock fires it, refusal saying who
+    holds it and what to do; the next run that gets the lock finds it quiet, which resolves it."""
+    out = Checked(scopes={LOCK_SCOPE})
+    if refusal is not None:
+        out.active.append(Alert("run_locked", LOCK_SCOPE, "nightly", "failure", "【未実行】夜間処理 倉庫が使用中",
+                                f"夜間処理（{as_of} 時点の分）を開始できませんでした\n{refusal}\nフロー実行: {run_id}"))
     return out
 
 

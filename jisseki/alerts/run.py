@@ -6,10 +6,11 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from jisseki.alerts.deliver import channel, deliver
-from jisseki.alerts.rules import WATCHDOG_KEY, NightRun, check, night_missed, to_state
+from jisseki.alerts.rules import Checked, NightRun, check, lock_check, night_missed, to_state
 from jisseki.catalog import Catalog
 from jisseki.city_calendar import CityCalendar
 from jisseki.config import Config
+from jisseki.deployment import schedule
 from jisseki.evaluate import Verdict
 from warehouse import alerts as store
 from warehouse.store import current_figures, ingest_states, last_nights, source_runs
@@ -31,12 +32,25 @@ def process_alerts(engine: Any, config: Config, catalog: Catalog, verdicts: list
     states = {name: to_state(row) for name, row in ingest_states(engine).items()}
     checked = check(verdicts, current_figures(engine), catalog, as_of, now, run_id, outcomes, states,
                     config.freshness(), CityCalendar(config.calendar.closed_days))
+    return _announce(engine, config, checked, run_id, None)
+
+
+def process_lock_alert(engine: Any, config: Config, refusal: str | None, as_of: date, run_id: str) -> AlertSummary:
+    """The lock condition (refusal: why this run gave up on the lock; None: it got it). Only this run's messages
+    go out here: the run that holds the lock may be delivering the rest of the queue at this moment."""
+    return _announce(engine, config, lock_check(refusal, as_of, run_id), run_id, run_id)
+
+
+def _announce(engine: Any, config: Config, checked: Checked, run_id: str, only_of: str | None) -> AlertSummary:
     channels = {c.id: c for c in (channel(url) for url in config.alerts.channel_urls())}
     changes = store.reconcile(engine, checked, list(channels), run_id)
-    sent, failed = deliver(store.pending(engine, channels), channels, lambda i, e: store.mark(engine, i, e))
+    sent, failed = deliver(store.pending(engine, channels, only_of), channels, lambda i, e: store.mark(engine, i, e))
     return AlertSummary(raised=[c.key for c in changes if c.change == "firing"],
                         resolved=[c.key for c in changes if c.change == "resolved"], sent=sent, failed=failed,
-                        pending=len(store.pending(engine, channels)))
+                        pending=len(store.pending(engine, channels, only_of)))
+
+
+WATCHDOG_RUN = "watchdog"   # the flow_run_id of what the watchdog queues: it has no flow run
 
 
 @dataclass(frozen=True)
@@ -48,17 +62,14 @@ class WatchSummary:
 
 def process_watchdog(engine: Any, config: Config, now: datetime | None = None) -> WatchSummary:
     """`jisseki watchdog`: the night that did not happen, told through the alert channels once (and resolved
-    by the next night that runs). It needs no Prefect: only the warehouse and the channels."""
+    by the next night that runs). It needs no Prefect: only the warehouse, the schedule and the channels."""
     now = now or datetime.now(timezone.utc)
     last, running = (_night(row) for row in last_nights(engine))
-    checked = night_missed(now, config.schedule.cron, config.schedule.timezone, config.watchdog.deadline, last,
-                           running)
-    channels = {c.id: c for c in (channel(url) for url in config.alerts.channel_urls())}
-    store.reconcile(engine, checked, list(channels), "watchdog")
-    # Only its own messages: a nightly run may be delivering its own at this moment.
-    own = [m for m in store.pending(engine, channels) if m["alert_key"].startswith(f"{WATCHDOG_KEY}:")]
-    sent, failed = deliver(own, channels, lambda i, e: store.mark(engine, i, e))
-    return WatchSummary([a.key for a in checked.active], sent, failed)
+    cron, zone = schedule(config)
+    checked = night_missed(now, cron, zone, config.watchdog.deadline, last, running)
+    # Only its own messages go out: a nightly run may be delivering its own at this moment.
+    summary = _announce(engine, config, checked, WATCHDOG_RUN, WATCHDOG_RUN)
+    return WatchSummary([a.key for a in checked.active], summary.sent, summary.failed)
 
 
 def _night(row: dict[str, Any] | None) -> NightRun | None:
