@@ -129,14 +129,15 @@ def _transcoding(paths: list[Path], ids: range, work: Path) -> Iterator[Iterator
     does not, so the two cores work at once and validation's Python does not wait for the decoder.
     The worker ends with this block (jisseki/worker.py): nothing of a run outlives it."""
     jobs = [(path, file_id, work) for path, file_id in zip(paths, ids)]
-    if len(paths) >= WORKER_FILES:
-        try:
-            with worker.mapped(TRANSCODE, jobs) as transcoded:
-                yield transcoded
-            return
-        except OSError:
-            pass   # no child process can be started here: transcode in this process
-    yield (columnar.transcode_file(*job) for job in jobs)
+    try:
+        child = worker.Mapped(TRANSCODE, jobs) if len(paths) >= WORKER_FILES else None
+    except OSError:
+        child = None   # no child process can be started here: transcode in this process
+    if child is None:
+        yield (columnar.transcode_file(*job) for job in jobs)
+        return
+    with child as transcoded:
+        yield transcoded
 
 
 def _unchanged_by_stat(path: Path, landed: FileInfo | None, indexed: IndexedFile | None) -> FileInfo | None:

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 STOP_SECONDS = 10.0
@@ -27,21 +26,25 @@ class WorkerFailed(Exception):
     """The child process ended or reported an error before every job was answered."""
 
 
-@contextmanager
-def mapped(target: str, jobs: Iterable[tuple[Any, ...]]) -> Iterator[Iterator[Any]]:
-    """The results of `target(*job)` for each job in order, computed ahead in a child process; the child
-    is gone when the block ends, however it ends. A child that ends early raises WorkerFailed, so no job
-    goes missing. Raises OSError when no child can be started."""
-    jobs = list(jobs)
-    child = subprocess.Popen([sys.executable, "-m", "jisseki.worker", target], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, env={**os.environ, "PYTHONSAFEPATH": "1"})
-    feeder = threading.Thread(target=_feed, args=(child.stdin, jobs), daemon=True, name="worker-feed")
-    feeder.start()
-    try:
-        yield _answers(child, len(jobs))
-    finally:
-        _stop(child)
-        feeder.join(timeout=STOP_SECONDS)
+class Mapped:
+    """`with Mapped(target, jobs) as results:` the results of `target(*job)` for each job, in order, computed
+    ahead in a child process started here (OSError when none can be started). The child is gone when the
+    block ends, however it ends; one that ends early raises WorkerFailed, so no job goes missing."""
+
+    def __init__(self, target: str, jobs: Iterable[tuple[Any, ...]]) -> None:
+        self.jobs = list(jobs)
+        self.child = subprocess.Popen([sys.executable, "-m", "jisseki.worker", target], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, env={**os.environ, "PYTHONSAFEPATH": "1"})
+        self.feeder = threading.Thread(target=_feed, args=(self.child.stdin, self.jobs), daemon=True,
+                                       name="worker-feed")
+        self.feeder.start()
+
+    def __enter__(self) -> Iterator[Any]:
+        return _answers(self.child, len(self.jobs))
+
+    def __exit__(self, *exc: object) -> None:
+        _stop(self.child)
+        self.feeder.join(timeout=STOP_SECONDS)
 
 
 def _feed(stdin: BinaryIO, jobs: list[tuple[Any, ...]]) -> None:

@@ -259,6 +259,15 @@ def test_the_transcoding_worker_reads_what_this_process_reads(tmp_path: Path, mo
     assert [(b.location, b.item, b.code) for b in by_worker.bad] == [(b.location, b.item, b.code) for b in here.bad]
     assert {b.location for b in here.bad} == {"d5.csv", "d6.csv", "d7.csv"}
     assert [f.sha256 for f in by_worker.lineage.files] == [f.sha256 for f in here.lineage.files]
+    monkeypatch.undo()
+
+    def disk_gone(*args, **kwargs) -> None:
+        raise OSError(5, "Input/output error")
+
+    # An error while the worker's results are read is that error, not taken for "no worker here".
+    monkeypatch.setattr(moveout_bulk.columnar, "stage", disk_gone)
+    with pytest.raises(OSError, match="Input/output error"):
+        read(1)
 
 
 @pytest.mark.parametrize("nights", [1, 2])

@@ -23,7 +23,7 @@ def alive(pid: int) -> bool:
 
 
 def test_results_come_back_in_order_and_the_child_is_gone_after() -> None:
-    with worker.mapped("operator:mul", [(n, n) for n in range(50)]) as results:
+    with worker.Mapped("operator:mul", [(n, n) for n in range(50)]) as results:
         assert list(results) == [n * n for n in range(50)]
     children = subprocess.run(["pgrep", "-P", str(os.getpid()), "-f", "jisseki.worker"], capture_output=True)
     assert children.stdout == b""
@@ -31,17 +31,17 @@ def test_results_come_back_in_order_and_the_child_is_gone_after() -> None:
 
 def test_an_error_in_a_job_is_raised_and_a_child_that_dies_loses_no_job_silently() -> None:
     with pytest.raises(worker.WorkerFailed, match="ZeroDivisionError"):
-        with worker.mapped("operator:truediv", [(1, 1), (1, 0), (2, 1)]) as results:
+        with worker.Mapped("operator:truediv", [(1, 1), (1, 0), (2, 1)]) as results:
             list(results)
     with pytest.raises(worker.WorkerFailed, match="途中で終わりました"):
-        with worker.mapped("os:_exit", [(3,), (4,)]) as results:   # the child ends on its first job
+        with worker.Mapped("os:_exit", [(3,), (4,)]) as results:   # the child ends on its first job
             list(results)
 
 
 PARENT = textwrap.dedent("""
     import sys, time
     from jisseki import worker
-    with worker.mapped("time:sleep", [(2,)] * 30) as results:
+    with worker.Mapped("time:sleep", [(2,)] * 30) as results:
         print("started", flush=True)
         next(results)
 """)
