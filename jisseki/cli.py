@@ -226,7 +226,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from warehouse.store import connect, current_figures, latest_evaluations
 
     if args.out.exists() and not args.out.is_dir():
-        raise UsageError(f"--out {args.out} はファイルです", "報告書を書き出すフォルダを指定してください（なければ作ります）")
+        raise UsageError(f"--out {args.out} はファイルです",
+                         "報告書を書き出すフォルダを指定してください（なければ作ります）")
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
     fy = args.fy or catalog.policy.fiscal_year

@@ -160,7 +160,7 @@ class CatalogConfig(_Strict):
 
 
 class ScheduleConfig(_Strict):
-    """`jisseki serve`'s schedule; what is left out comes from the deployment definition (prefect.yaml)."""
+    """`jisseki serve`'s schedule, which `jisseki watchdog` expects; what is left out comes from prefect.yaml."""
     cron: str | None = None
     timezone: str | None = None
 
@@ -179,7 +179,8 @@ class WatchdogConfig(_Strict):
                 return time.fromisoformat(value)
             except ValueError:
                 pass
-        raise PydanticCustomError("jisseki_deadline", "時刻を \"HH:MM\"（例: \"04:00\"）で書いてください（指定値: {value}）",
+        raise PydanticCustomError("jisseki_deadline",
+                                  "時刻を \"HH:MM\"（例: \"04:00\"）で書いてください（指定値: {value}）",
                                   {"value": repr(value)})
 
 

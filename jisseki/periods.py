@@ -89,7 +89,8 @@ def as_of_day(day: date | None, now: datetime | None = None, option: str = "--as
     today = today_jst(now)
     if day > today:
         raise UsageError(f"{option} {day} は今日（日本時間 {today}）より後の日付です",
-                         f"{today} 以前の日付を YYYY-MM-DD で指定してください（省略すると昨日 {today - timedelta(days=1)}）")
+                         f"{today} 以前の日付を YYYY-MM-DD で指定してください"
+                         f"（省略すると昨日 {today - timedelta(days=1)}）")
     return day
 
 

@@ -35,7 +35,8 @@ class Holder:
     since: datetime
 
     def describe(self) -> str:
-        return f"{self.host} の PID {self.pid}、{as_utc(self.since).astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC から"
+        since = as_utc(self.since).astimezone(timezone.utc)
+        return f"{self.host} の PID {self.pid}、{since:%Y-%m-%d %H:%M:%S} UTC から"
 
 
 class RunLocked(WarehouseError):

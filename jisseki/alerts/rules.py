@@ -20,8 +20,9 @@ from jisseki.report import format_value
 
 WATCHDOG_SCOPE = "watchdog"
 WATCHDOG_KEY = "night_missed"
-WATCHDOG_TODO = ("対応: 夜間処理を動かすもの（Prefect のワーカー `prefect worker start`、または `jisseki serve`）が動いているか、"
-                 "デプロイメントが一時停止（Paused）になっていないか、Prefect サーバーに接続できるかを確認してください。"
+WATCHDOG_TODO = ("対応: 夜間処理を動かすもの（Prefect のワーカー `prefect worker start`、"
+                 "または `jisseki serve`）が動いているか、デプロイメントが一時停止（Paused）に"
+                 "なっていないか、Prefect サーバーに接続できるかを確認してください。"
                  "再開したら `jisseki run` でこの夜の分を取り込めます")
 NOT_COUNTED = ("土曜・日曜・祝日（振替休日・国民の休日を含む）・年末年始（12/29〜1/3）・"
                "設定の閉庁日（[calendar] closed_days）")
@@ -177,11 +178,12 @@ def night_missed(now: datetime, cron: str, zone: str, deadline: time, last: Nigh
     due = datetime.combine(local.date(), deadline, tz)
     if local < due:
         due -= timedelta(days=1)
-    expected = next(iter(CronSim(cron, due, reverse=True)))
+    expected = next(CronSim(cron, due, reverse=True))
     if last is not None and as_utc(last.finished_at) >= expected:
         return out
     stamp = "%Y-%m-%d %H:%M"
-    lines = [f"予定: {expected.strftime(stamp)}（{zone}）の定時実行が、期限 {due.strftime(stamp)} までに終わっていません"]
+    lines = [f"予定: {expected.strftime(stamp)}（{zone}）の定時実行が、"
+             f"期限 {due.strftime(stamp)} までに終わっていません"]
     if last is not None:
         lines.append(f"最後に終わった夜間処理: {as_utc(last.finished_at).astimezone(tz).strftime(stamp)}"
                      f"（基準日 {last.as_of}）")

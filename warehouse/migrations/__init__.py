@@ -117,8 +117,9 @@ def _check_known(found: tuple[str, ...], shown: str) -> None:
     unknown = [rev for rev in found if rev not in known]
     if unknown:
         raise WarehouseError(
-            f"倉庫のスキーマの版 {', '.join(unknown)} をこの jisseki は知りません（知っている最新の版は {head()}）: {shown}。"
-            "より新しい jisseki が更新した倉庫です。jisseki をその版以降に更新してから実行してください。倉庫は変更していません")
+            f"倉庫のスキーマの版 {', '.join(unknown)} をこの jisseki は知りません"
+            f"（知っている最新の版は {head()}）: {shown}。より新しい jisseki が更新した倉庫です。"
+            "jisseki をその版以降に更新してから実行してください。倉庫は変更していません")
 
 
 def _upgrade_locked(conn: Connection, shown: str, create: bool) -> Upgrade:
@@ -139,6 +140,7 @@ def _upgrade_locked(conn: Connection, shown: str, create: bool) -> Upgrade:
     else:
         missing = ", ".join(sorted(RELEASE_TABLES - tables))
         raise WarehouseError(f"倉庫の表が一部しかありません（ない表: {missing}）: {shown}。"
-                             "jisseki の倉庫ではないか、表が削除されています。バックアップから戻してください。倉庫は変更していません")
+                             "jisseki の倉庫ではないか、表が削除されています。バックアップから戻してください。"
+                             "倉庫は変更していません")
     command.upgrade(config, "head")
     return Upgrade(shown, state, found[0] if found else None, head())
