@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from flows.deploy import definition
 from jisseki.config import ConfigError, config_file
+from jisseki.deployment import definition
 from tests.handcount import expected_figures
 from tests.support import Receiver, table_counts, write_config
 from tests.test_exactness import assert_matches, landed
