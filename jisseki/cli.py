@@ -7,6 +7,8 @@ import os
 import re
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -30,11 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in QUIET_DEFAULTS.items():
         os.environ.setdefault(key, value)
     args = _parser().parse_args(argv)
-    if not args.debug and args.handler in (cmd_run, cmd_demo):
-        for key, value in QUIET_CONSOLE.items():
-            os.environ.setdefault(key, value)   # read when Prefect is imported, which is later
+    quiet = not args.debug and args.handler in (cmd_run, cmd_demo)
     try:
-        return int(args.handler(args))
+        with _environ(QUIET_CONSOLE if quiet else {}):   # read when Prefect is imported, which is later
+            return int(args.handler(args))
     except JissekiError as exc:
         _debug_traceback(args)
         print(f"{'設定エラー: ' if isinstance(exc, ConfigError) else ''}{exc}", file=sys.stderr)
@@ -51,6 +52,19 @@ def main(argv: list[str] | None = None) -> int:
         _debug_traceback(args)
         print(f"内部エラー {type(exc).__name__}: {exc}{'' if args.debug else DETAILS}", file=sys.stderr)
         return ExitCode.FAILED
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """Variables set for one command (and the processes it starts) where the caller has not set them; put
+    back afterwards, so a caller that runs main() in its own process keeps its environment."""
+    added = [key for key in values if key not in os.environ]
+    os.environ.update({key: values[key] for key in added})
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def _debug_traceback(args: argparse.Namespace) -> None:
