@@ -50,9 +50,8 @@ def nightly(config_path: str | None = None, as_of: str | None = None, sources: l
     engine = connect(config.warehouse.url)
     names = select_sources(config.enabled_sources(), sources)
     with _holding_the_warehouse(engine, config, wait_seconds, day, run_id), \
-            recorded_night(engine, run_id, day) as night:
+            recorded_night(engine, run_id, day):
         outcome = _collect_and_evaluate(config, catalog, engine, names, day, run_id)
-        night["value"] = "landed" if all(state == "landed" for state in outcome.values()) else "partial"
     failed = sorted(name for name, state in outcome.items() if state != "landed")
     if failed:
         raise SourcesFailed("取り込めなかったソース: " + ", ".join(failed))

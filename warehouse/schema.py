@@ -179,6 +179,6 @@ night_run = Table(
     Column("pid", Integer, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
-    Column("outcome", String(16)),                     # landed | partial (a source did not land) | failed
+    Column("outcome", String(16)),                     # completed | failed (per source: source_run)
     Index("ix_night_run_finished", "finished_at"),
 )

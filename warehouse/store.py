@@ -249,21 +249,22 @@ def source_runs(engine: Engine, run_id: str) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def recorded_night(engine: Engine, run_id: str, as_of: date) -> Iterator[dict[str, str]]:
-    """A row in night_run from the start of a nightly run to its end; the caller sets outcome["value"]
-    (landed or partial). An exception ends it as failed. What `jisseki watchdog` reads."""
+def recorded_night(engine: Engine, run_id: str, as_of: date) -> Iterator[None]:
+    """A row in night_run from the start of a nightly run to its end: completed, or failed when the block
+    raised (which sources landed is in source_run). What `jisseki watchdog` reads."""
     with engine.begin() as conn:
         # A flow run that Prefect retries keeps its id: the row starts again.
         conn.execute(delete(night_run).where(night_run.c.flow_run_id == run_id))
         conn.execute(insert(night_run).values(flow_run_id=run_id, as_of=as_of, host=socket.gethostname(),
                                               pid=os.getpid(), started_at=now()))
-    outcome = {"value": "failed"}
+    outcome = "failed"
     try:
-        yield outcome
+        yield
+        outcome = "completed"
     finally:
         with engine.begin() as conn:
             conn.execute(update(night_run).where(night_run.c.flow_run_id == run_id)
-                         .values(finished_at=now(), outcome=outcome["value"]))
+                         .values(finished_at=now(), outcome=outcome))
 
 
 def last_nights(engine: Engine) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
