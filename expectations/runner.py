@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jisseki.imports import LOCK, heavy
+from jisseki.normalize import shown
 
 _runs = [0]   # validations run by this process
 
@@ -57,7 +58,8 @@ def validate(suite_name: str, rows: list[dict[str, Any]], root: Path | None = No
             continue
         column = meta.get("value_column")
         for index in res.result.get("unexpected_index_list") or []:
-            value = "" if column is None else _text(rows[index].get(column))
+            # Quarantine keeps a value only in the shape its column is declared to have (jisseki.normalize).
+            value = "" if column is None else shown(rows[index].get(column), meta["value_shape"])
             failures.append(Failure(int(index), meta["code"], meta["reason"], value))
     return failures
 
@@ -72,10 +74,6 @@ def prepare(suite_name: str, root: Path | None = None) -> None:
 def validated() -> bool:
     """Whether this process has run any validation (and so has results for Data Docs)."""
     return _runs[0] > 0
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)[:80]
 
 
 @cache

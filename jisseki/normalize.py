@@ -80,3 +80,29 @@ def parse_iso_date(text: object) -> date | None:
         return date.fromisoformat(text.strip())
     except ValueError:
         return None
+
+
+# What a quarantined value may show. A raw cell can hold anything when a row is shifted or a person typed
+# in the wrong column (a receipt number, a user id, a name), so a value is shown only when it has the shape
+# its column is meant to have, and short; otherwise only that it was text, and how long.
+VALUE_SHAPES = {
+    "date": re.compile(r"[0-9０-９/／\-－.．:：+＋TZ 年月日令和元R]{1,30}"),
+    "ward": re.compile(r"[0-9０-９]{1,8}"),
+    "flag": re.compile(r"[0-9０-９]{1,3}"),
+    "word": re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uff66-\uff9f・ー]{1,16}"),   # kana and kanji only
+    "year": re.compile(r"[0-9０-９FYfy令和元年度R ]{1,12}"),
+    "department": re.compile(r"[A-Z][0-9]{3,6}"),    # 所属コード such as D0412
+    "code": re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,47}"),   # catalog ids, statuses, periods, scopes
+    "number": re.compile(r"[0-9０-９.,．，\-+eE ]{1,24}"),
+    "none": re.compile(r"(?!)"),                     # never shown
+}
+
+
+def shown(value: object, shape: str) -> str:
+    """The value as quarantine may keep it: itself when it fits its column's shape, else 「文字列（N文字）」."""
+    if value is None:
+        return ""
+    text = str(value).strip()
+    if not text or text in ("None", "nan"):
+        return text
+    return text if VALUE_SHAPES[shape].fullmatch(text) else f"文字列（{len(text)}文字）"

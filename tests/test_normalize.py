@@ -49,3 +49,32 @@ def test_timestamps_are_japan_time() -> None:
     assert parse_timestamp("2025-04-03T10:00:00") == datetime(2025, 4, 3, 10, tzinfo=jst)
     assert parse_timestamp("2025-09-32T25:00:00+09:00") is None
     assert parse_timestamp(12345) is None
+
+
+def test_a_quarantined_value_is_shown_only_in_its_columns_shape() -> None:
+    from jisseki.normalize import shown
+
+    assert shown("2025/13/45", "date") == "2025/13/45"
+    assert shown("271999", "ward") == "271999"
+    assert shown("電話", "word") == "電話"
+    # A shifted row puts a whole row, a receipt number or a name where a date, ward or route was expected.
+    assert shown("2025/04/01,271047,此花区,R7-0000002,窓口,0", "date") == "文字列（37文字）"
+    assert shown("R7-0000002", "ward") == "文字列（10文字）"
+    assert shown("R7-0000002", "word") == "文字列（10文字）"
+    assert shown("山田太郎です", "number") == "文字列（6文字）"
+    assert shown(None, "date") == ""
+
+
+def test_every_suite_value_column_declares_its_shape() -> None:
+    import json
+    from pathlib import Path
+
+    from jisseki.normalize import VALUE_SHAPES
+
+    suites = sorted((Path(__file__).parents[1] / "expectations").glob("*.json"))
+    assert suites
+    for path in suites:
+        for entry in json.loads(path.read_text("utf-8"))["expectations"]:
+            meta = entry["meta"]
+            if "value_column" in meta:
+                assert meta.get("value_shape") in VALUE_SHAPES, (path.name, meta["code"])
