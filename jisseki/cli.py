@@ -22,6 +22,9 @@ QUIET_DEFAULTS = {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "GX_ANALYTICS_ENABLED": "false",
+    # Without PREFECT_API_URL a run starts a temporary Prefect server and waits 20 s for it by default: on a
+    # busy machine that is not enough, and the night fails before it reads anything.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
 }
 # Prefect's own console lines (task tracebacks among them) are for the Prefect logs, where they still go:
 # people at the terminal read one Japanese line per source. --debug lets Prefect print as usual.
