@@ -115,3 +115,17 @@ def test_a_connection_lost_mid_load_rolls_the_source_back(postgres_url: str) -> 
     assert [(r[0], r[2], r[3], r[4]) for r in rows(postgres_url)] == [("2025-04", 1, True, 0.3)]
     assert table_counts(postgres_url)["quarantine"] == 0 and table_counts(postgres_url)["lineage"] == 1
     assert land(fresh, changed, "run-3").revisions_added == 2  # the next run lands it whole
+
+
+def test_a_database_error_never_carries_the_row_values(tmp_path) -> None:
+    """Its text reaches the Prefect logs and source_run: SQLAlchemy would put the parameters in it."""
+    import sqlalchemy as sa
+
+    from warehouse.store import connect
+
+    engine = connect(f"sqlite:///{tmp_path / 'w.db'}")
+    with pytest.raises(sa.exc.IntegrityError) as raised:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO quarantine (id, source) VALUES (:a, :b)"), {"a": "R7-0000001", "b": None})
+    assert "R7-0000001" not in str(raised.value)
+    engine.dispose()

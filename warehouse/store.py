@@ -53,14 +53,15 @@ def upgrade(url: str) -> migrations.Upgrade:
 
 def _open(url: str, create: bool) -> tuple[Engine, migrations.Upgrade]:
     shown = make_url(url).render_as_string(hide_password=True) if "://" in url else "(invalid URL)"
+    # hide_parameters: a database error's text (which reaches logs and source_run) never carries row values.
     try:
         if url.startswith("sqlite"):
             if not create and not _sqlite_file_exists(url):
                 raise WarehouseError(f"倉庫がありません: {shown}。先に jisseki run を実行してください")
-            engine = create_engine(url, connect_args={"timeout": 60})
+            engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
     except ArgumentError:
         raise WarehouseError(f"倉庫に接続できません: {shown} (ArgumentError)") from None
     try:
