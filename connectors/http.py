@@ -78,10 +78,11 @@ def action_for(status: int) -> Action:
 
 @dataclass
 class HttpClient:
-    """GET JSON from one API.
+    """GET JSON from one API; `headers` (the credentials) go to base_url's origin only, as no redirect
+    is followed, and never into a message.
 
-    Bounds, in seconds: each attempt ends within total_timeout (connect included); the whole get_json
-    within `worst_case_seconds()` (all attempts and the waits between them).
+    Bounds, in seconds: each attempt ends within total_timeout (connect, TLS, headers and body included);
+    the whole get_json within `worst_case_seconds()` (all attempts and the waits between them).
 
     `cancel` is for the caller's own deadline or a stop signal: set it from any thread, and a get_json in
     flight ends within CANCEL_POLL_SECONDS (its socket shut down), as does a wait between attempts; every
@@ -125,6 +126,12 @@ class HttpClient:
                                             f"（{attempt + 1}回試行）") from None
                 self._pause(self._backoff(attempt), where)
                 continue
+            except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+                    requests.exceptions.InvalidURL):
+                raise SourceConfigError(f"{where}: URL として使えません",
+                                        "base_url を http:// か https:// で始まる URL にしてください") from None
+            except requests.RequestException as exc:   # an answer that is not HTTP as it should be
+                raise SourceFormatError(f"{where}: 応答を HTTP として読めません ({type(exc).__name__})") from None
             if status == 200:
                 return _decode(body, where)
             action = action_for(status)

@@ -345,3 +345,20 @@ def test_a_body_cut_short_is_retried() -> None:
         c = HttpClient(server.base_url, sleep=waits.append, backoff_seconds=0.5)
         assert len(get(c)["data"]) == 5
     assert waits == [0.5]
+
+
+def test_an_answer_that_is_not_proper_http_fails_clearly() -> None:
+    def answer(conn: socket.socket, stop: threading.Event) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 9\r\n\r\n{}")
+
+    with RawServer(answer) as server:
+        with pytest.raises(SourceFormatError, match="HTTP として読めません"):
+            get(HttpClient(server.base_url, headers={"X-Api-Token": TOKEN}, sleep=[].append))
+        assert server.accepted == 1
+
+
+@pytest.mark.parametrize("base_url", ["127.0.0.1:8081", "ftp://127.0.0.1", "http://"])
+def test_a_base_url_that_is_not_an_http_url_is_a_config_error(base_url: str) -> None:
+    with pytest.raises(SourceConfigError, match="base_url"):
+        get(HttpClient(base_url, sleep=[].append))
