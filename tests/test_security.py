@@ -99,3 +99,14 @@ def test_quarantine_of_the_api_sources_shows_no_stray_text(tmp_path) -> None:
     assert bad["#3 PROC-000002"].value == "" and bad["#4 PROC-000003"].value == "2020-13-45"
     assert bad["#5 PROC-000004"].value == "文字列（5文字）"   # the JSON text ["x"], not a Python repr
     assert not any("山田" in f"{b.item}{b.value}{b.reason}" for b in batch.bad)
+
+
+def test_quarantine_of_the_app_list_shows_no_stray_text(tmp_path) -> None:
+    items = apps(30)
+    items[0] |= {"app_id": "山田太郎", "operation_started_on": "山田太郎"}
+    items[1] |= {"retired_on": {"担当": "山田"}}
+    items[2] |= {"operation_started_on": "2025-02-30"}
+    with SampleApi.nocode(items, "k") as api:
+        batch = crawl(config(tmp_path, api.base_url, source="nocode_apps"), "nocode_apps", max_bad_ratio=0.5)
+    bad = {b.item: b.value for b in batch.bad}
+    assert bad == {"#1": "文字列（4文字）", "#2 1": "文字列（12文字）", "#3 2": "2025-02-30"}
