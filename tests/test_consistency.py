@@ -150,3 +150,16 @@ def test_a_restated_as_of_withdraws_what_is_later_so_status_and_figures_agree(tm
     # From the restated day the nights go on as usual; the earlier day is now the latest landed one.
     assert run_nightly(config, date(2025, 5, 31), None) == 0
     assert landed(url)[("myna_moveout_share", "FY2025", "city")][1:3] == (4.0, 14.0)
+
+
+def test_an_inbox_left_empty_is_rejected_rather_than_withdrawing_every_figure(tmp_path: Path) -> None:
+    """An unmounted share or a wrong path looks like a folder whose files were all archived."""
+    url = f"sqlite:///{tmp_path / 'wh.db'}"
+    write(tmp_path / "moveout", "d1.csv", day_rows("2025/04/01", 10))
+    config = moveout_config(tmp_path, url)
+    assert run_nightly(config, date(2025, 4, 30), None) == 0
+    before = landed(url)
+    (tmp_path / "moveout" / "d1.csv").rename(tmp_path / "d1.csv")
+    assert run_nightly(config, date(2025, 4, 30), None) == 1
+    assert landed(url) == before
+    assert "受信フォルダにファイルが 1 件もないため取り込みません" in messages(url, 2)["moveout_log"]
