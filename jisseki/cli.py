@@ -124,7 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="夜間処理を今すぐ1回実行する", parents=[common])
     _config_arg(run)
     run.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
-                     help="集計の基準日（既定: 日本時間の昨日。今日より後は指定できません）")
+                     help="集計の基準日（既定: 日本時間の昨日。今日より後と、取り込み済みの基準日より前は"
+                          "指定できません）")
     run.add_argument("--source", action="append", dest="sources", metavar="NAME", help="このソースだけ収集する（複数可）")
     run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                      help="別の実行が倉庫を使用中なら最大この秒数待つ (既定: 待たずに終了)")
