@@ -250,11 +250,11 @@ def save_evaluations(engine: Engine, verdicts: Sequence[Any], run_id: str) -> No
             conn.execute(insert(kpi_evaluation), rows)
 
 
-def withdraw_evaluations_after(engine: Engine, day: date) -> int:
+def withdraw_evaluations_after(engine: Engine, day: date) -> None:
     """A restated run's: the evaluations about days after `day` were made from figures now withdrawn; kept,
     they would head `status` and `report` over the restated one. The figures' revisions stay in kpi_actual."""
     with engine.begin() as conn:
-        return conn.execute(delete(kpi_evaluation).where(kpi_evaluation.c.as_of > day)).rowcount
+        conn.execute(delete(kpi_evaluation).where(kpi_evaluation.c.as_of > day))
 
 
 def latest_evaluations(engine: Engine, fiscal_year: int | None = None) -> list[dict[str, Any]]:
