@@ -137,6 +137,12 @@ def _valid(suite: str, records: list[Record], bad: list[Bad], gx_root: Path | No
 
 def _rejection(source: SourceDef, batch: Batch, max_bad_ratio: float, gx_root: Path | None,
                run_name: str | None, landed: dict[tuple[str, str, str], Figure] | None = None) -> str | None:
+    if landed and not batch.lineage.crawl and not batch.lineage.files:
+        # A file source's figures follow its folder: an empty one (an unmounted share, a wrong path) would
+        # withdraw every figure it has landed.
+        return ("受信フォルダにファイルが 1 件もないため取り込みません（取り込み済みの集計値をすべて取り下げることに"
+                "なります）。フォルダの場所やマウントを確認してください。意図して空にしたときは設定からこのソースを"
+                "外してください")
     if batch.rows_read and batch.bad_ratio > max_bad_ratio:
         top = ", ".join(f"{code} {n}" for code, n in sorted(batch.reasons().items(), key=lambda kv: -kv[1])[:5])
         return (f"不正な行が {batch.bad_rows}/{batch.rows_read} 行 ({batch.bad_ratio:.1%}) あり、"
