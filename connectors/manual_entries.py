@@ -47,6 +47,8 @@ SMALL_SCALES = {"": 1, "十": 10, "百": 100, "千": 1000}
 LARGE_SCALES = {"": 1, "万": 10**4, "億": 10**8, "兆": 10**12}
 SCALE_WORDS = set("十百千万億兆")
 MAX_VALUE = Decimal(10) ** 12
+# A sheet of filled-in examples (記入例) is part of a form, not a delivery: its rows are neither read nor quarantined.
+EXAMPLE_SHEET = re.compile(r"^例$|記入例|入力例|サンプル|見本")
 ERROR_VALUES = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"}
 
 # The caps. A department's workbook is tens of rows in tens of kilobytes; these are far above that and far
@@ -168,7 +170,8 @@ def _load(data: bytes, kinds: Mapping[str, str]) -> tuple[list[_Entry], list[tup
             # and a hostile one (A1:XFD1048576) would pad every row to 16,384 cells.
             sheet.reset_dimensions()
         elsewhere = [(position, rows) for position, sheet in enumerate(values.worksheets, start=1)
-                     if sheet.title != SHEET and (rows := _rows_elsewhere(sheet, kinds, budget))]
+                     if sheet.title != SHEET and not EXAMPLE_SHEET.search(nfkc(sheet.title))
+                     and (rows := _rows_elsewhere(sheet, kinds, budget))]
         if SHEET not in values.sheetnames:
             raise _Unfit("missing_sheet", f"シート「{SHEET}」がありません", rows=max(1, sum(r for _, r in elsewhere)))
         # With data_only a formula whose result was never saved reads as an empty cell; only the

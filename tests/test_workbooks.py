@@ -144,7 +144,7 @@ def test_a_formula_without_its_saved_result_is_quarantined_not_skipped(tmp_path:
     assert [(r.fields["kpi_id"], r.fields["value"]) for r in records] == [("infra_training_participants", 2.0)]
 
 
-def test_entries_on_another_sheet_are_quarantined_and_guides_or_empty_sheets_are_not(tmp_path: Path) -> None:
+def test_entries_on_another_sheet_are_quarantined_and_guides_examples_or_empty_sheets_are_not(tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
     from jisseki.manual_template import write_template
@@ -159,6 +159,9 @@ def test_entries_on_another_sheet_are_quarantined_and_guides_or_empty_sheets_are
     for row in (HEADER, GOOD_ROW, ["data_pilot_projects", "2025", None], ["data_pilot_projects", "2025", "3事業"]):
         copy.append(row)
     book.create_sheet("メモ").append(["dx_support_departments", "2", "山田"])
+    example = book.create_sheet("記入例")      # filled-in examples are part of a form, not entries
+    for row in (HEADER, [*GOOD_ROW[:2], "99名", "記入例", "デジタル統括室", GOOD_ROW[5]]):
+        example.append(row)
     book.save(path)
     records, bad = read(tmp_path / "m")
     assert [(r.fields["kpi_id"], r.fields["value"]) for r in records] == [("external_specialists", 7.0)]
