@@ -13,6 +13,8 @@ was never saved and an entry typed on another sheet than 実績.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import zipfile
 import zlib
@@ -69,9 +71,24 @@ def read_manual_entries(folder: Path, lineage: Lineage, kinds: Mapping[str, str]
     paths = [p for p in delivered_files(folder, ".xlsx") if not p.name.startswith("~$")]
     lineage.units_total = len(paths)
     for path in paths:
+        if path.stat().st_size > MAX_UNCOMPRESSED:
+            # Compressed is never larger than expanded (bar a few bytes): over the cap on disk, it is over
+            # the cap expanded. Hashed as a stream, not read whole into memory.
+            info = _streamed(path)
+            lineage.files.append(info)
+            yield Bad(info.name, "file", "workbook_too_large", f"ファイルのサイズが {info.size / 2**20:,.0f} MB あり、"
+                      f"上限の {MAX_UNCOMPRESSED // 2**20} MB を超えます", content_hash=info.sha256)
+            continue
         data, info = read_delivery(path)
         lineage.files.append(info)
         yield from _read_workbook(data, info, kinds)
+
+
+def _streamed(path: Path) -> FileInfo:
+    with path.open("rb") as stream:
+        sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
+        stat = os.fstat(stream.fileno())
+    return FileInfo(name=path.name, size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=sha256)
 
 
 class _Unfit(Exception):
