@@ -213,7 +213,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     catalog = load_catalog(config.catalog.path)
     evaluations = latest_evaluations(connect(config.warehouse.url, create=False), args.fy)
     if args.format == "json":
-        print(json.dumps(status_json(evaluations, catalog), ensure_ascii=False, indent=2))
+        print(json.dumps(status_json(evaluations, catalog), ensure_ascii=False, indent=2, allow_nan=False))
     else:
         print(render_table(evaluation_rows(evaluations, catalog), catalog), end="")
     return 0

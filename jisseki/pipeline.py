@@ -1,6 +1,7 @@
 """One source, from connector to a batch ready to land: read, validate, quarantine, measure."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -147,6 +148,13 @@ def _rejection(source: SourceDef, batch: Batch, max_bad_ratio: float, gx_root: P
         top = ", ".join(f"{code} {n}" for code, n in sorted(batch.reasons().items(), key=lambda kv: -kv[1])[:5])
         return (f"不正な行が {batch.bad_rows}/{batch.rows_read} 行 ({batch.bad_ratio:.1%}) あり、"
                 f"上限 {max_bad_ratio:.1%} を超えたため取り込みません（内訳: {top}）")
+    # Whatever a source read, infinity or NaN is not a figure: it would grade, print and chart as nonsense.
+    broken = [f for f in batch.figures
+              if not all(math.isfinite(v) for v in (f.value, f.numerator, f.denominator) if v is not None)]
+    if broken:
+        first = broken[0]
+        return (f"有限の数でない集計値が {len(broken)} 件あるため取り込みません"
+                f"（例: {first.kpi_id} {first.period} {first.scope}）")
     # A figure that equals a landed one in every validated column passed this suite when it landed.
     fresh = [f for f in batch.figures if not _validated_before(f, landed or {})]
     failures = validate(source.figures_suite, [_figure_row(f) for f in fresh], gx_root, run_name)
