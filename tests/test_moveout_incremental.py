@@ -283,3 +283,24 @@ def test_a_regular_file_with_a_failing_shape_is_indexed_once_by_the_row_reader(t
     assert [(b.location, b.item, b.code) for b in batch.bad] == [("d2.csv", "5", "unknown_route")]
     assert shares(batch)[("2025-04", "city")] == (40.0, 43.0)
     assert shares(night.run())[("2025-04", "city")] == (40.0, 43.0)   # and the next night agrees
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut short", "another key"])
+def test_a_damaged_index_is_rebuilt_from_the_inbox_with_a_note(tmp_path: Path, damage: str) -> None:
+    night = Night(tmp_path)
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 10, 0, "マイナポータル"))
+    write(night.inbox, "d2.csv", day_rows("2025/04/02", 5, 100))
+    before = shares(night.run())
+    path = night.state / "moveout_log.duckdb"
+    if damage == "garbage":
+        path.write_bytes(os.urandom(path.stat().st_size))
+    elif damage == "cut short":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        night.key = "another-key"
+    rebuilt = night.run()
+    assert rebuilt.rejected is None and rebuilt.rows_read == 15 and shares(rebuilt) == before
+    assert len(rebuilt.notes) == 1 and rebuilt.notes[0].startswith(f"通知索引 {path} が")
+    assert "作り直し" in rebuilt.notes[0]
+    again = night.run()
+    assert again.rows_read == 0 and again.notes == [] and shares(again) == before
