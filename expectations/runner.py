@@ -35,6 +35,8 @@ T = TypeVar("T")
 # COMPLETE for every failing row's position (for quarantine); no row values at all in what GX keeps.
 EXCLUDE_VALUES = {"result_format": "COMPLETE", "exclude_unexpected_values": True, "partial_unexpected_count": 0,
                   "include_unexpected_rows": False, "return_unexpected_index_query": False}
+# Keys of a stored result that carry row values (absent under EXCLUDE_VALUES).
+VALUE_KEYS = (b'"unexpected_list"', b'"partial_unexpected_list"', b'"partial_unexpected_counts"')
 # What the file context keeps between runs, by kind; data_docs is rebuilt from scratch by build_data_docs.
 STORED = ("great_expectations.yml", "uncommitted/config_variables.yml", "expectations/**/*.json",
           "validation_definitions/*.json", "checkpoints/*.json", "uncommitted/validations/**/*.json")
@@ -208,6 +210,7 @@ def build_data_docs(root: Path, keep: int = 30) -> Path:
     site = site_index(root).parent
     with LOCK:
         def build() -> None:
+            _forget_values(root / "gx")
             context = _context(root)
             store = context.validation_results_store
             by_suite: dict[str, list[Any]] = {}
@@ -222,6 +225,17 @@ def build_data_docs(root: Path, keep: int = 30) -> Path:
 
         _healed(root, build)
     return site / "index.html"
+
+
+def _forget_values(folder: Path) -> None:
+    """Removes results that hold row values: an older jisseki validated with plain COMPLETE, and they
+    would otherwise stay in the store and the Data Docs for `keep` more nights."""
+    for path in folder.glob("uncommitted/validations/**/*.json"):
+        try:
+            if any(key in path.read_bytes() for key in VALUE_KEYS):
+                path.unlink()
+        except OSError:
+            continue   # gone meanwhile, or unreadable: GX reports the latter when it reads it
 
 
 def site_index(root: Path) -> Path:
