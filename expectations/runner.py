@@ -3,20 +3,47 @@
 GX and pandas are imported on first use only: a run with nothing to validate should not pay
 for them. One context per process and root. GX is not thread-safe, its import included, so every
 import, set-up and run of it holds the process-wide lock of jisseki.imports.
+
+The file context under a root is derived state: the suites are declared here, in expectations/*.json,
+and what else it holds is old results. A stored file that is damaged (a disk-full night leaves empty
+or cut JSON/YAML, on which GX fails) would fail every night; instead the folder is built anew, and
+the operator is told (take_notes).
+
+GX stores what it returns. Results keep row positions only (EXCLUDE_VALUES): the values of personal
+or free-text columns must never reach the results store or Data Docs. Quarantine takes the value
+from the rows, in its column's declared shape.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jisseki.imports import LOCK, heavy
 from jisseki.normalize import shown
 
 _runs = [0]   # validations run by this process
+_notes: list[str] = []   # what rebuilding a GX folder means for the operator, until a batch takes it
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
+# COMPLETE for every failing row's position (for quarantine); no row values at all in what GX keeps.
+EXCLUDE_VALUES = {"result_format": "COMPLETE", "exclude_unexpected_values": True, "partial_unexpected_count": 0,
+                  "include_unexpected_rows": False, "return_unexpected_index_query": False}
+# Keys of a stored result that carry row values (absent under EXCLUDE_VALUES).
+VALUE_KEYS = (b'"unexpected_list"', b'"partial_unexpected_list"', b'"partial_unexpected_counts"')
+# What the file context keeps between runs, by kind; data_docs is rebuilt from scratch by build_data_docs.
+STORED = ("great_expectations.yml", "uncommitted/config_variables.yml", "expectations/**/*.json",
+          "validation_definitions/*.json", "checkpoints/*.json", "uncommitted/validations/**/*.json")
+
+
+class DeclarationError(ValueError):
+    """A suite in expectations/*.json that GX cannot hold as declared."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +71,7 @@ def validate(suite_name: str, rows: list[dict[str, Any]], root: Path | None = No
         _runs[0] += 1
         result = _definition(suite_name, root).run(
             batch_parameters={"dataframe": frame},
-            result_format={"result_format": "COMPLETE"},
+            result_format=EXCLUDE_VALUES,
             run_id=run_id(run_name=run_name) if run_name else None,
         )
     failures = []
@@ -76,6 +103,14 @@ def validated() -> bool:
     return _runs[0] > 0
 
 
+def take_notes() -> list[str]:
+    """What the operator should know of GX folders rebuilt since the last call (each is told once)."""
+    with LOCK:
+        notes = list(_notes)
+        _notes.clear()
+    return notes
+
+
 @cache
 def _context(root: Path | None) -> Any:
     """Only under LOCK (as _definition): functools.cache alone would let two threads build one each."""
@@ -85,18 +120,28 @@ def _context(root: Path | None) -> Any:
     if root is None:
         context = gx.get_context(mode="ephemeral")
     else:
-        root.mkdir(parents=True, exist_ok=True)
-        context = gx.get_context(mode="file", project_root_dir=str(root))
+        damaged = _damaged_file(root / "gx")
+        if damaged is not None:
+            _rebuild(root, f"{damaged} が空か読めない")
+        context = _healed(root, lambda: _file_context(gx, root))
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     return context
 
 
+def _file_context(gx: Any, root: Path) -> Any:
+    root.mkdir(parents=True, exist_ok=True)
+    return gx.get_context(mode="file", project_root_dir=str(root))
+
+
 @cache
 def _definition(suite_name: str, root: Path | None = None) -> Any:
+    return _healed(root, lambda: _register(_context(root), suite_name))
+
+
+def _register(context: Any, suite_name: str) -> Any:
     gx = heavy("great_expectations")
     configuration = heavy("great_expectations.expectations.expectation_configuration").ExpectationConfiguration
 
-    context = _context(root)
     spec = suite_spec(suite_name)
     suite = gx.ExpectationSuite(name=suite_name)
     for position, entry in enumerate(spec["expectations"]):
@@ -105,35 +150,92 @@ def _definition(suite_name: str, root: Path | None = None) -> Any:
             configuration(type=entry["type"], kwargs=entry["kwargs"], meta=meta))
     if len(suite.expectations) != len(spec["expectations"]):
         # GX merges expectations of one type on one column; each must stay separate to keep its reason.
-        raise ValueError(f"suite {suite_name}: two expectations share a type and column")
+        raise DeclarationError(f"suite {suite_name}: two expectations share a type and column")
     # add_or_update: a file context remembers suites from earlier runs; the declaration here wins.
     suite = context.suites.add_or_update(suite)
     source = context.data_sources.add_or_update_pandas(f"{suite_name}-source")
     asset = next((a for a in source.assets if a.name == suite_name), None) or source.add_dataframe_asset(suite_name)
-    batch = next(iter(asset.batch_definitions), None) or asset.add_batch_definition_whole_dataframe(f"{suite_name}-batch")
+    batch = (next(iter(asset.batch_definitions), None)
+             or asset.add_batch_definition_whole_dataframe(f"{suite_name}-batch"))
     return context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
+
+
+def _healed(root: Path | None, build: Callable[[], T]) -> T:
+    """build(), which reads the file context under root; if GX fails on what that folder holds, once more
+    on a new folder. A failure that is not the folder's fails the new folder too, and is raised."""
+    if root is None:
+        return build()
+    try:
+        return build()
+    except DeclarationError:
+        raise   # the suite's own fault: a new folder would not mend it
+    except Exception as exc:   # GX raises many kinds (TypeError, KeyError, its own) on a damaged store
+        _rebuild(root, f"GX が読込中に {type(exc).__name__} で失敗した")
+    return build()
+
+
+def _rebuild(root: Path, why: str) -> None:
+    """Removes the GX folder and every context and definition built on it (under LOCK)."""
+    folder = root / "gx"
+    shutil.rmtree(folder, ignore_errors=True)
+    _context.cache_clear()
+    _definition.cache_clear()
+    note = (f"GX の保存ファイルが壊れていたため（{why}）、{folder} を作り直しました。スイートは expectations/ の"
+            "宣言から作り直し、過去の検証結果と Data Docs は失われました")
+    _log.warning(note)
+    _notes.append(note)
+
+
+def _damaged_file(folder: Path) -> str | None:
+    """The first stored file (relative to folder) that is empty or does not parse as what GX wrote."""
+    if not folder.is_dir():
+        return None
+    yaml = heavy("ruamel.yaml").YAML(typ="safe")
+    for pattern in STORED:
+        for path in sorted(folder.glob(pattern)):
+            try:
+                text = path.read_text("utf-8")
+                loaded = json.loads(text) if path.suffix == ".json" else yaml.load(text)
+            except Exception:   # unreadable, undecodable or unparsable: json, ruamel and OSError alike
+                loaded = None
+            if not isinstance(loaded, dict):
+                return str(path.relative_to(folder))
+    return None
 
 
 def build_data_docs(root: Path, keep: int = 30) -> Path:
     """Keeps the newest `keep` validation results per suite and rebuilds the site from scratch,
     so the Data Docs stay small and fast however many nights have run."""
-    import shutil
-
+    site = site_index(root).parent
     with LOCK:
-        context = _context(root)
-        store = context.validation_results_store
-        by_suite: dict[str, list[Any]] = {}
-        for key in store.list_keys():
-            by_suite.setdefault(key.expectation_suite_identifier.name, []).append(key)
-        for keys in by_suite.values():
-            keys.sort(key=lambda k: str(k.run_id.run_time))
-            for old in keys[:-keep]:
-                store.remove_key(old)
-        site = site_index(root).parent
-        shutil.rmtree(site, ignore_errors=True)
-        context.build_data_docs()
+        def build() -> None:
+            _forget_values(root / "gx")
+            context = _context(root)
+            store = context.validation_results_store
+            by_suite: dict[str, list[Any]] = {}
+            for key in store.list_keys():
+                by_suite.setdefault(key.expectation_suite_identifier.name, []).append(key)
+            for keys in by_suite.values():
+                keys.sort(key=lambda k: str(k.run_id.run_time))
+                for old in keys[:-keep]:
+                    store.remove_key(old)
+            shutil.rmtree(site, ignore_errors=True)
+            context.build_data_docs()
+
+        _healed(root, build)
     return site / "index.html"
+
+
+def _forget_values(folder: Path) -> None:
+    """Removes results that hold row values: an older jisseki validated with plain COMPLETE, and they
+    would otherwise stay in the store and the Data Docs for `keep` more nights."""
+    for path in folder.glob("uncommitted/validations/**/*.json"):
+        try:
+            if any(key in path.read_bytes() for key in VALUE_KEYS):
+                path.unlink()
+        except OSError:
+            continue   # gone meanwhile, or unreadable: GX reports the latter when it reads it
 
 
 def site_index(root: Path) -> Path:

@@ -64,6 +64,8 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
     result = land(engine, batch, run_id)
     logger.info("%s: 読込 %d 行, 隔離 %d 行 %s, 集計値 %d, 新しい版 %d", name, batch.rows_read, batch.bad_rows,
                 batch.reasons(), len(batch.figures), result.revisions_added)
+    for note in batch.notes:
+        logger.warning("%s: %s", name, note)
     if batch.rejected:
         raise SourceRejected(f"{name}: {batch.rejected}")
     return {"source": name, "reasons": batch.reasons()}
@@ -139,6 +141,8 @@ def publish_data_docs(config: Config) -> None:
 
     if runner.validated():
         index = runner.build_data_docs(gx_root(config))
+        for note in runner.take_notes():   # a folder damaged since the sources validated
+            get_run_logger().warning(note)
     else:
         # Nothing was validated: the last site stands, and GX (seconds to import) stays unloaded.
         index = runner.site_index(gx_root(config))

@@ -10,8 +10,11 @@ relies on. A file landed before the warehouse kept ctime and inode (revision 000
 """
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,13 +35,19 @@ from jisseki.measures import moveout
 from jisseki.pipeline import CHUNK_ROWS, Batch, Incremental, Progress, _chunks, _rejection, _valid
 from jisseki.sources import SourceDef, fingerprint_key
 from warehouse import keyfile
-from warehouse.notification_index import IndexedFile, NotificationIndex
+from warehouse.notification_index import OTHER_IDENTITY, IndexedFile, NotificationIndex
 
 CHUNK_BYTES = 64 * 1024 * 1024   # UTF-8 text staged in DuckDB at once
 INDEX_FILE = "moveout_log.duckdb"
 Transcoded = tuple[FileInfo, columnar.Regular | None, int]
 WORKER_FILES = 8   # fewer new files are transcoded here: a worker process costs a Python start
 TRANSCODE = "connectors.moveout_columnar:transcode_file"
+# The work folder holds plain UTF-8 copies of the delivered files (receipt numbers in clear). Named
+# WORK_PREFIX + pid in the system temp folder and locked (LOCK_FILE) for as long as a run or its worker
+# uses it, so a run can tell, and remove, what a killed one left.
+WORK_PREFIX = "jisseki-moveout-"
+LOCK_FILE = ".lock"
+OLD_FOLDER_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -57,13 +66,16 @@ def collect_moveout(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, 
     batch = Batch(source.name, source.kpis(catalog), as_of, Lineage())
     key = fingerprint_key(cfg)
     keep = incremental is not None and (key is not None or cfg.fingerprint_key_dir is not None)
-    with tempfile.TemporaryDirectory(prefix="jisseki-moveout-") as tmp:
-        work = Path(tmp)
+    with _work_folder(batch) as (work, lock):
         index_path = incremental.state_dir / INDEX_FILE if keep else work / INDEX_FILE
-        key, ref = _index_key(cfg, key, index_path, batch) if keep else (key, None)
+        key, ref, created = _index_key(cfg, key, index_path, batch) if keep else (key, None, False)
         index = NotificationIndex(index_path, key or os.urandom(32).hex(), work / "spill", key_ref=ref)
+        # A new key empties the index anyway, as its note says; anything else is worth its own.
+        if index.rebuilt is not None and not (created and index.rebuilt == OTHER_IDENTITY):
+            batch.notes.append(f"通知索引 {index_path} が{index.rebuilt}ため作り直し、受信フォルダのファイルを"
+                               "すべて読み直しました（集計値は変わりません）")
         try:
-            files = _read_new(index, cfg.path, incremental.known if keep else {}, batch, work, source,
+            files = _read_new(index, cfg.path, incremental.known if keep else {}, batch, work, lock, source,
                               gx_root, run_name, progress)
             counts, latest = index.counts(as_of)
         finally:
@@ -78,21 +90,84 @@ def collect_moveout(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, 
     return batch
 
 
-def _index_key(cfg: Any, key: str | None, index_path: Path, batch: Batch) -> tuple[str, str | None]:
-    """The configured key, else the key file the index names (made on the first run, and said so)."""
+@contextmanager
+def _work_folder(batch: Batch) -> Iterator[tuple[Path, int]]:
+    """A new work folder and its held lock; removed however the block ends (an exception, Ctrl-C,
+    SystemExit), and what killed runs left is removed first."""
+    parent = Path(tempfile.gettempdir())
+    if removed := _remove_abandoned(parent):
+        batch.notes.append(f"中断された実行の作業フォルダ（届出ファイルの平文の写し）を {removed} 件削除しました")
+    work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=parent))
+    lock = os.open(work / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield work, lock
+    finally:
+        shutil.rmtree(work, ignore_errors=True)   # before the lock goes, so no other run removes it meanwhile
+        os.close(lock)
+
+
+def _remove_abandoned(parent: Path) -> int:
+    """Removes this user's work folders that no live run or worker holds; returns how many."""
+    return sum(_remove_if_abandoned(folder) for folder in parent.glob(WORK_PREFIX + "*"))
+
+
+def _remove_if_abandoned(folder: Path) -> bool:
+    try:
+        if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+            return False
+        lock = os.open(folder / LOCK_FILE, os.O_RDWR)
+    except FileNotFoundError:
+        # No lock: a run between making its folder and locking it, or a folder of an older version.
+        if not folder.is_dir() or _in_use_unlocked(folder):
+            return False
+        shutil.rmtree(folder, ignore_errors=True)
+        return not folder.exists()
+    except OSError:
+        return False
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock)
+        return False   # in use: the lock is held until its run and worker have ended
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        os.close(lock)
+    return not folder.exists()
+
+
+def _in_use_unlocked(folder: Path) -> bool:
+    """A folder without a lock: its run's process lives (it is about to lock it), or, for a folder an
+    older version made (no pid in its name), it is younger than a night."""
+    pid, dash, _ = folder.name[len(WORK_PREFIX):].partition("-")
+    if not (dash and pid.isdigit()):
+        return time.time() - folder.stat().st_mtime < OLD_FOLDER_SECONDS
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True   # another user's process
+    return True
+
+
+def _index_key(cfg: Any, key: str | None, index_path: Path, batch: Batch) -> tuple[str, str | None, bool]:
+    """The configured key, else the key file the index names (made on the first run, and said so);
+    and whether that key was made now."""
     if key is not None:
-        return key, None
+        return key, None, False
     found = keyfile.load_or_create(cfg.fingerprint_key_dir, NotificationIndex.stored_key_ref(index_path))
     if found.created:
         batch.notes.append(f"指紋の鍵を作成しました: {found.path}（所有者だけが読めます。消すと次の実行で作り直し、"
                            "索引を一度組み直します）")
     elif found.shared:
         batch.notes.append(f"指紋の鍵ファイル {found.path} が所有者以外からも読めます。chmod 600 にしてください")
-    return found.key, found.ref
+    return found.key, found.ref, found.created
 
 
 def _read_new(index: NotificationIndex, folder: Path, known: dict[str, FileInfo], batch: Batch, work: Path,
-              source: SourceDef, gx_root: Path | None, run_name: str | None,
+              lock: int, source: SourceDef, gx_root: Path | None, run_name: str | None,
               progress: Callable[[Progress], None] | None) -> list[FileInfo]:
     """Brings the index up to the folder; returns every current file's lineage, in name order."""
     index.keep_only({name: f.sha256 for name, f in known.items()})
@@ -112,7 +187,7 @@ def _read_new(index: NotificationIndex, folder: Path, known: dict[str, FileInfo]
     first_id = index.next_file_id()
     ids = range(first_id, first_id + len(pending))
     done = 0
-    with _transcoding(pending, ids, work) as transcoded:
+    with _transcoding(pending, ids, work, lock) as transcoded:
         if len(pending) >= WORKER_FILES:
             from expectations.runner import prepare
 
@@ -127,14 +202,15 @@ def _read_new(index: NotificationIndex, folder: Path, known: dict[str, FileInfo]
 
 
 @contextmanager
-def _transcoding(paths: list[Path], ids: range, work: Path) -> Iterator[Iterator[Transcoded]]:
+def _transcoding(paths: list[Path], ids: range, work: Path, lock: int) -> Iterator[Iterator[Transcoded]]:
     """Each file's lineage, UTF-8 copy and chunk size, in order. Many files are transcoded by a worker
     process, which runs ahead while this one loads what it has made: decoding holds the GIL, DuckDB
     does not, so the two cores work at once and validation's Python does not wait for the decoder.
-    The worker ends with this block (jisseki/worker.py): nothing of a run outlives it."""
+    The worker ends with this block (jisseki/worker.py): nothing of a run outlives it. It holds the work
+    folder's lock too, so a worker that outlives a killed run keeps its folder until it ends."""
     jobs = [(path, file_id, work) for path, file_id in zip(paths, ids)]
     try:
-        child = worker.Mapped(TRANSCODE, jobs) if len(paths) >= WORKER_FILES else None
+        child = worker.Mapped(TRANSCODE, jobs, pass_fds=(lock,)) if len(paths) >= WORKER_FILES else None
     except OSError:
         child = None   # no child process can be started here: transcode in this process
     if child is None:

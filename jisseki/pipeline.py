@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.records import Bad, FileInfo, Lineage, Record
-from expectations.runner import validate
+from expectations.runner import take_notes, validate
 from jisseki.catalog import Catalog
 from jisseki.model import Figure
 from jisseki.sources import SourceDef
@@ -73,7 +73,17 @@ def collect(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, max_bad_
     """Raises SourceError when the source cannot be read; returns a rejected batch when it was
     read but is not fit to land. gx_root keeps validation results for Data Docs."""
     if source.collect is not None:
-        return source.collect(source, cfg, catalog, as_of, max_bad_ratio, gx_root, run_name, progress, incremental)
+        batch = source.collect(source, cfg, catalog, as_of, max_bad_ratio, gx_root, run_name, progress, incremental)
+    else:
+        batch = _collect(source, cfg, catalog, as_of, max_bad_ratio, gx_root, run_name, progress, incremental)
+    # A GX folder rebuilt while this source validated (sources share it: the note goes to the first that ends).
+    batch.notes.extend(take_notes())
+    return batch
+
+
+def _collect(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, max_bad_ratio: float,
+             gx_root: Path | None, run_name: str | None, progress: Callable[[Progress], None] | None,
+             incremental: Incremental | None) -> Batch:
     batch = Batch(source.name, source.kpis(catalog), as_of, Lineage())
     measure = source.measure(as_of, cfg)
     report = _reporter(batch, progress)

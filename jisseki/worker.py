@@ -29,12 +29,14 @@ class WorkerFailed(Exception):
 class Mapped:
     """`with Mapped(target, jobs) as results:` the results of `target(*job)` for each job, in order, computed
     ahead in a child process started here (OSError when none can be started). The child is gone when the
-    block ends, however it ends; one that ends early raises WorkerFailed, so no job goes missing."""
+    block ends, however it ends; one that ends early raises WorkerFailed, so no job goes missing.
+    pass_fds: descriptors the child keeps open while it lives (a lock it holds with the parent)."""
 
-    def __init__(self, target: str, jobs: Iterable[tuple[Any, ...]]) -> None:
+    def __init__(self, target: str, jobs: Iterable[tuple[Any, ...]], pass_fds: tuple[int, ...] = ()) -> None:
         self.jobs = list(jobs)
         self.child = subprocess.Popen([sys.executable, "-m", "jisseki.worker", target], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, env={**os.environ, "PYTHONSAFEPATH": "1"})
+                                      stdout=subprocess.PIPE, env={**os.environ, "PYTHONSAFEPATH": "1"},
+                                      pass_fds=pass_fds)
         self.feeder = threading.Thread(target=_feed, args=(self.child.stdin, self.jobs), daemon=True,
                                        name="worker-feed")
         self.feeder.start()

@@ -330,3 +330,24 @@ def test_files_landed_before_ctime_and_inode_were_kept_are_hashed_once(tmp_path:
     stat = (night.inbox / "d1.csv").stat()
     assert (known.ctime_ns, known.inode) == (stat.st_ctime_ns, stat.st_ino)
     assert night.run().rows_read == 0
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut short", "another key"])
+def test_a_damaged_index_is_rebuilt_from_the_inbox_with_a_note(tmp_path: Path, damage: str) -> None:
+    night = Night(tmp_path)
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 10, 0, "マイナポータル"))
+    write(night.inbox, "d2.csv", day_rows("2025/04/02", 5, 100))
+    before = shares(night.run())
+    path = night.state / "moveout_log.duckdb"
+    if damage == "garbage":
+        path.write_bytes(os.urandom(path.stat().st_size))
+    elif damage == "cut short":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        night.key = "another-key"
+    rebuilt = night.run()
+    assert rebuilt.rejected is None and rebuilt.rows_read == 15 and shares(rebuilt) == before
+    assert len(rebuilt.notes) == 1 and rebuilt.notes[0].startswith(f"通知索引 {path} が")
+    assert "作り直し" in rebuilt.notes[0]
+    again = night.run()
+    assert again.rows_read == 0 and again.notes == [] and shares(again) == before

@@ -92,3 +92,52 @@ def test_a_large_index_recounts_in_parts(tmp_path: Path, monkeypatch) -> None:
     assert not index._tally_current()
     assert counted(index) == expected({"a.csv": rows_a, "b.csv": rows_b})
     index.close()
+
+
+def spoil_blocks(path: Path) -> None:
+    """Overwrites every block after the headers (which stay valid, so the file opens): bad checksums."""
+    with path.open("r+b") as out:
+        out.seek(3 * 4096)
+        out.write(b"garbage!" * ((path.stat().st_size - 3 * 4096) // 8))
+
+
+def other_database(path: Path) -> None:
+    import duckdb
+
+    path.unlink()
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE files (name VARCHAR, rows INTEGER); INSERT INTO files VALUES ('x', 1)")
+    con.close()
+
+
+DAMAGE = {
+    "garbage": lambda p: p.write_bytes(b"not a database\n" * 1000),
+    "empty": lambda p: p.write_bytes(b""),
+    "cut short": lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 3]),
+    "bad blocks": spoil_blocks,
+    "another database": other_database,
+}
+
+
+def test_a_sound_or_new_index_is_not_rebuilt_and_a_damaged_one_is_rebuilt_empty(tmp_path: Path) -> None:
+    for name, spoil in DAMAGE.items():
+        path = tmp_path / f"{len(name)}-{abs(hash(name))}.duckdb"
+        index = NotificationIndex(path, "key", tmp_path / "spill")
+        assert index.rebuilt is None                       # a new file is no news
+        add(index, "a.csv", [(1, f"R{i}", DAYS[i % 5], i % 2 == 0, False) for i in range(3_000)])
+        index.close()
+        reopened = NotificationIndex(path, "key", tmp_path / "spill")
+        assert reopened.rebuilt is None and list(reopened.files()) == ["a.csv"]
+        reopened.close()
+        spoil(path)
+        rebuilt = NotificationIndex(path, "key", tmp_path / "spill")
+        try:
+            assert rebuilt.rebuilt is not None, name
+            assert rebuilt.files() == {} and counted(rebuilt) == (Counter(), None), name
+            add(rebuilt, "b.csv", [(1, "A", DAYS[0], True, False)])
+            assert counted(rebuilt) == expected({"b.csv": [(1, "A", DAYS[0], True, False)]})
+        finally:
+            rebuilt.close()
+    rekeyed = NotificationIndex(path, "another key", tmp_path / "spill")
+    assert rekeyed.rebuilt == "別の鍵か形式で作られていた" and rekeyed.files() == {}
+    rekeyed.close()

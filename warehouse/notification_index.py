@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS notifications (file_id INTEGER NOT NULL, seq INTEGER 
 CREATE TABLE IF NOT EXISTS tally (day DATE NOT NULL, ward INTEGER NOT NULL, myna BOOLEAN NOT NULL,
                                   withdrawn BOOLEAN NOT NULL, n BIGINT NOT NULL);
 """
+TABLES = ("meta", "files", "notifications", "tally")
+OTHER_IDENTITY = "別の鍵か形式で作られていた"   # why an index is rebuilt after a new key or FORMAT
 
 # Notifications after deduplication, per first-row day, ward, route and withdrawal, over the
 # fingerprints that {rows} selects from `notifications`. Most fingerprints occur once: only those
@@ -89,18 +91,51 @@ class IndexedFile:
 
 class NotificationIndex:
     def __init__(self, path: Path, key: str, spill_dir: Path, key_ref: str | None = None) -> None:
-        """key_ref: which key file holds the key (warehouse/keyfile.py), kept here so the next run finds it."""
+        """key_ref: which key file holds the key (warehouse/keyfile.py), kept here so the next run finds it.
+        An existing file that cannot be trusted is replaced by an empty index, which the next read fills
+        from the inbox; `rebuilt` then says why (None when the file was sound or new)."""
         duckdb = heavy("duckdb")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.key = key
-        self.con = duckdb.connect(str(path), config={
-            "memory_limit": MEMORY_LIMIT, "threads": max(1, min(4, os.cpu_count() or 1)),
-            "temp_directory": str(spill_dir), "preserve_insertion_order": True})
-        self.con.execute(SCHEMA)
-        self._check_identity()
+        self.identity = f"{FORMAT}:{hashlib.sha256(('jisseki-index:' + key).encode()).hexdigest()}"
+        self.rebuilt: str | None = None
+        existed = path.exists()
+        con = None
+        try:
+            con = self._connect(path, spill_dir)
+            fault = self._fault(con)
+        except duckdb.Error as exc:   # not a DuckDB file, cut short, a bad checksum, tables missing
+            fault = f"読めなかった（{type(exc).__name__}）"
+        if fault is not None:
+            if con is not None:
+                con.close()
+            for stale in (path, path.with_name(path.name + ".wal")):
+                stale.unlink(missing_ok=True)
+            con = self._connect(path, spill_dir)
+            con.execute(SCHEMA)
+            con.execute("INSERT INTO meta VALUES ('identity', ?), ('tally', 'current')", [self.identity])
+            self.rebuilt = fault if existed else None
+        self.con = con
         if key_ref is not None:
             self.con.execute("INSERT OR REPLACE INTO meta VALUES ('key_ref', ?)", [key_ref])
         self.delta = True   # keep the tally current change by change (see plan_load)
+
+    @staticmethod
+    def _connect(path: Path, spill_dir: Path) -> Any:
+        return heavy("duckdb").connect(str(path), config={
+            "memory_limit": MEMORY_LIMIT, "threads": max(1, min(4, os.cpu_count() or 1)),
+            "temp_directory": str(spill_dir), "preserve_insertion_order": True})
+
+    def _fault(self, con: Any) -> str | None:
+        """Why the opened file cannot serve as this index, or None. Another key or format makes every
+        partition meaningless; a damaged block fails here, on every table read whole, rather than on
+        whichever query meets it later, night after night."""
+        found = con.execute("SELECT value FROM meta WHERE name = 'identity'").fetchone()
+        if not found or found[0] != self.identity:
+            return OTHER_IDENTITY
+        for table in TABLES:
+            con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()
+        return None
 
     def close(self) -> None:
         self.con.close()
@@ -122,17 +157,6 @@ class NotificationIndex:
         finally:
             con.close()
         return row[0] if row else None
-
-    def _check_identity(self) -> None:
-        """Another key or format makes every partition meaningless: start empty."""
-        identity = f"{FORMAT}:{hashlib.sha256(('jisseki-index:' + self.key).encode()).hexdigest()}"
-        found = self.con.execute("SELECT value FROM meta WHERE name = 'identity'").fetchone()
-        if found and found[0] == identity:
-            return
-        self.con.execute("BEGIN")
-        self.con.execute("DELETE FROM notifications; DELETE FROM files; DELETE FROM tally; DELETE FROM meta")
-        self.con.execute("INSERT INTO meta VALUES ('identity', ?), ('tally', 'current')", [identity])
-        self.con.execute("COMMIT")
 
     def files(self) -> dict[str, IndexedFile]:
         rows = self.con.execute("SELECT file_id, name, sha256, size, rows, encoding FROM files").fetchall()
