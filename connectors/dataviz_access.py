@@ -14,10 +14,10 @@ from pathlib import Path
 from connectors.errors import SourceConfigError, SourceFormatError
 from connectors.files import (
     CsvRow,
-    byte_lines,
     csv_rows,
     data_rows,
     delivered_files,
+    header_and_body,
     header_problem,
     read_delivery,
     shown_path,
@@ -94,12 +94,15 @@ def read_dataviz_access(folder: Path, departments: Path, lineage: Lineage) -> It
     for path in paths:
         data, access_info = read_delivery(path)
         lineage.files.append(access_info)
-        table = _table(data, access_info, ACCESS_COLUMNS)
-        if table.rejected is not None:
-            yield from accounted(access_info, [table.rejected], table.rejected.rows)
-            continue
-        items = (_access_row(table, row, access_info, master) for row in table.rows)
-        yield from accounted(access_info, items, len(table.rows))
+        yield from _access_file(data, access_info, master)
+
+
+def _access_file(data: bytes, info: FileInfo, master: DepartmentMaster) -> Iterator[Record | Bad]:
+    table = _table(data, info, ACCESS_COLUMNS)
+    if table.rejected is not None:
+        yield from accounted(info, [table.rejected], table.rejected.rows)
+        return
+    yield from accounted(info, (_access_row(table, row, info, master) for row in table.rows), len(table.rows))
 
 
 def _access_row(table: _Table, row: CsvRow, info: FileInfo, master: DepartmentMaster) -> Record | Bad:
@@ -117,22 +120,20 @@ def _access_row(table: _Table, row: CsvRow, info: FileInfo, master: DepartmentMa
 def _table(data: bytes, info: FileInfo, required: tuple[str, ...]) -> _Table:
     """The file's header and data rows; rejected whole when it is not UTF-8 or its header cannot be
     trusted (malformed, a required column missing, a name repeated)."""
-    lines = list(byte_lines(data))
-    header_at = next((i for i, (_, raw) in enumerate(lines) if raw.strip()), None)
-    if header_at is None:
+    first, body = header_and_body(data)
+    if first is None:
         return _Table({}, [])
-    body = lines[header_at + 1:]
 
     def rejected(item: str, code: str, reason: str) -> _Table:
         return _Table({}, [], Bad(info.name, item, code, reason, content_hash=info.sha256,
-                                  rows=data_rows(body, "utf-8")))
+                                  rows=data_rows(body)))
 
     try:
         data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return rejected("file", "undecodable", "UTF-8として読めないファイルです")
     info.encoding = "utf-8"
-    cells = split_cells(lines[header_at][1].decode("utf-8"))
+    cells = split_cells(first.decode("utf-8"))
     if cells is None:
         return rejected("header", "malformed_header", "見出し行をCSVとして読めません（引用符の位置や対応が不正です）")
     names = [nfkc(cell) for cell in cells]

@@ -86,6 +86,13 @@ def byte_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
         yield number, line.rstrip(b"\r")
 
 
+def header_and_body(data: bytes) -> tuple[bytes | None, list[tuple[int, bytes]]]:
+    """A CSV file's header line (its first non-blank line; None when it has none) and the lines after it."""
+    lines = list(byte_lines(data))
+    at = next((i for i, (_, raw) in enumerate(lines) if raw.strip()), None)
+    return (None, []) if at is None else (lines[at][1], lines[at + 1:])
+
+
 @dataclass(frozen=True, slots=True)
 class CsvRow:
     """One data row of a CSV file: its cells, or why it could not be read (code and Japanese reason).
@@ -116,29 +123,29 @@ def split_cells(text: str) -> list[str] | None:
         at = end + 1
 
 
-def csv_rows(lines: Iterable[tuple[int, bytes]], encoding: str, errors: str = "strict") -> Iterator[CsvRow]:
+def csv_rows(lines: Iterable[tuple[int, bytes]], encoding: str | None) -> Iterator[CsvRow]:
     """The data rows of CSV lines (after the header): every record that is not blank (a blank one has
     only empty or white-space cells), each malformed or undecodable line as a row of its own.
 
     A line with an odd number of quotes opens a quoted field; the next lines join it while the count
     stays odd, within the bounds above, and the joined record must then be strict CSV. If it is not,
-    only the first line is malformed and reading starts again on the line after it."""
+    only the first line is malformed and reading starts again on the line after it. With no encoding,
+    a line is read as UTF-8 if it is that, else as CP932 with replacement (data_rows)."""
     pending = list(lines)
     i = 0
     while i < len(pending):
         number, raw = pending[i]
         i += 1
         try:
-            text = raw.decode(encoding, errors)
+            text = _decoded(raw, encoding)
         except UnicodeDecodeError:
-            if raw.strip():
-                yield CsvRow(number, None, "undecodable", f"{encoding}として読めない行です")
+            yield CsvRow(number, None, "undecodable", f"{encoding}として読めない行です")
             continue
         joined, quotes, more = text, text.count('"'), 0
         while quotes % 2 and more < MAX_CONTINUATION_LINES and i + more < len(pending) \
                 and len(joined) <= MAX_RECORD_CHARS:
             try:
-                following = pending[i + more][1].decode(encoding, errors)
+                following = _decoded(pending[i + more][1], encoding)
             except UnicodeDecodeError:
                 break
             joined += "\n" + following
@@ -153,10 +160,20 @@ def csv_rows(lines: Iterable[tuple[int, bytes]], encoding: str, errors: str = "s
         i += more
 
 
-def data_rows(lines: Iterable[tuple[int, bytes]], encoding: str) -> int:
-    """How many data rows the lines hold, by csv_rows, for a file that is rejected as a whole:
-    decoding errors are replaced, so every line is counted however it is encoded."""
-    return sum(1 for _ in csv_rows(lines, encoding, "replace"))
+def data_rows(lines: Iterable[tuple[int, bytes]]) -> int:
+    """How many data rows the lines hold, by csv_rows, for a file that is rejected as a whole (so its
+    encoding may be unknown): quotes, commas and line ends are ASCII in CP932 and UTF-8 alike, and a
+    line is blank if it is under either."""
+    return sum(1 for _ in csv_rows(lines, None))
+
+
+def _decoded(raw: bytes, encoding: str | None) -> str:
+    if encoding is not None:
+        return raw.decode(encoding)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp932", "replace")
 
 
 def header_problem(names: list[str], required: tuple[str, ...]) -> tuple[str, str] | None:

@@ -12,10 +12,10 @@ from pathlib import Path
 from connectors.files import (
     BOM,
     CsvRow,
-    byte_lines,
     csv_rows,
     data_rows,
     delivered_files,
+    header_and_body,
     header_problem,
     read_delivery,
     split_cells,
@@ -46,16 +46,14 @@ def read_moveout_log(folder: Path, lineage: Lineage) -> Iterator[Record | Bad]:
 
 
 def _read_file(data: bytes, info: FileInfo) -> Iterator[Record | Bad]:
-    lines = list(byte_lines(data))
-    header_at = next((i for i, (_, raw) in enumerate(lines) if raw.strip()), None)
-    if header_at is None:
+    first, body = header_and_body(data)
+    if first is None:
         info.rows = 0
         return
-    header = read_header(lines[header_at][1], data.startswith(BOM))
+    header = read_header(first, data.startswith(BOM))
     info.encoding = header.encoding or ""
-    body = lines[header_at + 1:]
     if header.code:
-        rows = data_rows(body, header.encoding or "cp932")
+        rows = data_rows(body)
         yield from accounted(info, [Bad(info.name, "header", header.code, header.reason, content_hash=info.sha256,
                                         rows=rows)], rows)
         return
