@@ -18,6 +18,7 @@ from connectors.records import FileInfo, digest
 from jisseki.normalize import shown
 
 BOM = b"\xef\xbb\xbf"
+MAX_NAME = 255   # warehouse.schema: ingest_file.name, quarantine.location
 # A quoted field may carry line breaks onto at most this many further lines (and this many characters
 # in all). A stray quote therefore costs its own line only: the reader tries the next lines, finds no
 # strict record within the bound, quarantines the line and starts again at the next one.
@@ -38,8 +39,12 @@ MISPLACED = "CSVとして読めない行です（引用符の位置が不正で�
 
 def file_name(path: Path) -> str:
     r"""The file's name as it is reported: undecodable bytes as \xNN, a backslash doubled (so that no
-    two names read alike), control characters as \xNN or \uNNNN."""
-    return escaped(os.fsencode(path.name))
+    two names read alike), control characters as \xNN or \uNNNN. Escapes make a name longer than the
+    255 characters lineage and quarantine keep only when most of its bytes are not UTF-8: then it ends
+    in a hash of its bytes instead, so it is still one name for one file."""
+    raw = os.fsencode(path.name)
+    name = escaped(raw)
+    return name if len(name) <= MAX_NAME else f"{name[:MAX_NAME - 17]}…{digest(raw)[:16]}"
 
 
 def shown_path(path: Path) -> str:

@@ -20,8 +20,9 @@ PROFILE = settings(max_examples=250, deadline=None, suppress_health_check=[Healt
                                                                            HealthCheck.function_scoped_fixture])
 COLUMNS = ["受付日", "区コード", "区名", "受付番号", "届出経路", "取消", "備考", "ｸｸｸ"]
 CELLS = {
-    "受付日": st.sampled_from(["2025/04/01", "2025-04-02", "R7.4.3", "令和7年4月4日", "２０２５/０４/０５", " 2025/04/06 ",
-                             "2025/13/01", "", "昨日", "R1.5.1", "平成31年4月30日", "\u30002025/04/07"]),
+    "受付日": st.sampled_from(["2025/04/01", "2025-04-02", "R7.4.3", "令和7年4月4日", "２０２５/０４/０５",
+                             " 2025/04/06 ", "2025/13/01", "", "昨日", "R1.5.1", "平成31年4月30日",
+                             "\u30002025/04/07"]),
     "区コード": st.sampled_from(["271021", "27102", "２７１０２１", "271022", "999999", "", " 271039", "27103"]),
     "区名": st.sampled_from(["都島区", "", "福島区", "a,b", 'q"q', "\u3000", "\t"]),
     "受付番号": st.sampled_from(["A1", "A2", "Ａ３", " A4", "", "B 5", "A1 ", "x,y", '"z"', "ｱ6", "A\n7", "C\r\n8",
@@ -145,7 +146,8 @@ def columnar_reader(data: bytes, folder: Path) -> tuple[list[tuple], list[tuple]
         f"SELECT raw_date, raw_ward, raw_route, raw_withdrawn, {columnar.HAS_RECEIPT}, {columnar.RECEIPT} "
         f"{columnar.FROM_STAGED} ORDER BY s.rowid").fetchall()]
     indexed = con.execute(f"SELECT ward, receipt, day, myna, withdrawn FROM "
-                          f"({columnar.notification_rows_sql('マイナポータル')}) ORDER BY seq", {"excluded": []}).fetchall()
+                          f"({columnar.notification_rows_sql('マイナポータル')}) ORDER BY seq",
+                          {"excluded": []}).fetchall()
     return validated, indexed
 
 
