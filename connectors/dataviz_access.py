@@ -28,6 +28,7 @@ from jisseki.normalize import nfkc, parse_iso_date, parse_timestamp, shown
 
 MASTER_COLUMNS = ("department_code", "department_name", "valid_from", "valid_to")
 ACCESS_COLUMNS = ("accessed_at", "department_code")
+ACCESS_LOG_COLUMNS = ("accessed_at", "user_id", "department_code", "content_id")
 
 
 @dataclass
@@ -57,7 +58,7 @@ def read_master(path: Path) -> tuple[DepartmentMaster, FileInfo, list[Bad]]:
     if not path.is_file():
         raise SourceConfigError(f"所属マスタがありません: {shown_path(path)}", "設定の departments を確認してください")
     data, info = read_delivery(path)
-    table = _table(data, info, (MASTER_COLUMNS[0], *MASTER_COLUMNS[2:]))
+    table = _table(data, info, (MASTER_COLUMNS[0], *MASTER_COLUMNS[2:]), MASTER_COLUMNS)
     if table.rejected is not None:
         raise SourceFormatError(f"所属マスタ {info.name} を読めません: {table.rejected.reason}")
     master, bad = DepartmentMaster(), []
@@ -98,7 +99,7 @@ def read_dataviz_access(folder: Path, departments: Path, lineage: Lineage) -> It
 
 
 def _access_file(data: bytes, info: FileInfo, master: DepartmentMaster) -> Iterator[Record | Bad]:
-    table = _table(data, info, ACCESS_COLUMNS)
+    table = _table(data, info, ACCESS_COLUMNS, ACCESS_LOG_COLUMNS)
     if table.rejected is not None:
         yield from accounted(info, [table.rejected], table.rejected.rows)
         return
@@ -117,7 +118,7 @@ def _access_row(table: _Table, row: CsvRow, info: FileInfo, master: DepartmentMa
     return Record(fields, code, info.name, str(row.line), info.sha256)
 
 
-def _table(data: bytes, info: FileInfo, required: tuple[str, ...]) -> _Table:
+def _table(data: bytes, info: FileInfo, required: tuple[str, ...], known: tuple[str, ...]) -> _Table:
     """The file's header and data rows; rejected whole when it is not UTF-8 or its header cannot be
     trusted (malformed, a required column missing, a name repeated)."""
     first, body = header_and_body(data)
@@ -137,6 +138,6 @@ def _table(data: bytes, info: FileInfo, required: tuple[str, ...]) -> _Table:
     if cells is None:
         return rejected("header", "malformed_header", "見出し行をCSVとして読めません（引用符の位置や対応が不正です）")
     names = [nfkc(cell) for cell in cells]
-    if problem := header_problem(names, required):
+    if problem := header_problem(names, required, known):
         return rejected("header", *problem)
     return _Table({name: i for i, name in enumerate(names)}, list(csv_rows(body, "utf-8")))

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from connectors.errors import SourceConfigError
 from connectors.records import FileInfo, digest
-from jisseki.normalize import shown
 
 BOM = b"\xef\xbb\xbf"
 MAX_NAME = 255   # warehouse.schema: ingest_file.name, quarantine.location
@@ -26,15 +25,16 @@ MAX_CONTINUATION_LINES = 15
 MAX_RECORD_CHARS = 16 * 1024 * 1024
 
 # RFC 4180 with `""` inside quotes: a quote may only open a field, be doubled inside it, or close it
-# right before a comma or the end. Anything else (` "x"`, `"x" `, `x"y`, `"x"y`) is malformed, not
-# guessed at: readers differ on it (DuckDB trims a space before a quote, Python keeps it in the cell).
+# right before a comma or the end, and a line break (CR too) is only inside quotes. Anything else
+# (` "x"`, `"x" `, `x"y`, `"x"y`, `x<CR>y`) is malformed, not guessed at: readers differ on it (DuckDB
+# trims a space before a quote, Python keeps it in the cell).
 _QUOTED = r'"[^"]*(?:""[^"]*)*"'
-_FIELD = rf'(?:{_QUOTED}|[^",\n]*)'
+_FIELD = rf'(?:{_QUOTED}|[^",\r\n]*)'
 _RECORD = re.compile(rf"{_FIELD}(?:,{_FIELD})*")
 _QUOTED_AT = re.compile(_QUOTED)
 UNCLOSED = ("CSVとして読めない行です（引用符が閉じていません。"
             f"続く{MAX_CONTINUATION_LINES}行以内にも閉じる引用符がありません）")
-MISPLACED = "CSVとして読めない行です（引用符の位置が不正です。引用符の前後に空白や文字があります）"
+MISPLACED = "CSVとして読めない行です（引用符の前後に空白や文字があるか、引用符の外に改行文字（CR）があります）"
 
 
 def file_name(path: Path) -> str:
@@ -111,7 +111,7 @@ class CsvRow:
 def split_cells(text: str) -> list[str] | None:
     """The cells of one record (physical lines joined by LF), or None when it is not strict CSV."""
     if '"' not in text:
-        return None if "\n" in text else text.split(",")
+        return None if "\n" in text or "\r" in text else text.split(",")
     if _RECORD.fullmatch(text) is None:
         return None
     cells, at = [], 0
@@ -181,15 +181,16 @@ def _decoded(raw: bytes, encoding: str | None) -> str:
         return raw.decode("cp932", "replace")
 
 
-def header_problem(names: list[str], required: tuple[str, ...]) -> tuple[str, str] | None:
+def header_problem(names: list[str], required: tuple[str, ...], known: tuple[str, ...]) -> tuple[str, str] | None:
     """Why a header (NFKC names) cannot be trusted, as (code, Japanese reason), or None. A repeated name
-    leaves open which column is meant, so the file is rejected rather than one of them taken."""
+    leaves open which column is meant, so the file is rejected rather than one of them taken. Only the
+    contract's column names (`known`) are named: a header line may be a stray row of personal data."""
     missing = [c for c in required if c not in names]
     if missing:
         return "missing_columns", f"必須列がありません: {'、'.join(missing)}"
-    repeated = list(dict.fromkeys(n for i, n in enumerate(names) if n and n in names[:i]))
+    repeated = dict.fromkeys(n if n in known else "取り決めにない列"
+                             for i, n in enumerate(names) if n and n in names[:i])
     if repeated:
-        # Names as column names look (words or identifiers), so that no cell of a stray row is shown.
-        listed = "、".join(shown(n, "word") if shown(n, "word") == n else shown(n, "code") for n in repeated)
-        return "duplicate_columns", f"見出しに同じ列名が複数あります: {listed}（どの列を読むか決められません）"
+        return ("duplicate_columns",
+                f"見出しに同じ列名が複数あります: {'、'.join(repeated)}（どの列を読むか決められません）")
     return None

@@ -25,6 +25,7 @@ from jisseki.normalize import nfkc, parse_date, ward_code
 
 REQUIRED = ("受付日", "区コード", "受付番号", "届出経路")
 WITHDRAWN = "取消"
+COLUMNS = ("受付日", "区コード", "区名", "受付番号", "届出経路", WITHDRAWN)   # the contract's, to name in reasons
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,11 @@ def read_header(raw: bytes, has_bom: bool) -> Header:
             continue
         names = parsed[encoding] = None if cells is None else [nfkc(cell) for cell in cells]
         if names is not None and all(c in names for c in REQUIRED):
-            return Header(encoding, names, *(header_problem(names, REQUIRED) or ("", "")))
+            return Header(encoding, names, *(header_problem(names, REQUIRED, COLUMNS) or ("", "")))
     if parsed and all(names is None for names in parsed.values()):
         return Header(None, [], "malformed_header", "見出し行をCSVとして読めません（引用符の位置や対応が不正です）")
     names = next((names for names in parsed.values() if names is not None), [])
-    return Header(None, names, *(header_problem(names, REQUIRED) or ("", "")))
+    return Header(None, names, *(header_problem(names, REQUIRED, COLUMNS) or ("", "")))
 
 
 def _row(row: CsvRow, columns: dict[str, int], info: FileInfo) -> Record | Bad:

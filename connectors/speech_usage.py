@@ -10,7 +10,7 @@ from pathlib import Path
 
 from connectors.files import byte_lines, delivered_files, read_delivery
 from connectors.records import Bad, FileInfo, Lineage, Record, accounted, text_problem
-from jisseki.normalize import parse_timestamp, shown
+from jisseki.normalize import parse_timestamp
 
 TEXT_FIELDS = ("session_id", "device_id", "department_code", "loan_type")
 TIME_FIELDS = ("started_at", "ended_at")
@@ -56,8 +56,8 @@ def _line(number: int, raw: bytes, info: FileInfo) -> Record | Bad:
     except UnicodeDecodeError:
         return bad("undecodable", "UTF-8として読めない行です")
     except _RepeatedKey as exc:
-        return bad("duplicate_key",
-                   f"同じキーが複数あります: {shown(exc.args[0], 'code')}（どの値を読むか決められません）")
+        key = exc.args[0] if exc.args[0] in (*TEXT_FIELDS, *TIME_FIELDS) else "取り決めにないキー"
+        return bad("duplicate_key", f"同じキーが複数あります: {key}（どの値を読むか決められません）")
     except (ValueError, RecursionError):   # not JSON, or an integer too long or nesting too deep to read
         return bad("not_json", "JSONとして読めない行です")
     if not isinstance(obj, dict):

@@ -142,6 +142,7 @@ def counted(items, lineage: Lineage) -> tuple[list[Record], list[Bad]]:
     ('2025/04/05,271021,都島区,"B-90000" ,窓口,', "malformed_csv"),     # a space after one
     ('2025/04/05,271021,都島区,B-9"0000,窓口,', "malformed_csv"),       # a quote inside an unquoted field
     ('2025/04/05,271021,都島区,"B-90000"0,窓口,', "malformed_csv"),     # text after the closing quote
+    ("2025/04/05,271021,都島区,B-9\r0000,窓口,", "malformed_csv"),      # a CR outside quotes
     ('2025/04/05,271021,都島区,B-90000\x00,窓口,', "bad_text"),         # a NUL, which PostgreSQL refuses
 ])
 def test_moveout_a_broken_row_is_quarantined_at_its_line_and_every_other_row_counts(tmp_path: Path, broken: str,
@@ -231,6 +232,7 @@ SESSION = {"session_id": "S-1", "device_id": "SR-1", "department_code": "D1",
 
 @pytest.mark.parametrize("line, code", [
     ('{"session_id": "S-9", "session_id": "S-8", "device_id": "SR-1"}', "duplicate_key"),
+    ('{"S-9": 1, "device_id": "SR-1", "S-9": 2}', "duplicate_key"),   # a key not of the contract is not named
     ('{"session_id": "S-\\u0000", "device_id": "SR-1"}', "bad_text"),
     ('{"session_id": "S-9", "department_code": "D\\ud800"}', "bad_text"),
     ('{"session_id": "S-9", "started_at": "2025-04-01T00:00:00\\u0000"}', "bad_text"),
