@@ -1,20 +1,22 @@
 """Contract 2 at volume: regular files go into DuckDB whole and are normalised column by column.
 
 connectors.moveout_log stays the definition of what a file means. A file takes this path only when
-it is regular: its header is on the first line, it decodes as a whole, it has no NUL and no CR
-outside a CRLF, and DuckDB parses it strictly (every row as many cells as the header). Anything else
-is read by the row reader. Each distinct raw value is normalised once, by the same functions the row
-reader uses, so both paths agree cell for cell (tests/test_moveout_columnar.py checks that they do).
+it is regular: its header is on the first line and trusted, it decodes as a whole, it has no NUL and
+no CR outside a CRLF, every row with a quote is strict CSV to the row reader, and DuckDB parses it
+strictly (every row as many cells as the header). Anything else is read by the row reader. Each
+distinct raw value is normalised once, by the same functions the row reader uses, so both paths agree
+cell for cell (tests/test_moveout_columnar.py checks that they do).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from connectors.files import BOM, read_delivery
-from connectors.moveout_log import WITHDRAWN, header_names
+from connectors.files import BOM, byte_lines, csv_rows, read_delivery
+from connectors.moveout_log import WITHDRAWN, read_header
 from connectors.records import FileInfo
 from jisseki.imports import heavy
 from jisseki.normalize import nfkc, parse_date, ward_code
@@ -24,6 +26,9 @@ FIELDS = {"raw_date": "受付日", "raw_ward": "区コード", "receipt": "受�
           "raw_withdrawn": WITHDRAWN}
 CSV_OPTIONS = ("header = true, columns = $columns, auto_detect = false, delim = ',', quote = '\"', "
                "escape = '\"', strict_mode = true, filename = true")
+# A row is blank as the row reader sees it: every cell empty after str.strip(), whose white space is
+# more than the space that DuckDB's trim() takes by default (U+3000 among it).
+WHITE_SPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 # The line end is detected per read (DuckDB reads '\\r\\n' given as an option as no rows at all), so a
 # read groups files with the same line end.
 
@@ -40,26 +45,32 @@ def transcode(data: bytes, info: FileInfo, file_id: int, folder: Path) -> Regula
     has_bom = data.startswith(BOM)
     body = data[len(BOM):] if has_bom else data
     end = body.find(b"\n")
-    encoding, names = header_names((body if end < 0 else body[:end]).rstrip(b"\r"), has_bom)
-    if encoding is None or names is None or b"\x00" in body:
-        return None
+    header = read_header((body if end < 0 else body[:end]).rstrip(b"\r"), has_bom)
+    if header.code or header.encoding is None or b"\x00" in body:
+        return None                       # rejected, or a NUL: the row reader says so, by line
+    encoding, names = header.encoding, header.names
     # 0x0D and 0x0A never occur inside a CP932 or UTF-8 character, so line ends are counted on bytes.
     cr = body.count(b"\r")
     crlf = body.count(b"\r\n") if cr else 0
     if cr != crlf:
         return None                       # a CR that ends no line: the row reader keeps it in the cell
     # Mixed ends, or a quoted cell that may hold a CRLF (the row reader makes it LF): normalise to LF.
-    mixed = 0 < crlf and (b'"' in body or crlf < body.count(b"\n"))
+    quoted = b'"' in body
+    mixed = 0 < crlf and (quoted or crlf < body.count(b"\n"))
     try:
         text = body.decode(encoding)
     except UnicodeDecodeError:
+        return None
+    # DuckDB reads quotes more leniently than the row reader (it trims a space before or after a quoted
+    # field, and lets a quoted field run on without bound): a file with quotes takes this path only
+    # when every row of it is strict CSV to the row reader.
+    if quoted and any(row.cells is None for row in csv_rows(islice(byte_lines(body), 1, None), encoding)):
         return None
     if mixed:
         utf8 = text.replace("\r\n", "\n").encode()
     else:
         utf8 = body if encoding == "utf-8" else text.encode()
     info.encoding = encoding
-    # The row reader takes the last column of a repeated name; so does this layout.
     position = {name: i for i, name in enumerate(names)}
     path = folder / f"{file_id}.csv"
     path.write_bytes(utf8)
@@ -104,11 +115,11 @@ def _insert(con: Any, layout: tuple[Any, ...], files: Sequence[Regular], ids: di
     # Printable ASCII without an outer space is what NFKC and strip() leave as it is.
     receipt = f"c{positions[list(FIELDS).index('receipt')]}"
     plain = f"coalesce(regexp_full_match({receipt}, '[!-~]([ -~]*[!-~])?'), false)"
-    blank = " AND ".join(f"coalesce(trim(c{i}), '') = ''" for i in range(width))
+    blank = " AND ".join(f"coalesce(trim(c{i}, $white), '') = ''" for i in range(width))
     sql = (f"INSERT INTO staged SELECT CAST(parse_filename(filename, true) AS INTEGER), {', '.join(cells)}, {plain} "
            f"FROM read_csv($paths, {CSV_OPTIONS}) WHERE NOT ({blank})")
     try:
-        con.execute(sql, {"paths": [str(f.utf8) for f in files],
+        con.execute(sql, {"paths": [str(f.utf8) for f in files], "white": WHITE_SPACE,
                           "columns": {f"c{i}": "VARCHAR" for i in range(width)}})
     except duckdb.Error:
         return False

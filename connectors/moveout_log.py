@@ -1,18 +1,40 @@
-"""Contract 2: moving-out notification log (転出届 受付ログ), CSV files in a folder."""
+"""Contract 2: moving-out notification log (転出届 受付ログ), CSV files in a folder.
+
+A data row is a record after the header line (the first non-blank line) that is not blank, as
+connectors.files.csv_rows splits them; each is counted or quarantined, exactly once.
+"""
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.files import BOM, byte_lines, delivered_files, read_delivery
-from connectors.records import Bad, FileInfo, Lineage, Record
+from connectors.files import (
+    BOM,
+    CsvRow,
+    csv_rows,
+    data_rows,
+    delivered_files,
+    header_and_body,
+    header_problem,
+    read_delivery,
+    split_cells,
+)
+from connectors.records import Bad, FileInfo, Lineage, Record, accounted, text_problem
 from jisseki.normalize import nfkc, parse_date, ward_code
 
 REQUIRED = ("受付日", "区コード", "受付番号", "届出経路")
-# A long 備考 must not break a row: the default limit (128 KiB per field) is lifted to 16 MiB.
-csv.field_size_limit(16 * 1024 * 1024)
 WITHDRAWN = "取消"
+COLUMNS = ("受付日", "区コード", "区名", "受付番号", "届出経路", WITHDRAWN)   # the contract's, to name in reasons
+
+
+@dataclass(frozen=True)
+class Header:
+    """The header line as read: its encoding and NFKC column names, or why the file cannot be trusted."""
+    encoding: str | None
+    names: list[str] = field(default_factory=list)
+    code: str = ""
+    reason: str = ""
 
 
 def read_moveout_log(folder: Path, lineage: Lineage) -> Iterator[Record | Bad]:
@@ -25,69 +47,50 @@ def read_moveout_log(folder: Path, lineage: Lineage) -> Iterator[Record | Bad]:
 
 
 def _read_file(data: bytes, info: FileInfo) -> Iterator[Record | Bad]:
-    lines = [(n, raw) for n, raw in byte_lines(data)]
-    header_at = next((i for i, (_, raw) in enumerate(lines) if raw.strip()), None)
-    if header_at is None:
+    first, body = header_and_body(data)
+    if first is None:
+        info.rows = 0
         return
-    encoding, columns = _header(lines[header_at][1], data.startswith(BOM))
-    info.encoding = encoding or ""
-    body = lines[header_at + 1:]
-    missing = [c for c in REQUIRED if c not in (columns or {})]
-    if missing:
-        rows = sum(1 for _, raw in body if raw.strip())
-        info.rows = rows
-        yield Bad(info.name, "header", "missing_columns", f"必須列がありません: {'、'.join(missing)}",
-                  content_hash=info.sha256, rows=max(1, rows))
+    header = read_header(first, data.startswith(BOM))
+    info.encoding = header.encoding or ""
+    if header.code:
+        rows = data_rows(body)
+        yield from accounted(info, [Bad(info.name, "header", header.code, header.reason, content_hash=info.sha256,
+                                        rows=rows)], rows)
         return
-    decoded: list[tuple[int, str]] = []
-    for number, raw in body:
-        try:
-            decoded.append((number, raw.decode(encoding)))
-        except UnicodeDecodeError:
-            info.rows += 1
-            yield Bad(info.name, str(number), "undecodable", f"{encoding}として読めない行です", content_hash=info.sha256)
-    # One csv reader over the decoded lines, so a quoted field may span lines.
-    reader = csv.reader((text + "\n" for _, text in decoded), strict=False)
-    consumed = 0
-    while True:
-        first = decoded[consumed][0] if consumed < len(decoded) else None
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            info.rows += 1
-            yield Bad(info.name, str(first), "malformed_csv", f"CSVとして読めない行です: {exc}", content_hash=info.sha256)
-            consumed = reader.line_num
-            continue
-        consumed = reader.line_num
-        if any(cell.strip() for cell in cells):
-            info.rows += 1
-            yield _row(first, cells, columns, info)
+    columns = {name: i for i, name in enumerate(header.names)}
+    parsed = list(csv_rows(body, header.encoding))
+    yield from accounted(info, (_row(row, columns, info) for row in parsed), len(parsed))
 
 
-def _header(raw: bytes, has_bom: bool) -> tuple[str | None, dict[str, int] | None]:
-    encoding, names = header_names(raw, has_bom)
-    return encoding, None if names is None else {name: i for i, name in enumerate(names)}
-
-
-def header_names(raw: bytes, has_bom: bool) -> tuple[str | None, list[str] | None]:
+def read_header(raw: bytes, has_bom: bool) -> Header:
     """The encoding is the one under which the header names the contract's columns (NFKC names)."""
-    for encoding in (("utf-8",) if has_bom else ("cp932", "utf-8")):
+    parsed: dict[str, list[str] | None] = {}
+    for encoding in ("utf-8",) if has_bom else ("cp932", "utf-8"):
         try:
-            names = [nfkc(name) for name in next(csv.reader([raw.decode(encoding)]))]
-        except (UnicodeDecodeError, StopIteration, csv.Error):
+            cells = split_cells(raw.decode(encoding))
+        except UnicodeDecodeError:
             continue
-        if all(c in names for c in REQUIRED):
-            return encoding, names
-    return None, None
+        names = parsed[encoding] = None if cells is None else [nfkc(cell) for cell in cells]
+        if names is not None and all(c in names for c in REQUIRED):
+            return Header(encoding, names, *(header_problem(names, REQUIRED, COLUMNS) or ("", "")))
+    if parsed and all(names is None for names in parsed.values()):
+        return Header(None, [], "malformed_header", "見出し行をCSVとして読めません（引用符の位置や対応が不正です）")
+    names = next((names for names in parsed.values() if names is not None), [])
+    return Header(None, names, *(header_problem(names, REQUIRED, COLUMNS) or ("", "")))
 
 
-def _row(number: int | None, cells: list[str], columns: dict[str, int], info: FileInfo) -> Record:
+def _row(row: CsvRow, columns: dict[str, int], info: FileInfo) -> Record | Bad:
+    if row.cells is None:
+        return Bad(info.name, str(row.line), row.code, row.reason, content_hash=info.sha256)
+    cells = row.cells
+
     def cell(name: str) -> str:
         i = columns.get(name)
         return cells[i] if i is not None and i < len(cells) else ""
 
+    if problem := text_problem({name: cell(name) for name in (*REQUIRED, WITHDRAWN)}):
+        return Bad(info.name, str(row.line), "bad_text", problem, content_hash=info.sha256)
     raw_date, raw_ward, receipt = cell("受付日"), cell("区コード"), nfkc(cell("受付番号"))
     ward = ward_code(raw_ward)
     fields = {
@@ -99,4 +102,4 @@ def _row(number: int | None, cells: list[str], columns: dict[str, int], info: Fi
         "raw_date": raw_date.strip()[:40],
         "raw_ward": raw_ward.strip()[:20],
     }
-    return Record(fields, (ward, receipt), info.name, str(number), info.sha256)
+    return Record(fields, (ward, receipt), info.name, str(row.line), info.sha256)

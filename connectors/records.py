@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,3 +78,33 @@ class Lineage:
 
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# NUL and lone surrogates (JSON's "\u0000", "\ud800") are text no database takes; a value that reaches
+# a record must be free of them.
+_UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_problem(values: Mapping[str, object]) -> str | None:
+    """Why the row's values cannot be recorded (naming the column), or None when every text is clean."""
+    for name, value in values.items():
+        if isinstance(value, str) and _UNSAFE_TEXT.search(value):
+            return f"{name} に NUL 文字か不正な文字（対のないサロゲート）があります"
+    return None
+
+
+def accounted(info: FileInfo, items: Iterable[Record | Bad], data_rows: int) -> Iterator[Record | Bad]:
+    """The file's items, checked to account for each of its `data_rows` exactly once: a shortfall
+    becomes a Bad for the difference, so no row is lost in silence; more is a reader's bug. Sets
+    info.rows to the data rows."""
+    counted = 0
+    for item in items:
+        counted += item.rows if isinstance(item, Bad) else 1
+        yield item
+    if counted > data_rows:
+        raise RuntimeError(f"内部エラー: {info.name} のデータ行 {data_rows} 行に対して {counted} 行を数えました")
+    if counted < data_rows:
+        yield Bad(info.name, "file", "unaccounted_rows",
+                  f"データ行 {data_rows} 行のうち {data_rows - counted} 行が数えられていません（読み取りの不具合です）",
+                  content_hash=info.sha256, rows=data_rows - counted)
+    info.rows = data_rows

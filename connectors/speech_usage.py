@@ -1,4 +1,7 @@
-"""Contract 3: speech-recognition device usage log (AI音声認識端末 利用ログ), JSON Lines."""
+"""Contract 3: speech-recognition device usage log (AI音声認識端末 利用ログ), JSON Lines.
+
+A data row is a line that is not blank (only white space); each is counted or quarantined exactly once.
+"""
 from __future__ import annotations
 
 import json
@@ -6,10 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from connectors.files import byte_lines, delivered_files, read_delivery
-from connectors.records import Bad, FileInfo, Lineage, Record
+from connectors.records import Bad, FileInfo, Lineage, Record, accounted, text_problem
 from jisseki.normalize import parse_timestamp
 
 TEXT_FIELDS = ("session_id", "device_id", "department_code", "loan_type")
+TIME_FIELDS = ("started_at", "ended_at")
+
+
+class _RepeatedKey(ValueError):
+    """A key twice in one object: json.loads would keep the last one without a word."""
 
 
 def read_speech_usage(folder: Path, lineage: Lineage) -> Iterator[Record | Bad]:
@@ -19,21 +27,43 @@ def read_speech_usage(folder: Path, lineage: Lineage) -> Iterator[Record | Bad]:
         data, info = read_delivery(path)
         info.encoding = "utf-8"
         lineage.files.append(info)
-        for number, raw in byte_lines(data):
-            if raw.strip():
-                info.rows += 1
-                yield _line(number, raw, info)
+        lines = [(number, raw) for number, raw in byte_lines(data) if not _blank(raw)]
+        yield from accounted(info, (_line(number, raw, info) for number, raw in lines), len(lines))
+
+
+def _blank(raw: bytes) -> bool:
+    try:
+        return not raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return False
+
+
+def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    obj: dict[str, object] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _RepeatedKey(key)
+        obj[key] = value
+    return obj
 
 
 def _line(number: int, raw: bytes, info: FileInfo) -> Record | Bad:
+    def bad(code: str, reason: str) -> Bad:
+        return Bad(info.name, str(number), code, reason, content_hash=info.sha256)
+
     try:
-        obj = json.loads(raw.decode("utf-8"))
+        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique)
     except UnicodeDecodeError:
-        return Bad(info.name, str(number), "undecodable", "UTF-8として読めない行です", content_hash=info.sha256)
-    except json.JSONDecodeError:
-        return Bad(info.name, str(number), "not_json", "JSONとして読めない行です", content_hash=info.sha256)
+        return bad("undecodable", "UTF-8として読めない行です")
+    except _RepeatedKey as exc:
+        key = exc.args[0] if exc.args[0] in (*TEXT_FIELDS, *TIME_FIELDS) else "取り決めにないキー"
+        return bad("duplicate_key", f"同じキーが複数あります: {key}（どの値を読むか決められません）")
+    except (ValueError, RecursionError):   # not JSON, or an integer too long or nesting too deep to read
+        return bad("not_json", "JSONとして読めない行です")
     if not isinstance(obj, dict):
-        return Bad(info.name, str(number), "not_json", "JSONオブジェクトではない行です", content_hash=info.sha256)
+        return bad("not_json", "JSONオブジェクトではない行です")
+    if problem := text_problem({name: obj.get(name) for name in (*TEXT_FIELDS, *TIME_FIELDS)}):
+        return bad("bad_text", problem)
     started, ended = parse_timestamp(obj.get("started_at")), parse_timestamp(obj.get("ended_at"))
     fields = {name: _text(obj.get(name)) for name in TEXT_FIELDS}
     fields.update(

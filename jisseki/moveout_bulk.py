@@ -25,7 +25,7 @@ from typing import Any
 
 from connectors import moveout_columnar as columnar
 from connectors.errors import SourceError
-from connectors.files import delivered_files, read_delivery, signed_inode
+from connectors.files import delivered_files, file_name, read_delivery, signed_inode
 from connectors.moveout_columnar import insert_rows
 from connectors.moveout_log import _read_file
 from connectors.records import Bad, FileInfo, Lineage, Record
@@ -173,14 +173,15 @@ def _read_new(index: NotificationIndex, folder: Path, known: dict[str, FileInfo]
     index.keep_only({name: f.sha256 for name, f in known.items()})
     indexed = index.files()
     paths = delivered_files(folder, ".csv")
-    present = {p.name for p in paths}
+    names = {path: file_name(path) for path in paths}   # as lineage and the index know them
+    present = set(names.values())
     index.drop(f.file_id for name, f in indexed.items() if name not in present)
     current: dict[str, FileInfo] = {}
     pending = []
     for path in paths:
-        seen = _unchanged_by_stat(path, known.get(path.name), indexed.get(path.name))
+        seen = _unchanged_by_stat(path, known.get(names[path]), indexed.get(names[path]))
         if seen is not None:
-            current[path.name] = seen
+            current[names[path]] = seen
         else:
             pending.append(path)
     index.plan_load(sum(path.stat().st_size for path in pending))

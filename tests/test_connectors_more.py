@@ -68,7 +68,8 @@ def test_department_master_validity_is_inclusive_and_bad_rows_are_quarantined(tm
 
 
 def test_access_rows_never_carry_the_user_id(tmp_path: Path) -> None:
-    master = write(tmp_path / "departments.csv", "department_code,department_name,valid_from,valid_to\nD1,一,2020-04-01,\n")
+    master = write(tmp_path / "departments.csv",
+                   "department_code,department_name,valid_from,valid_to\nD1,一,2020-04-01,\n")
     write(tmp_path / "logs" / "a.csv", "\ufeffaccessed_at,user_id,department_code,content_id\r\n"
           "2025-04-01T10:00:00+09:00,u00042,D1,c1\r\n2025-04-01T01:00:00Z,u00043,D9,c1\r\nnot-a-time,u1,D1,c\r\n\r\n")
     records, bad = split(read_dataviz_access(tmp_path / "logs", master, Lineage()))
@@ -86,8 +87,9 @@ def test_fiscal_year_forms(cell, fy) -> None:
 
 
 @pytest.mark.parametrize("cell, kind, value", [
-    ("69名", "count_per_fy", 69.0), ("６９", "count_per_fy", 69.0), (7, "count_per_fy", 7.0), ("1,200人", "count_per_fy", 1200.0),
-    ("2.5", "count_per_fy", 2.5), ("多数", "count_per_fy", None), ("-", "count_per_fy", None), ("-3名", "count_per_fy", None),
+    ("69名", "count_per_fy", 69.0), ("６９", "count_per_fy", 69.0), (7, "count_per_fy", 7.0),
+    ("1,200人", "count_per_fy", 1200.0), ("2.5", "count_per_fy", 2.5), ("多数", "count_per_fy", None),
+    ("-", "count_per_fy", None), ("-3名", "count_per_fy", None),
     ("済", "milestone", 1.0), ("完了", "milestone", 1.0), ("達成", "milestone", 1.0), (1, "milestone", 1.0),
     ("未", "milestone", 0.0), ("未了", "milestone", 0.0), (0, "milestone", 0.0), ("2", "milestone", None),
     ("はい", "milestone", None)])
@@ -129,8 +131,83 @@ def test_manual_rows_parse_and_the_person_in_charge_is_never_read(tmp_path: Path
 
 
 def test_a_workbook_without_the_sheet_or_not_a_workbook_is_quarantined(tmp_path: Path) -> None:
-    workbook(tmp_path / "m" / "a.xlsx", [["external_specialists", "2025", "7", "", "", datetime(2026, 4, 1)]], sheet="Sheet1")
+    workbook(tmp_path / "m" / "a.xlsx", [["external_specialists", "2025", "7", "", "", datetime(2026, 4, 1)]],
+             sheet="Sheet1")
     (tmp_path / "m" / "b.xlsx").write_bytes(b"not a zip at all")
     records, bad = split(read_manual_entries(tmp_path / "m", Lineage(), KINDS))
     assert records == [] and [(b.location, b.code) for b in bad] == [("a.xlsx", "missing_sheet"),
                                                                       ("b.xlsx", "unreadable_workbook")]
+
+
+# ---------------------------------------------------------------- strict reading of every row
+
+MASTER = "department_code,department_name,valid_from,valid_to\nD1,一,2020-04-01,\nD2,二,2020-04-01,\n"
+ACCESS_HEADER = "accessed_at,user_id,department_code,content_id\r\n"
+ACCESS = [f"2025-04-{1 + n % 28:02d}T10:00:00+09:00,u{n:05d},D{1 + n % 2},c{n}\r\n" for n in range(1150)]
+
+
+def access(tmp_path: Path, log: str, master: str = MASTER) -> tuple[list[Record], list[Bad], Lineage]:
+    write(tmp_path / "departments.csv", master)
+    write(tmp_path / "logs" / "a.csv", log)
+    lineage = Lineage()
+    records, bad = split(read_dataviz_access(tmp_path / "logs", tmp_path / "departments.csv", lineage))
+    # Every data row of every file (the master's too) counted or quarantined, once.
+    assert len(records) + sum(b.rows for b in bad) == sum(f.rows for f in lineage.files[1:]) + sum(
+        1 for b in bad if b.location == "departments.csv")
+    return records, bad, lineage
+
+
+@pytest.mark.parametrize("broken, code", [
+    ('2025-04-05T10:00:00+09:00,"u99999,D1,c\r\n', "malformed_csv"),      # a stray quote, never closed
+    ('2025-04-05T10:00:00+09:00,u99999, "D1",c\r\n', "malformed_csv"),    # a space before a quoted field
+    ('2025-04-05T10:00:00+09:00,u99999,"D1"x,c\r\n', "malformed_csv"),    # text after the closing quote
+    ("2025-04-05T10:00:00+09:00,u99999,D1\x00,c\r\n", "bad_text"),        # a NUL
+])
+def test_access_a_broken_row_is_quarantined_at_its_line_and_every_other_row_counts(tmp_path: Path, broken: str,
+                                                                                   code: str) -> None:
+    records, bad, lineage = access(tmp_path, ACCESS_HEADER + "".join(ACCESS[:600]) + broken + "".join(ACCESS[600:]))
+    assert [(b.location, b.item, b.code, b.rows) for b in bad] == [("a.csv", "602", code, 1)]
+    assert "u99999" not in repr(bad) and len(records) == 1150 and lineage.files[1].rows == 1151
+    assert [r.item for r in records][600] == "603"
+
+
+@pytest.mark.parametrize("header, code", [
+    ("accessed_at,user_id,department_code,department_code\r\n", "duplicate_columns"),
+    ("accessed_at,user_id,ｄｅｐａｒｔｍｅｎｔ_ｃｏｄｅ,department_code\r\n", "duplicate_columns"),   # same in NFKC
+    ('accessed_at,user_id,"department_code,content_id\r\n', "malformed_header"),
+    ("accessed_at,user_id,content_id\r\n", "missing_columns"),
+])
+def test_access_a_log_whose_header_cannot_be_trusted_is_rejected_with_all_its_rows(tmp_path: Path, header: str,
+                                                                                   code: str) -> None:
+    records, bad, _ = access(tmp_path, header + "".join(ACCESS[:40]) + "\r\n\r\n")
+    assert records == [] and [(b.location, b.item, b.code, b.rows) for b in bad] == [("a.csv", "header", code, 40)]
+
+
+def test_access_an_undecodable_log_is_rejected_with_all_its_rows(tmp_path: Path) -> None:
+    write(tmp_path / "departments.csv", MASTER)
+    write(tmp_path / "logs" / "a.csv", ACCESS_HEADER + "".join(ACCESS[:3]) + "利用者,D1\r\n", "cp932")
+    records, bad = split(read_dataviz_access(tmp_path / "logs", tmp_path / "departments.csv", Lineage()))
+    assert records == [] and [(b.item, b.code, b.rows) for b in bad] == [("file", "undecodable", 4)]
+
+
+def test_master_a_broken_row_is_quarantined_and_its_value_shown_only_in_shape(tmp_path: Path) -> None:
+    path = write(tmp_path / "departments.csv", MASTER + 'D3,"三,2020-04-01,\n大阪 太郎,四,山田 花子,\n'
+                 "D0005,五,2020-04-01,昨日\nD6,六,2020-04-01,\n")
+    master, info, bad = read_master(path)
+    assert sorted(master.spans) == ["D1", "D2", "D6"] and info.rows == 6
+    assert [(b.item, b.code, b.value) for b in bad] == [
+        ("4", "malformed_csv", ""), ("5", "bad_department", "文字列（5文字） 文字列（5文字）"),
+        ("6", "bad_department", "D0005 2020-04-01 文字列（2文字）")]
+
+
+@pytest.mark.parametrize("master, code", [
+    ("department_code,department_name,valid_from,valid_to,valid_from\nD1,一,2020-04-01,,2021-04-01\n", "同じ列名"),
+    ("department_code,department_name,valid_to\nD1,一,\n", "必須列"),
+    ('department_code,"department_name,valid_from,valid_to\nD1,一,2020-04-01,\n', "見出し行"),
+    ("department_code,department_name,valid_from,valid_to\nD1,一,2020-04-01,\n".encode("utf-16").decode("latin-1"),
+     "UTF-8"),
+])
+def test_a_master_that_cannot_be_trusted_fails_the_source_naming_it(tmp_path: Path, master: str, code: str) -> None:
+    write(tmp_path / "departments.csv", master, "latin-1" if code == "UTF-8" else "utf-8")
+    with pytest.raises(SourceFormatError, match=f"departments.csv.*{code}"):
+        read_master(tmp_path / "departments.csv")

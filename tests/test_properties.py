@@ -9,7 +9,7 @@ from datetime import date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.dataviz_access import _csv_rows
+from connectors.dataviz_access import DepartmentMaster, _access_file
 from connectors.manual_entries import parse_value, parse_year
 from connectors.moveout_log import _read_file
 from connectors.nocode_apps import _record as nocode_record
@@ -72,8 +72,7 @@ def test_api_record_parsers_take_any_json(item) -> None:
 @PROFILE
 @given(st.binary(max_size=1024))
 def test_access_log_parser_takes_any_bytes(data: bytes) -> None:
-    rows, bad = _csv_rows(data, info(), ("accessed_at", "department_code"))
-    assert all(isinstance(b, Bad) for b in bad) and all(isinstance(r, dict) for _, r in rows)
+    only_items(_access_file(data, info(), DepartmentMaster()))
 
 
 @PROFILE
