@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from connectors.records import FileInfo
 from jisseki.model import Figure
 from warehouse import migrations
 from warehouse.errors import WarehouseError
+from warehouse.lock import Abandoned, Gate, holds
 from warehouse.schema import (
     ingest_file,
     ingest_state,
@@ -92,15 +94,18 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def land(engine: Engine, batch: Any, run_id: str) -> LandResult:
-    """Everything of one source in one transaction: lineage, quarantine, figures, state, run log."""
+def land(engine: Engine, batch: Any, run_id: str, gate: Gate | None = None) -> LandResult:
+    """Everything of one source in one transaction: lineage, quarantine, figures, state, run log. With a gate,
+    the commit passes it (Abandoned once the run gave up on the source) and checks that the run still holds
+    the warehouse lock (Abandoned when not), so nothing lands after the run let go of the source or the lock."""
     stamp = now()
-    with engine.begin() as conn:
+    with engine.connect() as conn:
+        transaction = conn.begin()
         lineage_id = batch.lineage.lineage_id()
         if conn.execute(select(lineage.c.lineage_id).where(lineage.c.lineage_id == lineage_id)).first() is None:
             conn.execute(insert(lineage).values(
                 lineage_id=lineage_id, source=batch.source, flow_run_id=run_id, created_at=stamp,
-                detail=json.dumps(batch.lineage.detail(), ensure_ascii=False)))
+                detail=clean_text(json.dumps(batch.lineage.detail(), ensure_ascii=False))))
         added_bad = _quarantine(conn, batch, run_id, stamp)
         added = retired = 0
         if batch.rejected is None:
@@ -113,15 +118,57 @@ def land(engine: Engine, batch: Any, run_id: str) -> LandResult:
         conn.execute(insert(source_run).values(
             flow_run_id=run_id, source=batch.source, status=status, as_of=batch.as_of,
             rows_read=batch.rows_read, rows_quarantined=batch.bad_rows, figures=len(batch.figures),
-            revisions_added=added, message=message, finished_at=stamp))
+            revisions_added=added, message=clean_text(message), finished_at=stamp))
+        _commit(conn, transaction, gate)   # leaving the block without it rolls everything back
     return LandResult(status, added, retired, added_bad)
 
 
-def record_failure(engine: Engine, source: str, as_of: date, message: str, run_id: str) -> None:
-    with engine.begin() as conn:
+def _commit(conn: Any, transaction: Any, gate: Gate | None) -> None:
+    if gate is None:
+        transaction.commit()
+        return
+    with gate.passing():
+        if gate.owner is not None and not holds(conn, gate.owner):
+            raise Abandoned("倉庫のロックがこの実行のものではなくなったため、取り込みませんでした")
+        transaction.commit()
+
+
+def record_failure(engine: Engine, source: str, as_of: date, message: str, run_id: str,
+                   gate: Gate | None = None) -> bool:
+    """The source's failed run, unless the run already gave up on it (gate closed: then whoever closed it
+    records why, and this returns False)."""
+    with engine.connect() as conn:
+        transaction = conn.begin()
         conn.execute(insert(source_run).values(
             flow_run_id=run_id, source=source, status="failed", as_of=as_of, rows_read=0,
-            rows_quarantined=0, figures=0, revisions_added=0, message=message, finished_at=now()))
+            rows_quarantined=0, figures=0, revisions_added=0, message=clean_text(message), finished_at=now()))
+        try:
+            if gate is None:
+                transaction.commit()
+            else:
+                with gate.passing():
+                    transaction.commit()
+        except Abandoned:
+            return False
+    return True
+
+
+# NUL (PostgreSQL refuses it in text) and lone surrogates (what surrogateescape makes of bytes that are not
+# UTF-8, as in a file name; no driver can encode them).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """Text as every database can store it, still saying what it was: NUL as \\x00, a surrogate-escaped
+    byte as \\xNN of that byte, any other lone surrogate as \\uNNNN."""
+    return _UNSTORABLE.sub(_escape, value) if _UNSTORABLE.search(value) else value
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code == 0 or 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code & 0xFF:02x}"
+    return f"\\u{code:04x}"
 
 
 def _quarantine(conn: Any, batch: Any, run_id: str, stamp: datetime) -> int:
@@ -134,11 +181,12 @@ def _quarantine(conn: Any, batch: Any, run_id: str, stamp: datetime) -> int:
         known.update(tuple(r) for r in rows)
     fresh = {}
     for b in batch.bad:
-        key = (b.location, b.content_hash, b.item, b.code)
+        # Compared as stored: a location cleaned by clean_text is the same quarantine entry night after night.
+        key = (clean_text(b.location), b.content_hash, clean_text(b.item), clean_text(b.code))
         if key not in known:
-            fresh[key] = dict(source=batch.source, location=b.location, item=b.item, reason_code=b.code,
-                              reason=b.reason, value=b.value, rows=b.rows, content_hash=b.content_hash,
-                              flow_run_id=run_id, detected_at=stamp)
+            fresh[key] = dict(source=batch.source, location=key[0], item=key[2], reason_code=key[3],
+                              reason=clean_text(b.reason), value=clean_text(b.value), rows=b.rows,
+                              content_hash=b.content_hash, flow_run_id=run_id, detected_at=stamp)
     if fresh:
         conn.execute(insert(quarantine), list(fresh.values()))
     return len(fresh)
@@ -174,7 +222,7 @@ def _revise(conn: Any, batch: Any, summary: dict[str, Any], run_id: str, stamp: 
 
 def _lineage_text(summary: dict[str, Any], figure: Figure) -> str:
     extra = {"evidence": figure.evidence} if figure.evidence else {}
-    return json.dumps({**summary, **extra}, ensure_ascii=False)
+    return clean_text(json.dumps({**summary, **extra}, ensure_ascii=False))
 
 
 def _advance_state(conn: Any, batch: Any, lineage_id: str, run_id: str, stamp: datetime) -> None:
@@ -189,8 +237,8 @@ def _advance_state(conn: Any, batch: Any, lineage_id: str, run_id: str, stamp: d
 def _record_files(conn: Any, source: str, files: Sequence[Any], run_id: str, stamp: datetime) -> None:
     """The source's files as landed now, replacing the last set (a removed file stops counting)."""
     conn.execute(delete(ingest_file).where(ingest_file.c.source == source))
-    rows = [dict(source=source, name=f.name, size=f.size, mtime_ns=f.mtime_ns, sha256=f.sha256, rows=f.rows,
-                 encoding=f.encoding, flow_run_id=run_id, landed_at=stamp) for f in files]
+    rows = [dict(source=source, name=clean_text(f.name), size=f.size, mtime_ns=f.mtime_ns, sha256=f.sha256,
+                 rows=f.rows, encoding=f.encoding, flow_run_id=run_id, landed_at=stamp) for f in files]
     for part in _parts(rows, 1000):
         conn.execute(insert(ingest_file), list(part))
 
