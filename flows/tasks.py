@@ -26,6 +26,7 @@ from jisseki.evaluate import Verdict, evaluate
 from jisseki.pipeline import Incremental, Progress, collect
 from jisseki.report import SOURCE_STATUS_TEXT, evaluation_rows
 from jisseki.sources import SOURCE_DEFS
+from warehouse.errors import WarehouseError
 from warehouse.lock import Abandoned, Gate
 from warehouse.store import current_figures, ingest_files, land, record_failure, save_evaluations
 
@@ -62,7 +63,10 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
     except Abandoned:
         raise
     except Exception as exc:
-        record_failure(engine, name, as_of, failure_message(exc), run_id, gate)
+        message = failure_message(exc)
+        record_failure(engine, name, as_of, message, run_id, gate)
+        if isinstance(exc, DBAPIError):   # its text (logged with the traceback) repeats the values being written
+            raise WarehouseError(message) from None
         raise
     logger.info("%s: 読込 %d 行, 隔離 %d 行 %s, 集計値 %d, 新しい版 %d", name, batch.rows_read, batch.bad_rows,
                 batch.reasons(), len(batch.figures), result.revisions_added)
