@@ -199,3 +199,35 @@ def test_old_validation_results_are_pruned(tmp_path) -> None:
         validate("speech_usage.records", rows, tmp_path, f"run-{n}")
     build_data_docs(tmp_path, keep=2)
     assert len(_context(tmp_path).validation_results_store.list_keys()) == 2
+
+
+def test_nul_and_bytes_that_are_not_utf8_are_stored_escaped_and_the_good_rows_land(
+        tmp_path, monkeypatch, demo_inbox, warehouse_url) -> None:
+    import os
+    import shutil
+
+    inbox, records = demo_inbox
+    speech = tmp_path / "speech"
+    shutil.copytree(inbox / "speech", speech)
+    odd = os.fsencode(speech) + b"/speech_\x82\xa0.jsonl"   # a name in CP932, as a Windows share delivers it
+    with open(odd, "wb") as f:
+        f.write(b'{"session_id": "S-odd-1", "device_id": "SR-0001", "department_code": "D0633", '
+                b'"started_at": "2026-03-02T09:00:00+09:00", "ended_at": "2026-03-02T10:00:00+09:00", '
+                b'"loan_type": "annual"}\nnot json\n')
+    broken = {**records[0], "id": "PROC-\x00X", "online_since": "not-a-date"}   # NUL: PostgreSQL refuses it
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    with SampleApi([*records, broken], TOKEN) as api:
+        config = write_config(tmp_path, warehouse_url, api.base_url, moveout="", speech="speech")
+        assert run_nightly(config, AS_OF, None) == 0
+        assert run_nightly(config, AS_OF, None) == 0   # the same entries, known as stored: none added twice
+    engine = sa.create_engine(warehouse_url)
+    with engine.connect() as conn:
+        quarantined = conn.execute(sa.text("SELECT location, item, reason_code FROM quarantine")).all()
+        detail = conn.execute(sa.text("SELECT detail FROM lineage WHERE source = 'speech_usage'")).scalars().all()
+        landed = dict(conn.execute(sa.text("SELECT source, COUNT(*) FROM kpi_actual GROUP BY source")).all())
+    engine.dispose()
+    assert ("speech_\\x82\\xa0.jsonl", "2", "not_json") in quarantined
+    assert [q for q in quarantined if q[1].endswith("PROC-\\x00X")]
+    assert len(quarantined) == len(set(quarantined))
+    assert detail and all("speech_\\x82\\xa0.jsonl" in d for d in detail)
+    assert landed.get("speech_usage") and landed.get("online_procedures")
