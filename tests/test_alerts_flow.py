@@ -73,7 +73,8 @@ def test_alerts_name_every_missed_target_once_and_resolve_once(tmp_path, monkeyp
             assert run_nightly(config, AS_OF, None) == 0
             receiver = Receiver(port)
             assert run_nightly(config, AS_OF, None) == 0
-            assert [m["title"] for m in receiver.messages] == ["【解消】【目標未達成】infra_training_participants 2025年度"]
+            assert [m["title"] for m in receiver.messages] == [
+                "【解消】【目標未達成】infra_training_participants 2025年度"]
         finally:
             receiver.close()
     assert f"127.0.0.1:{port}" not in every_cell(url)  # channels are stored as hashes only

@@ -52,7 +52,8 @@ def test_both_apis_down_fails_naming_both_and_everything_else_lands_exactly(tmp_
     assert "online_procedures" in err and "nocode_apps" in err
     assert_matches(landed(url), file_sources_only(expected_figures(tmp_path, procedures, SUGGESTED_AS_OF)))
     failed_alerts = [m for m in receiver.messages if m["title"].startswith("【取込失敗】")]
-    assert sorted(m["title"] for m in failed_alerts) == ["【取込失敗】ソース nocode_apps", "【取込失敗】ソース online_procedures"]
+    assert sorted(m["title"] for m in failed_alerts) == ["【取込失敗】ソース nocode_apps",
+                                                         "【取込失敗】ソース online_procedures"]
 
 
 def test_a_wrong_token_never_shows_in_output_warehouse_or_alerts(tmp_path, monkeypatch, capsys) -> None:

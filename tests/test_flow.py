@@ -75,7 +75,8 @@ def test_a_source_with_too_many_bad_rows_is_rejected_whole(tmp_path, capsys) -> 
     assert table_counts(url)["kpi_actual"] > 0
 
 
-def test_a_wrong_token_fails_that_source_and_is_never_shown_or_stored(tmp_path, monkeypatch, capsys, demo_inbox) -> None:
+def test_a_wrong_token_fails_that_source_and_is_never_shown_or_stored(tmp_path, monkeypatch, capsys,
+                                                                     demo_inbox) -> None:
     inbox, records = demo_inbox
     monkeypatch.setenv(TOKEN_ENV, "wrong-Sekret-Token")
     url = f"sqlite:///{tmp_path / 'w.db'}"
