@@ -27,7 +27,7 @@ from jisseki.pipeline import Incremental, Progress, collect
 from jisseki.report import SOURCE_STATUS_TEXT, evaluation_rows
 from jisseki.sources import SOURCE_DEFS
 from warehouse.errors import WarehouseError
-from warehouse.lock import Abandoned, Gate
+from warehouse.lock import Gate
 from warehouse.store import current_figures, ingest_files, land, record_failure, save_evaluations
 
 
@@ -60,10 +60,9 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
                         incremental=Incremental(ingest_files(engine, name), state_dir(config),
                                                 {f.key: f for f in current_figures(engine, source.kpis(catalog))}))
         result = land(engine, batch, run_id, gate)
-    except Abandoned:
-        raise
     except Exception as exc:
         message = failure_message(exc)
+        # Through the gate: when the run gave up on the source (Abandoned among others), it recorded why.
         record_failure(engine, name, as_of, message, run_id, gate)
         if isinstance(exc, DBAPIError):   # its text (logged with the traceback) repeats the values being written
             raise WarehouseError(message) from None
