@@ -20,7 +20,13 @@ def delivered_files(folder: Path, suffix: str) -> list[Path]:
 def read_delivery(path: Path) -> tuple[bytes, FileInfo]:
     data = path.read_bytes()
     stat = path.stat()
-    return data, FileInfo(name=path.name, size=len(data), mtime_ns=stat.st_mtime_ns, sha256=digest(data))
+    return data, FileInfo(name=path.name, size=len(data), mtime_ns=stat.st_mtime_ns, sha256=digest(data),
+                          ctime_ns=stat.st_ctime_ns, inode=signed_inode(stat.st_ino))
+
+
+def signed_inode(number: int) -> int:
+    """The inode as the signed 64 bits a BIGINT column holds (some file systems use all 64 bits)."""
+    return number - (1 << 64) if number >= 1 << 63 else number
 
 
 def byte_lines(data: bytes) -> Iterator[tuple[int, bytes]]:

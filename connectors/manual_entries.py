@@ -1,22 +1,41 @@
 """Contract 6: the manual entry workbook (実績入力シート), every .xlsx in a folder.
 
 入力者 is never read: it names a department by contract, but a person's name typed there must not land.
+
+A workbook is whatever a department sends, so each one is read on its own and can only cost itself:
+one that is broken or hostile (a zip bomb, entity expansion in its XML, a truncated sheet) is quarantined
+as a file and the others land. Before openpyxl opens it, its zip directory is checked against the caps
+below; openpyxl parses its XML through defusedxml (a dependency), which refuses entity declarations.
+
+A value lands only as a finite number within MAX_VALUE: no KPI counts a trillion of anything, so a larger
+one is a typo (or 1E+309, which Excel stores as infinity) and is quarantined, as is a formula whose result
+was never saved and an entry typed on another sheet than 実績.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
+from io import BytesIO
 from pathlib import Path
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+from defusedxml import DefusedXmlException
 
 from connectors.files import delivered_files, read_delivery
 from connectors.records import Bad, FileInfo, Lineage, Record
 from jisseki.imports import heavy
-from jisseki.normalize import nfkc, parse_date
+from jisseki.normalize import nfkc, parse_date, shown
 
 SHEET = "実績"
-COLUMNS = ("KPI ID", "年度", "実績値", "根拠", "入力日")
+COLUMNS = ("KPI ID", "年度", "実績値", "根拠", "入力日")   # the only columns read
 DONE, NOT_DONE = {"済", "完了", "達成", "1"}, {"未", "未了", "0"}
 YEAR_FORMS = (
     (re.compile(r"(\d{4})"), 0),
@@ -24,7 +43,26 @@ YEAR_FORMS = (
     (re.compile(r"令和(\d{1,2}|元)年度"), 2018),
     (re.compile(r"R(\d{1,2}|元)", re.IGNORECASE), 2018),
 )
-NUMBER_WITH_UNIT = re.compile(r"(\d+(?:\.\d+)?)\s*(\D*)")
+# A number, then an optional scale word (千, 万, 千万, 億...), then its unit (名, 件, 時間, %...).
+NUMBER_WITH_UNIT = re.compile(r"(\d+(?:\.\d+)?)\s*([十百千]?)([万億兆]?)(\D*)")
+SMALL_SCALES = {"": 1, "十": 10, "百": 100, "千": 1000}
+LARGE_SCALES = {"": 1, "万": 10**4, "億": 10**8, "兆": 10**12}
+SCALE_WORDS = set("十百千万億兆")
+MAX_VALUE = Decimal(10) ** 12
+# A sheet of filled-in examples (記入例) is part of a form, not a delivery: its rows are neither read nor quarantined.
+EXAMPLE_SHEET = re.compile(r"^例$|記入例|入力例|サンプル|見本")
+ERROR_VALUES = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"}
+
+# The caps. A department's workbook is tens of rows in tens of kilobytes; these are far above that and far
+# below what would hurt the nightly run. A workbook's XML compresses about 10:1; a bomb 1000:1.
+MAX_UNCOMPRESSED = 50 * 2**20
+MAX_RATIO, RATIO_FROM = 100, 2**20   # the ratio is checked for parts of more than a megabyte
+MAX_ROWS, MAX_CELLS = 100_000, 1_000_000
+
+# What reading one hostile workbook may raise, from zipfile, zlib, the XML parser, defusedxml
+# (DefusedXmlException is a ValueError), lxml (its errors are SyntaxErrors) and openpyxl's own parsing.
+UNREADABLE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, SyntaxError, ExpatError,
+              ValueError, KeyError, IndexError, TypeError, AttributeError)
 
 
 def read_manual_entries(folder: Path, lineage: Lineage, kinds: Mapping[str, str]) -> Iterator[Record | Bad]:
@@ -33,54 +71,236 @@ def read_manual_entries(folder: Path, lineage: Lineage, kinds: Mapping[str, str]
     paths = [p for p in delivered_files(folder, ".xlsx") if not p.name.startswith("~$")]
     lineage.units_total = len(paths)
     for path in paths:
+        if path.stat().st_size > MAX_UNCOMPRESSED:
+            # Compressed is never larger than expanded (bar a few bytes): over the cap on disk, it is over
+            # the cap expanded. Hashed as a stream, not read whole into memory.
+            info = _streamed(path)
+            lineage.files.append(info)
+            yield Bad(info.name, "file", "workbook_too_large", f"ファイルのサイズが {info.size / 2**20:,.0f} MB あり、"
+                      f"上限の {MAX_UNCOMPRESSED // 2**20} MB を超えます", content_hash=info.sha256)
+            continue
         data, info = read_delivery(path)
         lineage.files.append(info)
-        yield from _read_workbook(path, info, kinds)
+        yield from _read_workbook(data, info, kinds)
 
 
-def _read_workbook(path: Path, info: FileInfo, kinds: Mapping[str, str]) -> Iterator[Record | Bad]:
+def _streamed(path: Path) -> FileInfo:
+    with path.open("rb") as stream:
+        sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
+        stat = os.fstat(stream.fileno())
+    return FileInfo(name=path.name, size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=sha256)
+
+
+class _Unfit(Exception):
+    """A workbook read no further: quarantined whole, as one Bad."""
+
+    def __init__(self, code: str, reason: str, rows: int = 1, item: str = "file") -> None:
+        super().__init__(reason)
+        self.code, self.reason, self.rows, self.item = code, reason, rows, item
+
+
+@dataclass
+class _Entry:
+    number: int
+    row: dict[str, Any]
+    uncached: list[str]     # columns holding a formula whose result was never saved
+    errors: list[str]       # columns whose formula resulted in an error (#DIV/0!...)
+
+
+def _read_workbook(data: bytes, info: FileInfo, kinds: Mapping[str, str]) -> Iterator[Record | Bad]:
+    # The whole workbook is read before anything of it is yielded, so one that breaks halfway is
+    # quarantined whole rather than half landed; the caps bound what that holds in memory.
     try:
-        book = heavy("openpyxl").load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-        yield Bad(info.name, "file", "unreadable_workbook", f"Excelブックとして読めません ({type(exc).__name__})",
-                  content_hash=info.sha256)
+        _check_zip(data)
+        entries, elsewhere = _load(data, kinds)
+    except _Unfit as unfit:
+        yield Bad(info.name, unfit.item, unfit.code, unfit.reason, content_hash=info.sha256, rows=unfit.rows)
         return
+    except UNREADABLE as exc:
+        while exc.__cause__ is not None:  # openpyxl re-raises what the XML parser said as a ValueError of its own
+            exc = exc.__cause__
+        yield Bad(info.name, "file", "unreadable_workbook",
+                  f"Excelブックとして読めません: {_problem(exc)}（{type(exc).__name__}）", content_hash=info.sha256)
+        return
+    for entry in entries:
+        info.rows += 1
+        yield _entry_item(entry, info, kinds)
+    for position, rows in elsewhere:
+        info.rows += rows
+        yield Bad(info.name, f"{position}枚目のシート", "entries_on_other_sheet",
+                  f"シート「{SHEET}」以外のシート（{position}枚目）に入力があります。シート「{SHEET}」に入力してください",
+                  content_hash=info.sha256, rows=rows)
+
+
+def _problem(exc: BaseException) -> str:
+    if isinstance(exc, (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError)):
+        return "ZIPとして壊れています"
+    if isinstance(exc, DefusedXmlException):
+        return "XMLに実体宣言（DTD）があります。危険な形式のため読みません"
+    if isinstance(exc, (SyntaxError, ExpatError)):
+        return "シートのXMLが壊れています（途中で切れているなど）"
+    if isinstance(exc, KeyError):
+        return "ブックに必要な部品がありません"
+    return "ブックの内容を解釈できません"
+
+
+def _check_zip(data: bytes) -> None:
+    """The caps that the zip's directory can tell before anything is decompressed. zipfile stops at a
+    part's declared size (and fails its CRC), so a part cannot decompress to more than it declares."""
+    with zipfile.ZipFile(BytesIO(data)) as archive:
+        parts = archive.infolist()
+    total = sum(p.file_size for p in parts)
+    if total > MAX_UNCOMPRESSED:
+        raise _Unfit("workbook_too_large", f"展開後のサイズが {total / 2**20:,.0f} MB あり、"
+                                           f"上限の {MAX_UNCOMPRESSED // 2**20} MB を超えます")
+    for part in parts:
+        if part.file_size > RATIO_FROM and part.file_size > MAX_RATIO * max(part.compress_size, 1):
+            ratio = part.file_size // max(part.compress_size, 1)
+            raise _Unfit("workbook_too_compressed",
+                         f"圧縮率が異常です（{ratio:,}倍、上限 {MAX_RATIO}倍）。ZIP爆弾の疑いがあるため読みません")
+
+
+class _Budget:
+    """Rows and cells read from one workbook, over all its sheets."""
+
+    def __init__(self) -> None:
+        self.rows = self.cells = 0
+
+    def take(self, cells: int) -> None:
+        self.rows += 1
+        self.cells += cells
+        if self.rows > MAX_ROWS or self.cells > MAX_CELLS:
+            raise _Unfit("workbook_too_many_cells",
+                         f"行またはセルが多すぎます（上限 {MAX_ROWS:,} 行・{MAX_CELLS:,} セル）。"
+                         "不要な行や列を削除してください")
+
+
+def _load(data: bytes, kinds: Mapping[str, str]) -> tuple[list[_Entry], list[tuple[int, int]]]:
+    """The entries of sheet 実績, and (position, rows) of every other sheet with entries on it."""
+    openpyxl = heavy("openpyxl")
+    budget = _Budget()
+    # Read from the bytes that were hashed, not the path again: what is read is what the lineage names.
+    values = openpyxl.load_workbook(BytesIO(data), read_only=True, data_only=True)
     try:
-        if SHEET not in book.sheetnames:
-            yield Bad(info.name, "file", "missing_sheet", f"シート「{SHEET}」がありません", content_hash=info.sha256)
-            return
-        rows = book[SHEET].iter_rows(values_only=True)
-        header = {nfkc(str(v)): i for i, v in enumerate(next(rows, ()) or ()) if v is not None}
-        missing = [c for c in COLUMNS if c not in header]
-        if missing:
-            yield Bad(info.name, "header", "missing_columns", f"必須列がありません: {'、'.join(missing)}",
-                      content_hash=info.sha256)
-            return
-        for number, cells in enumerate(rows, start=2):
-            row = {name: cells[i] if i < len(cells) else None for name, i in header.items()}
-            if _blank(row.get("実績値")):
-                continue  # a template row nobody has filled in yet
-            info.rows += 1
-            yield _record(row, number, info, kinds)
+        for sheet in values.worksheets:
+            # Read-only openpyxl trusts the sheet's own <dimension>: rows below it would be skipped unseen,
+            # and a hostile one (A1:XFD1048576) would pad every row to 16,384 cells.
+            sheet.reset_dimensions()
+        elsewhere = [(position, rows) for position, sheet in enumerate(values.worksheets, start=1)
+                     if sheet.title != SHEET and not EXAMPLE_SHEET.search(nfkc(sheet.title))
+                     and (rows := _rows_elsewhere(sheet, kinds, budget))]
+        if SHEET not in values.sheetnames:
+            raise _Unfit("missing_sheet", f"シート「{SHEET}」がありません", rows=max(1, sum(r for _, r in elsewhere)))
+        # With data_only a formula whose result was never saved reads as an empty cell; only the
+        # formulas' own reading tells the two apart.
+        formulas = openpyxl.load_workbook(BytesIO(data), read_only=True, data_only=False)
+        try:
+            formulas[SHEET].reset_dimensions()
+            entries = _entries(values[SHEET], formulas[SHEET], budget)
+        finally:
+            formulas.close()
     finally:
-        book.close()
+        values.close()
+    return entries, elsewhere
 
 
-def _record(row: Mapping[str, object], number: int, info: FileInfo, kinds: Mapping[str, str]) -> Record:
+def _entries(sheet: Any, formulas: Any, budget: _Budget) -> list[_Entry]:
+    top = next(sheet.iter_rows(max_row=1, values_only=True), ()) or ()
+    budget.take(len(top))
+    header = {nfkc(str(v)): i for i, v in enumerate(top) if v is not None}
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        rows = sum(1 for cells in _budgeted(sheet.iter_rows(min_row=2, values_only=True), budget)
+                   if any(not _blank(v) for v in cells))
+        raise _Unfit("missing_columns", f"必須列がありません: {'、'.join(missing)}", rows=max(1, rows), item="header")
+    columns = {name: header[name] for name in COLUMNS}
+    width = max(columns.values()) + 1
+    entries = []
+    pairs = zip(_budgeted(sheet.iter_rows(min_row=2, max_col=width), budget),
+                formulas.iter_rows(min_row=2, max_col=width))
+    for number, (cells, formula_cells) in enumerate(pairs, start=2):
+        row = {name: _at(cells, i).value for name, i in columns.items()}
+        uncached = [name for name, i in columns.items()
+                    if row[name] is None and _at(formula_cells, i).data_type == "f"]
+        if _blank(row["実績値"]) and "実績値" not in uncached:
+            continue  # a template row nobody has filled in yet
+        errors = [name for name, i in columns.items() if _at(cells, i).data_type == "e"]
+        entries.append(_Entry(number, row, uncached, errors))
+    return entries
+
+
+def _rows_elsewhere(sheet: Any, kinds: Mapping[str, str], budget: _Budget) -> int:
+    """Rows on a sheet other than 実績 that look like entries: below a header with 実績値, the rows with a
+    value; on a sheet without one, the rows naming a manual KPI and something more. A guide or an empty
+    sheet (the template's 説明) has none."""
+    value_at, rows = None, 0
+    for cells in _budgeted(sheet.iter_rows(values_only=True), budget):
+        texts = [nfkc(str(v)) if v is not None else "" for v in cells]
+        if value_at is None and "実績値" in texts and "KPI ID" in texts:
+            value_at = texts.index("実績値")
+        elif value_at is not None:
+            rows += int(value_at < len(cells) and not _blank(cells[value_at]))
+        else:
+            rows += int(any(t in kinds for t in texts) and sum(1 for t in texts if t) > 1)
+    return rows
+
+
+def _budgeted(rows: Iterator[tuple[Any, ...]], budget: _Budget) -> Iterator[tuple[Any, ...]]:
+    for cells in rows:
+        budget.take(len(cells))
+        yield cells
+
+
+@dataclass(frozen=True)
+class _Blank:
+    value: None = None
+    data_type: str = "n"
+
+
+BLANK = _Blank()
+
+
+def _at(cells: tuple[Any, ...], index: int) -> Any:
+    return cells[index] if index < len(cells) else BLANK
+
+
+def _entry_item(entry: _Entry, info: FileInfo, kinds: Mapping[str, str]) -> Record | Bad:
+    where = (info.name, str(entry.number))
+    if entry.uncached:
+        return Bad(*where, "formula_without_value",
+                   f"{'・'.join(entry.uncached)}: 数式の結果が保存されていません。Excelで開いて保存し直してください",
+                   content_hash=info.sha256)
+    if entry.errors:
+        shown_errors = sorted({str(entry.row[name]) for name in entry.errors} & ERROR_VALUES)
+        return Bad(*where, "formula_error",
+                   f"{'・'.join(entry.errors)}: 数式がエラーになっています。Excelで確認してください",
+                   value=" / ".join(shown_errors), content_hash=info.sha256)
+    return _record(entry.row, entry.number, info, kinds)
+
+
+def _record(row: Mapping[str, object], number: int, info: FileInfo, kinds: Mapping[str, str]) -> Record | Bad:
     get = row.get
     kpi_id = nfkc(str(get("KPI ID") or ""))
     kind = kinds.get(kpi_id)
-    fy, value, entered = parse_year(get("年度")), parse_value(get("実績値"), kind), _entry_date(get("入力日"))
+    exact = parse_number(get("実績値"), kind)
+    if exact is not None and not plausible(exact):
+        reason = (f"実績値の絶対値が上限の1兆（{MAX_VALUE:.0E}）を超えています" if exact.is_finite()
+                  else "実績値が無限大または非数です（桁が大きすぎる数など）")
+        return Bad(info.name, str(number), "implausible_value", reason, value=shown(get("実績値"), "number"),
+                   content_hash=info.sha256)
+    fy, entered = parse_year(get("年度")), _entry_date(get("入力日"))
     fields = {
         "kpi_id": kpi_id or None,
         "kpi_known": kind is not None,
         "fiscal_year": fy,
-        "value": value,
+        "value": None if exact is None else float(exact),
         "entered_on": entered,
         "evidence": nfkc(str(get("根拠") or ""))[:500],
+        # In memory only, for validation to show in the shape its suite declares (jisseki.normalize.shown):
+        # whole, so that free text typed there is shown as text of its real length.
         "raw_kpi_id": kpi_id[:64],
         "raw_year": str(get("年度"))[:20],
-        "raw_value": str(get("実績値"))[:40],
+        "raw_value": str(get("実績値")),
         "raw_entered": str(get("入力日"))[:40],
     }
     return Record(fields, (kpi_id, fy), info.name, str(number), info.sha256)
@@ -96,17 +316,32 @@ def parse_year(cell: object) -> int | None:
     return None
 
 
-def parse_value(cell: object, kind: str | None) -> float | None:
+def parse_number(cell: object, kind: str | None) -> Decimal | None:
+    """The value exactly (1.2万 is 12000), or None when it does not parse; not yet checked by plausible()."""
     if isinstance(cell, bool):
         return None
     if kind == "milestone":
         text = nfkc(str(int(cell)) if isinstance(cell, float) and cell.is_integer() else str(cell))
-        return 1.0 if text in DONE else 0.0 if text in NOT_DONE else None
+        return Decimal(1) if text in DONE else Decimal(0) if text in NOT_DONE else None
     if isinstance(cell, (int, float)):
-        return float(cell)
-    if m := NUMBER_WITH_UNIT.fullmatch(nfkc(str(cell or "")).replace(",", "")):
-        return float(m[1])
-    return None
+        return Decimal(cell)
+    m = NUMBER_WITH_UNIT.fullmatch(nfkc(str(cell or "")).replace(",", ""))
+    if m is None or SCALE_WORDS & set(m[4]):
+        return None  # 1万2千 or 3万万: not one scale word, quarantined rather than guessed at
+    number = Decimal(m[1])
+    if number > MAX_VALUE:
+        return number  # a scale only makes it larger (and could overflow Decimal's context)
+    return number * SMALL_SCALES[m[2]] * LARGE_SCALES[m[3]]
+
+
+def plausible(number: Decimal) -> bool:
+    return number.is_finite() and abs(number) <= MAX_VALUE
+
+
+def parse_value(cell: object, kind: str | None) -> float | None:
+    """The value as it lands: None when it does not parse or is not plausible."""
+    exact = parse_number(cell, kind)
+    return float(exact) if exact is not None and plausible(exact) else None
 
 
 def _entry_date(cell: object) -> date | None:

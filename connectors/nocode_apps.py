@@ -9,6 +9,7 @@ from typing import Any
 
 from connectors.errors import SourceFormatError
 from connectors.http import HttpClient
+from connectors.online_procedures import named, raw
 from connectors.records import Bad, Lineage, Record
 from jisseki.normalize import parse_iso_date
 
@@ -51,7 +52,8 @@ def _page(body: Any, where: str) -> list[Any]:
 def _record(item: Any, offset: int, index: int, content_hash: str) -> Record | Bad:
     location, position = f"offset {offset}", f"#{index + 1}"
     if not isinstance(item, dict):
-        return Bad(location, position, "not_object", "アプリがJSONオブジェクトではありません", content_hash=content_hash)
+        return Bad(location, position, "not_object", "アプリがJSONオブジェクトではありません",
+                   content_hash=content_hash)
     app_id = _text(item.get("app_id"))
     started_raw, retired_raw = item.get("operation_started_on"), item.get("retired_on")
     started = parse_iso_date(started_raw)
@@ -62,10 +64,10 @@ def _record(item: Any, offset: int, index: int, content_hash: str) -> Record | B
         "operation_started_on": started,
         "started_valid": started_raw is None or started is not None,
         "retired_valid": retired_raw is None or parse_iso_date(retired_raw) is not None,
-        "raw_started": str(started_raw)[:40],
-        "raw_retired": str(retired_raw)[:40],
+        "raw_started": raw(started_raw),
+        "raw_retired": raw(retired_raw),
     }
-    return Record(fields, app_id, location, f"{position} {app_id or ''}".strip(), content_hash)
+    return Record(fields, app_id, location, named(position, app_id), content_hash)
 
 
 def _text(value: object) -> str | None:

@@ -38,6 +38,10 @@ class FileInfo:
     sha256: str
     rows: int = 0
     encoding: str = ""
+    # What a writer cannot set back (as in git's index): a copy with its mtime kept still moves these.
+    # None for a file landed before they were kept (then the file is hashed again once).
+    ctime_ns: int | None = None
+    inode: int | None = None
 
 
 @dataclass

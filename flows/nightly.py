@@ -29,10 +29,17 @@ from flows.tasks import (
 )
 from jisseki.catalog import Catalog, load_catalog
 from jisseki.config import Config, config_file, load_config
-from jisseki.errors import ConfigError, ExitCode, JissekiError
+from jisseki.errors import ConfigError, ExitCode, JissekiError, UsageError
 from jisseki.periods import as_of_day, parse_day
 from warehouse.lock import Gate, RunLocked, exclusive_run
-from warehouse.store import connect, record_failure, recorded_night, source_runs
+from warehouse.store import (
+    connect,
+    ingest_states,
+    record_failure,
+    recorded_night,
+    source_runs,
+    withdraw_evaluations_after,
+)
 
 FLOW_NAME = "jisseki-nightly"
 
@@ -49,16 +56,17 @@ class WarehouseBusy(JissekiError):
 
 @flow(name=FLOW_NAME, validate_parameters=False)
 def nightly(config_path: str | None = None, as_of: str | None = None, sources: list[str] | None = None,
-            wait_seconds: float = 0.0) -> dict[str, str]:
+            wait_seconds: float = 0.0, restate: bool = False) -> dict[str, str]:
     day = as_of_day(parse_day(as_of) if as_of else None)   # before anything is read or saved
     config = load_config(config_file(config_path))
     run_id = str(flow_run.get_id() or "local")
     catalog = load_catalog(config.catalog.path)
     engine = connect(config.warehouse.url)
     names = select_sources(config.enabled_sources(), sources)
+    refuse_earlier_as_of(engine, names, day, restate)
     with _holding_the_warehouse(engine, config, wait_seconds, day, run_id) as owner, \
             recorded_night(engine, run_id, day):
-        outcome = _collect_and_evaluate(config, catalog, engine, names, day, run_id, owner)
+        outcome = _collect_and_evaluate(config, catalog, engine, names, day, run_id, owner, restate)
     failed = sorted(name for name, state in outcome.items() if state != "landed")
     if failed:
         raise SourcesFailed("取り込めなかったソース: " + ", ".join(failed))
@@ -66,7 +74,7 @@ def nightly(config_path: str | None = None, as_of: str | None = None, sources: l
 
 
 def _collect_and_evaluate(config: Config, catalog: Catalog, engine: Engine, names: list[str], day: date,
-                          run_id: str, owner: str) -> dict[str, str]:
+                          run_id: str, owner: str, restate: bool) -> dict[str, str]:
     states = _ingest_all(config, catalog, engine, names, day, run_id, owner)
     outcome, reasons = {}, {}
     for name, state in states.items():
@@ -76,6 +84,8 @@ def _collect_and_evaluate(config: Config, catalog: Catalog, engine: Engine, name
             reasons[name] = state.result()["reasons"]
     verdicts = evaluate_kpis(engine, catalog, day)
     save_evaluation(engine, verdicts, run_id)
+    if restate:
+        withdraw_evaluations_after(engine, day)
     publish_evaluation(verdicts, catalog, day)
     publish_source_summary(source_runs(engine, run_id), reasons, day)
     if names:
@@ -174,6 +184,23 @@ def refusal_message(exc: RunLocked, waited: float, by_deployment: bool) -> str:
     return (f"別の夜間処理が倉庫を使用中のため、{waited:g} 秒待っても開始できませんでした（{holder}）。"
             "今回の分は次の定時実行で取り込まれます。すぐに必要なら、その実行が終わってから Prefect UI で"
             "このフロー実行を再実行してください")
+
+
+def refuse_earlier_as_of(engine: Engine, names: list[str], day: date, restate: bool) -> None:
+    """A run as of a day before what a source has landed would roll its current figures back while `status`
+    still shows the later evaluation: refused, unless restated on purpose (then the later figures and
+    evaluations are withdrawn, so what is current and what status shows agree on the earlier day)."""
+    landed = {name: state["as_of"] for name, state in ingest_states(engine).items() if name in names}
+    later = sorted((as_of, name) for name, as_of in landed.items() if as_of > day)
+    if not later or restate:
+        return
+    latest, _ = later[-1]
+    sources = "、".join(name for _, name in later)
+    raise UsageError(f"基準日 {day} は取り込み済みの基準日 {latest}（{sources}）より前です。このまま取り込むと"
+                     "現在の集計値が前の日付に戻り、status の評価と食い違うため実行しません",
+                     f"{latest} 以降の日付を指定してください（省略すると日本時間の昨日）。{day} 時点に意図して"
+                     f"戻すときだけ jisseki run --restate（デプロイメントではパラメータ restate=true）で実行すると、"
+                     f"{day} より後の集計値と評価が取り下げられます")
 
 
 def select_sources(enabled: list[str], wanted: list[str] | None) -> list[str]:

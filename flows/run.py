@@ -12,17 +12,22 @@ from jisseki.report import SOURCE_STATUS_TEXT
 from warehouse.store import connect, source_runs
 
 
-def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None, wait_seconds: float = 0.0) -> int:
-    from flows.nightly import nightly, select_sources
+def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None, wait_seconds: float = 0.0,
+                restate: bool = False) -> int:
+    from flows.nightly import nightly, refuse_earlier_as_of, select_sources
     from jisseki import progress
 
-    as_of_day(as_of)   # a day that has not happened fails here, before Prefect starts
+    day = as_of_day(as_of)   # a day that has not happened fails here, before Prefect starts
     config = load_config(config_path)
-    select_sources(config.enabled_sources(), sources)  # a typo fails before Prefect starts
+    names = select_sources(config.enabled_sources(), sources)  # a typo fails before Prefect starts
     config.alerts.channel_urls()  # so does a missing env: alert URL
-    connect(config.warehouse.url).dispose()  # so does an unreachable warehouse
+    engine = connect(config.warehouse.url)  # so does an unreachable warehouse
+    try:
+        refuse_earlier_as_of(engine, names, day, restate)  # and an as-of before what has landed
+    finally:
+        engine.dispose()
     progress.install(sys.stderr)
-    state = nightly(str(config_path), as_of.isoformat() if as_of else None, sources, wait_seconds,
+    state = nightly(str(config_path), as_of.isoformat() if as_of else None, sources, wait_seconds, restate,
                     return_state=True)
     run_id = str(state.state_details.flow_run_id)
     runs = source_runs(connect(config.warehouse.url), run_id)

@@ -1,6 +1,7 @@
 """Small inline SVG charts, so the report is one file that opens offline."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from html import escape
 
@@ -11,6 +12,7 @@ COLORS = {"actual": "#1f5fbf", "prior": "#8c8c8c", "target": "#d0342c"}
 
 def line_chart(labels: Sequence[str], actual: Sequence[float | None], prior: Sequence[float | None],
                target: float | None, fmt: Callable[[float], str], names: tuple[str, str, str]) -> str:
+    actual, prior, (target,) = _finite(actual), _finite(prior), _finite((target,))
     values = [v for v in (*actual, *prior, target) if v is not None]
     top = max(values, default=1.0) * 1.1 or 1.0
     x = lambda i: LEFT + (WIDTH - LEFT - RIGHT) * (i + 0.5) / len(labels)  # noqa: E731
@@ -27,6 +29,7 @@ def line_chart(labels: Sequence[str], actual: Sequence[float | None], prior: Seq
 
 def bar_chart(bars: Sequence[tuple[str, float | None, str]], fmt: Callable[[float], str]) -> str:
     """(label, value, color key) per bar: for indicators with only a fiscal-year figure."""
+    bars = [(label, value, color) for (label, _, color), value in zip(bars, _finite([v for _, v, _ in bars]))]
     values = [v for _, v, _ in bars if v is not None]
     top = max(values, default=1.0) * 1.2 or 1.0
     slot = (WIDTH - LEFT - RIGHT) / len(bars)
@@ -43,6 +46,11 @@ def bar_chart(bars: Sequence[tuple[str, float | None, str]], fmt: Callable[[floa
         parts.append(f'<text x="{left + slot * 0.25:.1f}" y="{y(value) - 6:.1f}" font-size="12" '
                      f'text-anchor="middle">{escape(fmt(value))}</text>')
     return _svg(parts)
+
+
+def _finite(values: Sequence[float | None]) -> list[float | None]:
+    """A value that is not a finite number is drawn as missing: one infinity would put every point at NaN."""
+    return [v if v is not None and math.isfinite(v) else None for v in values]
 
 
 def _frame(labels: Sequence[str], top: float, x: Callable, y: Callable, fmt: Callable[[float], str]) -> str:

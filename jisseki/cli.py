@@ -24,6 +24,9 @@ QUIET_DEFAULTS = {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "GX_ANALYTICS_ENABLED": "false",
+    # Without PREFECT_API_URL a run starts a temporary Prefect server and waits 20 s for it by default: on a
+    # busy machine that is not enough, and the night fails before it reads anything.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
 }
 # Prefect's own console lines (task tracebacks among them) are for the Prefect logs, where they still go:
 # people at the terminal read one Japanese line per source. --debug lets Prefect print as usual.
@@ -168,11 +171,15 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="夜間処理を今すぐ1回実行する", parents=[common])
     _config_arg(run)
     run.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
-                     help="集計の基準日（既定: 日本時間の昨日。今日より後は指定できません）")
+                     help="集計の基準日（既定: 日本時間の昨日。今日より後と、取り込み済みの基準日より前は"
+                          "指定できません）")
     run.add_argument("--source", action="append", dest="sources", metavar="NAME",
                      help="このソースだけ収集する（複数可）")
     run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                      help="別の実行が倉庫を使用中なら最大この秒数待つ (既定: 待たずに終了)")
+    run.add_argument("--restate", action="store_true",
+                     help="取り込み済みより前の --as-of でも実行し、その日より後の集計値と評価を取り下げる"
+                          "（意図して前の時点に戻すときだけ）")
     run.set_defaults(handler=cmd_run)
 
     serve = sub.add_parser("serve", help="夜間処理のデプロイメントを提供し続ける", parents=[common])
@@ -231,7 +238,7 @@ def _config_path(args: argparse.Namespace) -> Path:
 def cmd_run(args: argparse.Namespace) -> int:
     from flows.run import run_nightly
 
-    return run_nightly(_config_path(args), args.as_of, args.sources, args.wait)
+    return run_nightly(_config_path(args), args.as_of, args.sources, args.wait, args.restate)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -251,7 +258,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     catalog = load_catalog(config.catalog.path)
     evaluations = latest_evaluations(connect(config.warehouse.url, create=False), args.fy)
     if args.format == "json":
-        print(json.dumps(status_json(evaluations, catalog), ensure_ascii=False, indent=2))
+        print(json.dumps(status_json(evaluations, catalog), ensure_ascii=False, indent=2, allow_nan=False))
     else:
         print(render_table(evaluation_rows(evaluations, catalog), catalog), end="")
     return 0

@@ -1,8 +1,12 @@
 """The moving-out source at national scale: only new or changed files are read, columnar where the
 file is regular, row by row where it is not; deduplication runs in the notification index.
 
-A file is unchanged when its size and mtime match what the warehouse landed and the index holds a
-partition with that content hash; when only the mtime moved, the content hash decides.
+A file is unchanged when its size, mtime, ctime and inode all match what the warehouse landed and the
+index holds a partition with that content hash; when any of them moved, the file is hashed again and the
+content hash decides. Size and mtime alone are not enough: `cp -p` or `rsync -t` puts a corrected file
+in place with the old mtime, and one of the same size would never be read again. A writer cannot set
+the ctime back, and a copy made beside and renamed over (rsync's way) has a new inode, as git's index
+relies on. A file landed before the warehouse kept ctime and inode (revision 0004) is hashed once.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from typing import Any
 
 from connectors import moveout_columnar as columnar
 from connectors.errors import SourceError
-from connectors.files import delivered_files, read_delivery
+from connectors.files import delivered_files, read_delivery, signed_inode
 from connectors.moveout_columnar import insert_rows
 from connectors.moveout_log import _read_file
 from connectors.records import Bad, FileInfo, Lineage, Record
@@ -144,7 +148,8 @@ def _unchanged_by_stat(path: Path, landed: FileInfo | None, indexed: IndexedFile
     if landed is None or indexed is None or indexed.sha256 != landed.sha256:
         return None
     stat = path.stat()
-    return landed if (stat.st_size, stat.st_mtime_ns) == (landed.size, landed.mtime_ns) else None
+    now = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, signed_inode(stat.st_ino))
+    return landed if now == (landed.size, landed.mtime_ns, landed.ctime_ns, landed.inode) else None
 
 
 def _chunked(files: Iterator[tuple[int, Path, Transcoded]], known: dict[str, FileInfo],
@@ -153,9 +158,9 @@ def _chunked(files: Iterator[tuple[int, Path, Transcoded]], known: dict[str, Fil
     for file_id, path, (info, regular, size) in files:
         landed, held = known.get(info.name), indexed.get(info.name)
         if landed and held and landed.sha256 == held.sha256 == info.sha256:
-            # Touched, not changed: the landed partition stands; only the mtime is new.
+            # Touched, not changed: the landed partition stands; only the stat is new.
             current[info.name] = FileInfo(info.name, info.size, info.mtime_ns, info.sha256, landed.rows,
-                                          landed.encoding)
+                                          landed.encoding, info.ctime_ns, info.inode)
             continue
         chunk.ids[info.name] = file_id
         chunk.paths[info.name] = path

@@ -86,13 +86,16 @@ def parse_iso_date(text: object) -> date | None:
 # in the wrong column (a receipt number, a user id, a name), so a value is shown only when it has the shape
 # its column is meant to have, and short; otherwise only that it was text, and how long.
 VALUE_SHAPES = {
-    "date": re.compile(r"[0-9０-９/／\-－.．:：+＋TZ 年月日令和元R]{1,30}"),
+    # Digits in runs of at most four between separators: a date or a timestamp, not a receipt number.
+    "date": re.compile(r"(R|令和)?[0-9０-９元]{1,4}([/／\-－.．:：T+＋ 年月日][0-9０-９]{1,4})*[日Z]?"),
     "ward": re.compile(r"[0-9０-９]{1,8}"),
     "flag": re.compile(r"[0-9０-９]{1,3}"),
-    "word": re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uff66-\uff9f・ー]{1,16}"),   # kana and kanji only
+    # Kana only: a kanji word in the wrong column may be a name (氏名 is a column real exports carry).
+    "word": re.compile(r"[\u3040-\u30ff\uff66-\uff9f・ー ]{1,16}"),
     "year": re.compile(r"[0-9０-９FYfy令和元年度R ]{1,12}"),
     "department": re.compile(r"[A-Z][0-9]{3,6}"),    # 所属コード such as D0412
-    "code": re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,47}"),   # catalog ids, statuses, periods, scopes
+    "code": re.compile(r"[A-Za-z][A-Za-z_]{0,47}"),   # catalog ids, statuses, loan types: no digits
+    "key": re.compile(r"[A-Za-z0-9_\-]{1,24}"),      # a figure's period or scope (FY2025, 2025-04, 271021)
     "number": re.compile(r"[0-9０-９.,．，\-+eE ]{1,24}"),
     "none": re.compile(r"(?!)"),                     # never shown
 }

@@ -1,6 +1,7 @@
 """One source, from connector to a batch ready to land: read, validate, quarantine, measure."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -137,10 +138,23 @@ def _valid(suite: str, records: list[Record], bad: list[Bad], gx_root: Path | No
 
 def _rejection(source: SourceDef, batch: Batch, max_bad_ratio: float, gx_root: Path | None,
                run_name: str | None, landed: dict[tuple[str, str, str], Figure] | None = None) -> str | None:
+    if landed and not batch.lineage.crawl and not batch.lineage.files:
+        # A file source's figures follow its folder: an empty one (an unmounted share, a wrong path) would
+        # withdraw every figure it has landed.
+        return ("受信フォルダにファイルが 1 件もないため取り込みません（取り込み済みの集計値をすべて取り下げることに"
+                "なります）。フォルダの場所やマウントを確認してください。意図して空にしたときは設定からこのソースを"
+                "外してください")
     if batch.rows_read and batch.bad_ratio > max_bad_ratio:
         top = ", ".join(f"{code} {n}" for code, n in sorted(batch.reasons().items(), key=lambda kv: -kv[1])[:5])
         return (f"不正な行が {batch.bad_rows}/{batch.rows_read} 行 ({batch.bad_ratio:.1%}) あり、"
                 f"上限 {max_bad_ratio:.1%} を超えたため取り込みません（内訳: {top}）")
+    # Whatever a source read, infinity or NaN is not a figure: it would grade, print and chart as nonsense.
+    broken = [f for f in batch.figures
+              if not all(math.isfinite(v) for v in (f.value, f.numerator, f.denominator) if v is not None)]
+    if broken:
+        first = broken[0]
+        return (f"有限の数でない集計値が {len(broken)} 件あるため取り込みません"
+                f"（例: {first.kpi_id} {first.period} {first.scope}）")
     # A figure that equals a landed one in every validated column passed this suite when it landed.
     fresh = [f for f in batch.figures if not _validated_before(f, landed or {})]
     failures = validate(source.figures_suite, [_figure_row(f) for f in fresh], gx_root, run_name)

@@ -1,6 +1,7 @@
 """How evaluations read to people: the achievement table in Japanese, and the JSON of interfaces.md."""
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -51,17 +52,24 @@ def evaluation_rows(verdicts: Iterable[Any], catalog: Catalog) -> list[dict[str,
 
 
 def status_json(evaluations: Iterable[Mapping[str, Any]], catalog: Catalog) -> list[dict[str, Any]]:
+    """Strict JSON: NaN and Infinity are not JSON. No figure can be one (the pipeline refuses them), but a
+    number that is one anyway is printed as null, with null_reasons saying why."""
     out = []
     for e in evaluations:
         ind = catalog.get(e["kpi_id"])
-        out.append({
+        entry = {
             "kpi_id": e["kpi_id"], "fiscal_year": e["fiscal_year"], "as_of": e["as_of"].isoformat(),
             "actual": e["actual"], "target": e["target"], "grade": e["grade"], "status": e["status"],
             "projected": e["projected"], "prior_year_actual": e["prior_year_actual"],
             "name": ind.name, "challenge": ind.challenge, "unit": ind.unit, "kind": ind.kind,
             "data_as_of": e["data_as_of"].isoformat() if e["data_as_of"] else None,
             "projection_method": e["projection_method"], "flow_run_id": e["flow_run_id"],
-        })
+        }
+        broken = [k for k, v in entry.items() if isinstance(v, float) and not math.isfinite(v)]
+        if broken:
+            entry.update(dict.fromkeys(broken))
+            entry["null_reasons"] = dict.fromkeys(broken, "有限の数ではない値（NaN・無限大）のため null にしました")
+        out.append(entry)
     return out
 
 

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import subprocess
 from datetime import date
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from jisseki.catalog import load_catalog
 from jisseki.config import MoveoutSourceConfig
@@ -283,3 +286,47 @@ def test_a_regular_file_with_a_failing_shape_is_indexed_once_by_the_row_reader(t
     assert [(b.location, b.item, b.code) for b in batch.bad] == [("d2.csv", "5", "unknown_route")]
     assert shares(batch)[("2025-04", "city")] == (40.0, 43.0)
     assert shares(night.run())[("2025-04", "city")] == (40.0, 43.0)   # and the next night agrees
+
+
+@pytest.mark.parametrize("how", ["cp -p", "rsync -t"])
+def test_a_correction_copied_with_its_size_and_mtime_kept_is_read(tmp_path: Path, how: str) -> None:
+    """cp -p writes over the landed file (same inode, new ctime); rsync -t renames a copy over it (new inode).
+    Either keeps size and mtime, and the corrected content must still count."""
+    night = Night(tmp_path)
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 10), mtime=1_000_000_000)
+    write(night.inbox, "d2.csv", day_rows("2025/04/02", 5, 100))
+    assert shares(night.run())[("2025-04", "city")] == (0.0, 15.0)
+    # The correction withdraws three notifications: 取消 0 → 1, the same number of bytes.
+    fixed = write(tmp_path / "outbox", "d1.csv", day_rows("2025/04/01", 7) + [
+        f"2025/04/01,271021,都島区,R{i:05d},窓口,1" for i in range(7, 10)], mtime=1_000_000_000)
+    landed = night.inbox / "d1.csv"
+    assert fixed.stat().st_size == landed.stat().st_size and fixed.read_bytes() != landed.read_bytes()
+    if how == "cp -p":
+        subprocess.run(["cp", "-p", str(fixed), str(landed)], check=True)
+    else:
+        staged = night.inbox / ".d1.csv.tmp"
+        shutil.copy2(fixed, staged)
+        os.replace(staged, landed)
+    assert (landed.stat().st_size, landed.stat().st_mtime_ns) == (fixed.stat().st_size, 1_000_000_000)
+    corrected = night.run()
+    assert corrected.rows_read == 10 and shares(corrected)[("2025-04", "city")] == (0.0, 12.0)
+    assert shares(corrected) == shares(fresh(night.inbox, tmp_path))
+    assert night.run().rows_read == 0   # and then it is known again
+
+
+def test_files_landed_before_ctime_and_inode_were_kept_are_hashed_once(tmp_path: Path) -> None:
+    """A warehouse upgraded from revision 0003 has no ctime or inode: the first night hashes every file (and
+    reads the one whose content changed under the old size and mtime), then stores them."""
+    night = Night(tmp_path)
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 10), mtime=1_000_000_000)
+    night.run()
+    with night.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ingest_file SET ctime_ns = NULL, inode = NULL"))
+    write(night.inbox, "d1.csv", day_rows("2025/04/01", 9) + ["2025/04/01,271021,都島区,R00009,窓口,1"],
+          mtime=1_000_000_000)
+    first = night.run()
+    assert first.rows_read == 10 and shares(first)[("2025-04", "city")] == (0.0, 9.0)
+    known = ingest_files(night.engine, "moveout_log")["d1.csv"]
+    stat = (night.inbox / "d1.csv").stat()
+    assert (known.ctime_ns, known.inode) == (stat.st_ctime_ns, stat.st_ino)
+    assert night.run().rows_read == 0

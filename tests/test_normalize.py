@@ -56,7 +56,8 @@ def test_a_quarantined_value_is_shown_only_in_its_columns_shape() -> None:
 
     assert shown("2025/13/45", "date") == "2025/13/45"
     assert shown("271999", "ward") == "271999"
-    assert shown("電話", "word") == "電話"
+    assert shown("マイナポータル", "word") == "マイナポータル"
+    assert shown("山田花子", "word") == "文字列（4文字）"
     # A shifted row puts a whole row, a receipt number or a name where a date, ward or route was expected.
     assert shown("2025/04/01,271047,此花区,R7-0000002,窓口,0", "date") == "文字列（37文字）"
     assert shown("R7-0000002", "ward") == "文字列（10文字）"
@@ -78,3 +79,20 @@ def test_every_suite_value_column_declares_its_shape() -> None:
             meta = entry["meta"]
             if "value_column" in meta:
                 assert meta.get("value_shape") in VALUE_SHAPES, (path.name, meta["code"])
+
+
+@pytest.mark.parametrize("value, shape", [("2025-04-02T10:00:00+09:00", "date"), ("令和7年4月1日", "date"),
+                                          ("R7.4.1", "date"), ("２０２５/０４/０１", "date"), ("FY2025", "year"),
+                                          ("in_operation", "code"), ("FY2025", "key"), ("D0412", "department")])
+def test_values_in_their_shape_are_shown(value: str, shape: str) -> None:
+    from jisseki.normalize import shown
+
+    assert shown(value, shape) == value
+
+
+@pytest.mark.parametrize("value, shape", [("R7-5550020", "date"), ("usr-445560", "code"), ("山田花子", "department"),
+                                          ("S-20250402-7001", "date"), ("usr-445568", "date")])
+def test_ids_are_not_shown_in_any_shape_they_could_pass_for(value: str, shape: str) -> None:
+    from jisseki.normalize import shown
+
+    assert shown(value, shape) == f"文字列（{len(value)}文字）"

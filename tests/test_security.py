@@ -11,10 +11,12 @@ import pytest
 from connectors.errors import SourceConfigError
 from jisseki.catalog import load_catalog
 from jisseki.config import load_config
-from jisseki.demo.sample_api import SampleApi
+from jisseki.demo.sample_api import Reply, SampleApi
 from jisseki.pipeline import collect
 from jisseki.sources import SOURCE_DEFS
 from tests.test_connectors import procedures
+from tests.test_connectors_more import apps
+from tests.test_http import Recorder
 
 CATALOG = load_catalog()
 
@@ -30,15 +32,16 @@ def certificate(tmp_path_factory) -> tuple[str, str]:
     return str(cert), str(key)
 
 
-def config(tmp_path: Path, base_url: str, extra: str = "", token: str = 'token_env = "JISSEKI_TEST_TLS_TOKEN"'):
+def config(tmp_path: Path, base_url: str, extra: str = "", token: str = 'token_env = "JISSEKI_TEST_TLS_TOKEN"',
+           source: str = "online_procedures", secret: str = "k"):
     path = tmp_path / "jisseki.toml"
-    path.write_text(f'[sources.online_procedures]\nbase_url = "{base_url}"\n{token}\nmax_retries = 2\n'
+    path.write_text(f'[sources.{source}]\nbase_url = "{base_url}"\n{token}\nmax_retries = 2\n'
                     f"backoff_seconds = 0.01\n{extra}\n", "utf-8")
-    return load_config(path, {"JISSEKI_TEST_TLS_TOKEN": "k"}).source("online_procedures")
+    return load_config(path, {"JISSEKI_TEST_TLS_TOKEN": secret}).source(source)
 
 
-def crawl(cfg):
-    return collect(SOURCE_DEFS["online_procedures"], cfg, CATALOG, date(2025, 4, 30), 0.05)
+def crawl(cfg, source: str = "online_procedures", max_bad_ratio: float = 0.05):
+    return collect(SOURCE_DEFS[source], cfg, CATALOG, date(2025, 4, 30), max_bad_ratio)
 
 
 def test_tls_is_verified_by_default_and_a_bad_certificate_fails_at_once(tmp_path, certificate) -> None:
@@ -66,3 +69,44 @@ def test_a_token_from_a_prefect_secret_block(tmp_path) -> None:
         assert crawl(cfg).lineage.crawl["records"] == 3
         with pytest.raises(SourceConfigError, match="no-such-block"):
             crawl(config(tmp_path, api.base_url, token='token_secret = "no-such-block"'))
+
+
+@pytest.mark.parametrize("source, api", [("online_procedures", lambda: SampleApi(procedures(3), "tok-Sekret")),
+                                         ("nocode_apps", lambda: SampleApi.nocode(apps(3), "tok-Sekret"))])
+def test_a_redirect_to_another_host_carries_no_token_there_and_lands_nothing(tmp_path, source, api) -> None:
+    with Recorder() as other, api() as first:
+        first.script.append(Reply(302, b"", {"Location": f"{other.base_url}/v1/moved"}))
+        with pytest.raises(SourceConfigError, match="転送") as err:
+            crawl(config(tmp_path, first.base_url, source=source, secret="tok-Sekret"), source)
+    assert other.headers == [] and len(first.requests) == 1   # nothing was asked of the other host
+    assert "tok-Sekret" not in str(err.value) and f"{other.base_url}/v1/moved" in str(err.value)
+
+
+def test_quarantine_of_the_api_sources_shows_no_stray_text(tmp_path) -> None:
+    """A field holding text of the wrong kind (a name, an object) is quarantined without it: the raw value
+    is shown only in its column's shape, and an id that is not a catalog id is not named."""
+    items = procedures(30)
+    items[0] |= {"id": "山田 太郎", "online_since": "山田太郎 090-1234-5678"}
+    items[1] |= {"online_since": {"申請者": "山田太郎"}}
+    items[2] |= {"online_since": None}
+    items[3] |= {"retired_on": "2020-13-45"}
+    items[4] |= {"retired_on": ["x"]}
+    with SampleApi(items, "k") as api:
+        batch = crawl(config(tmp_path, api.base_url), max_bad_ratio=0.5)
+    bad = {b.item: b for b in batch.bad}
+    assert sorted(bad) == ["#1", "#2 PROC-000001", "#3 PROC-000002", "#4 PROC-000003", "#5 PROC-000004"]
+    assert [bad["#1"].value, bad["#2 PROC-000001"].value] == ["文字列（18文字）", "文字列（15文字）"]
+    assert bad["#3 PROC-000002"].value == "" and bad["#4 PROC-000003"].value == "2020-13-45"
+    assert bad["#5 PROC-000004"].value == "文字列（5文字）"   # the JSON text ["x"], not a Python repr
+    assert not any("山田" in f"{b.item}{b.value}{b.reason}" for b in batch.bad)
+
+
+def test_quarantine_of_the_app_list_shows_no_stray_text(tmp_path) -> None:
+    items = apps(30)
+    items[0] |= {"app_id": "山田太郎", "operation_started_on": "山田太郎"}
+    items[1] |= {"retired_on": {"担当": "山田"}}
+    items[2] |= {"operation_started_on": "2025-02-30"}
+    with SampleApi.nocode(items, "k") as api:
+        batch = crawl(config(tmp_path, api.base_url, source="nocode_apps"), "nocode_apps", max_bad_ratio=0.5)
+    bad = {b.item: b.value for b in batch.bad}
+    assert bad == {"#1": "文字列（4文字）", "#2 1": "文字列（12文字）", "#3 2": "2025-02-30"}

@@ -50,12 +50,37 @@ def test_same_input_adds_nothing_and_a_change_adds_one_revision(warehouse_url: s
     assert {f.key: f.value for f in current_figures(engine)}[(KPI, "2025-04", "271021")] == 0.5
 
 
-def test_a_figure_no_longer_yielded_in_a_covered_period_stops_being_current(warehouse_url: str) -> None:
+def test_a_file_source_figure_no_longer_yielded_stops_being_current_in_any_period(warehouse_url: str) -> None:
+    """A file source's figures follow its folder: March's file was archived, March goes with it (and so
+    its fiscal year is made of the months it has), with a note naming the file."""
     engine = connect(warehouse_url)
-    land(engine, batch({("2025-04", "city"): 0.3, ("2025-04", "271021"): 0.2, ("2025-03", "city"): 0.1}), "r1")
-    land(engine, batch({("2025-04", "city"): 0.3}, sha="c" * 64), "r2")
+    march = FileInfo("2025-03.csv", 10, 1, "d" * 64, rows=1)
+    first = batch({("2025-04", "city"): 0.3, ("2025-04", "271021"): 0.2, ("2025-03", "city"): 0.1})
+    first.lineage.files.append(march)
+    land(engine, first, "r1")
+    second = batch({("2025-04", "city"): 0.3}, sha="c" * 64)
+    assert land(engine, second, "r2").figures_retired == 2
+    assert {f.key for f in current_figures(engine)} == {(KPI, "2025-04", "city")}
+    assert second.notes == ["前回取り込んだファイル 1 件が受信フォルダにありません: 2025-03.csv。その分は月・年度の集計"
+                            "から外れました（取り下げた集計値 2 件）（残すにはファイルを受信フォルダに戻してください）"]
+
+
+def test_an_api_figure_no_longer_yielded_stops_being_current_only_in_a_covered_period(warehouse_url: str) -> None:
+    """An API may stop serving old periods: a period it no longer covers keeps its figures."""
+    engine = connect(warehouse_url)
+
+    def crawled(values: dict[tuple[str, str], float], records: int) -> Batch:
+        served = batch(values)
+        served.lineage = Lineage(crawl={"endpoint": "/x", "crawled_at": "2025-06-01T00:00:00+00:00",
+                                        "records": records})
+        return served
+
+    land(engine, crawled({("2025-04", "city"): 0.3, ("2025-04", "271021"): 0.2, ("2025-03", "city"): 0.1}, 3), "r1")
+    second = crawled({("2025-04", "city"): 0.3}, 1)
+    land(engine, second, "r2")
     current = {f.key for f in current_figures(engine)}
     assert current == {(KPI, "2025-04", "city"), (KPI, "2025-03", "city")}  # March is not covered: kept
+    assert second.notes == []
 
 
 def test_a_rejected_batch_lands_its_quarantine_but_no_figure_and_no_state(warehouse_url: str) -> None:
@@ -115,3 +140,17 @@ def test_a_connection_lost_mid_load_rolls_the_source_back(postgres_url: str) -> 
     assert [(r[0], r[2], r[3], r[4]) for r in rows(postgres_url)] == [("2025-04", 1, True, 0.3)]
     assert table_counts(postgres_url)["quarantine"] == 0 and table_counts(postgres_url)["lineage"] == 1
     assert land(fresh, changed, "run-3").revisions_added == 2  # the next run lands it whole
+
+
+def test_a_database_error_never_carries_the_row_values(tmp_path) -> None:
+    """Its text reaches the Prefect logs and source_run: SQLAlchemy would put the parameters in it."""
+    import sqlalchemy as sa
+
+    from warehouse.store import connect
+
+    engine = connect(f"sqlite:///{tmp_path / 'w.db'}")
+    with pytest.raises(sa.exc.IntegrityError) as raised:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO quarantine (id, source) VALUES (:a, :b)"), {"a": "R7-0000001", "b": None})
+    assert "R7-0000001" not in str(raised.value)
+    engine.dispose()

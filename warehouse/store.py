@@ -31,6 +31,8 @@ from warehouse.schema import (
     source_run,
 )
 
+MISSING_SHOWN = 5   # file names a note lists; the rest are counted
+
 
 @dataclass(frozen=True)
 class LandResult:
@@ -55,14 +57,15 @@ def upgrade(url: str) -> migrations.Upgrade:
 
 def _open(url: str, create: bool) -> tuple[Engine, migrations.Upgrade]:
     shown = make_url(url).render_as_string(hide_password=True) if "://" in url else "(invalid URL)"
+    # hide_parameters: a database error's text (which reaches logs and source_run) never carries row values.
     try:
         if url.startswith("sqlite"):
             if not create and not _sqlite_file_exists(url):
                 raise WarehouseError(f"倉庫がありません: {shown}。先に jisseki run を実行してください")
-            engine = create_engine(url, connect_args={"timeout": 60})
+            engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
     except ArgumentError:
         raise WarehouseError(f"倉庫に接続できません: {shown} (ArgumentError)") from None
     try:
@@ -202,8 +205,15 @@ def _revise(conn: Any, batch: Any, summary: dict[str, Any], run_id: str, stamp: 
         .where(a.kpi_id.in_(batch.kpis)).group_by(a.kpi_id, a.period, a.scope)))
     new_keys = {f.key for f in batch.figures}
     periods = {(f.kpi_id, f.period) for f in batch.figures}
-    # A figure the input no longer yields, in a period the input still covers, stops being current.
-    stale = [r.id for key, r in current.items() if key not in new_keys and key[:2] in periods]
+    # A file source's figures follow its folder, read whole every night: a figure the input no longer yields
+    # stops being current (its files were archived), so a fiscal year always agrees with its months. An API
+    # is read whole too but may stop serving old periods: only figures of periods it still covers stop.
+    # Any figure dated after the batch's as-of (a restated, earlier as-of) stops: nothing later outlives it.
+    whole = not batch.lineage.crawl
+    stale = [r.id for key, r in current.items()
+             if key not in new_keys and (whole or key[:2] in periods or r.as_of > batch.as_of)]
+    if whole:
+        _note_missing_files(conn, batch, len(stale))
     changed = [f for f in batch.figures
                if f.key not in current or not f.same_as(current[f.key].value, current[f.key].numerator,
                                                         current[f.key].denominator, current[f.key].as_of)]
@@ -218,6 +228,22 @@ def _revise(conn: Any, batch: Any, summary: dict[str, Any], run_id: str, stamp: 
     if rows:
         conn.execute(insert(kpi_actual), rows)
     return len(rows), len(stale)
+
+
+def _note_missing_files(conn: Any, batch: Any, withdrawn: int) -> None:
+    """Says which files the last landing of the source read are gone, and that their figures went with them."""
+    s = ingest_state.c
+    detail = conn.execute(select(lineage.c.detail).join(ingest_state, s.lineage_id == lineage.c.lineage_id)
+                          .where(s.source == batch.source)).scalar()
+    before = {entry[0] for entry in json.loads(detail).get("files", [])} if detail else set()
+    missing = sorted(before - {clean_text(f.name) for f in batch.lineage.files})   # as stored
+    if not missing:
+        return
+    shown = "、".join(missing[:MISSING_SHOWN]) + (f" ほか {len(missing) - MISSING_SHOWN} 件"
+                                                  if len(missing) > MISSING_SHOWN else "")
+    gone = f"（取り下げた集計値 {withdrawn} 件）" if withdrawn else ""
+    batch.notes.append(f"前回取り込んだファイル {len(missing)} 件が受信フォルダにありません: {shown}。"
+                       f"その分は月・年度の集計から外れました{gone}（残すにはファイルを受信フォルダに戻してください）")
 
 
 def _lineage_text(summary: dict[str, Any], figure: Figure) -> str:
@@ -238,7 +264,8 @@ def _record_files(conn: Any, source: str, files: Sequence[Any], run_id: str, sta
     """The source's files as landed now, replacing the last set (a removed file stops counting)."""
     conn.execute(delete(ingest_file).where(ingest_file.c.source == source))
     rows = [dict(source=source, name=clean_text(f.name), size=f.size, mtime_ns=f.mtime_ns, sha256=f.sha256,
-                 rows=f.rows, encoding=f.encoding, flow_run_id=run_id, landed_at=stamp) for f in files]
+                 rows=f.rows, encoding=f.encoding, ctime_ns=f.ctime_ns, inode=f.inode, flow_run_id=run_id,
+                 landed_at=stamp) for f in files]
     for part in _parts(rows, 1000):
         conn.execute(insert(ingest_file), list(part))
 
@@ -247,8 +274,9 @@ def ingest_files(engine: Engine, source: str) -> dict[str, FileInfo]:
     """The files whose content the source's current figures hold, by name."""
     f = ingest_file.c
     with engine.connect() as conn:
-        return {r.name: FileInfo(r.name, r.size, r.mtime_ns, r.sha256, r.rows, r.encoding) for r in conn.execute(
-            select(f.name, f.size, f.mtime_ns, f.sha256, f.rows, f.encoding).where(f.source == source))}
+        return {r.name: FileInfo(r.name, r.size, r.mtime_ns, r.sha256, r.rows, r.encoding, r.ctime_ns, r.inode)
+                for r in conn.execute(select(f.name, f.size, f.mtime_ns, f.sha256, f.rows, f.encoding, f.ctime_ns,
+                                             f.inode).where(f.source == source))}
 
 
 def current_figures(engine: Engine, kpi_ids: Iterable[str] | None = None) -> list[Figure]:
@@ -269,6 +297,13 @@ def save_evaluations(engine: Engine, verdicts: Sequence[Any], run_id: str) -> No
     if rows:
         with engine.begin() as conn:
             conn.execute(insert(kpi_evaluation), rows)
+
+
+def withdraw_evaluations_after(engine: Engine, day: date) -> None:
+    """A restated run's: the evaluations about days after `day` were made from figures now withdrawn; kept,
+    they would head `status` and `report` over the restated one. The figures' revisions stay in kpi_actual."""
+    with engine.begin() as conn:
+        conn.execute(delete(kpi_evaluation).where(kpi_evaluation.c.as_of > day))
 
 
 def latest_evaluations(engine: Engine, fiscal_year: int | None = None) -> list[dict[str, Any]]:
