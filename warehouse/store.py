@@ -108,7 +108,7 @@ def land(engine: Engine, batch: Any, run_id: str, gate: Gate | None = None) -> L
         if conn.execute(select(lineage.c.lineage_id).where(lineage.c.lineage_id == lineage_id)).first() is None:
             conn.execute(insert(lineage).values(
                 lineage_id=lineage_id, source=batch.source, flow_run_id=run_id, created_at=stamp,
-                detail=clean_text(json.dumps(batch.lineage.detail(), ensure_ascii=False))))
+                detail=_json_text(batch.lineage.detail())))
         added_bad = _quarantine(conn, batch, run_id, stamp)
         added = retired = 0
         if batch.rejected is None:
@@ -165,6 +165,21 @@ def clean_text(value: str) -> str:
     """Text as every database can store it, still saying what it was: NUL as \\x00, a surrogate-escaped
     byte as \\xNN of that byte, any other lone surrogate as \\uNNNN."""
     return _UNSTORABLE.sub(_escape, value) if _UNSTORABLE.search(value) else value
+
+
+def _json_text(value: Any) -> str:
+    """JSON of cleaned strings: cleaning the JSON text instead would write \\xNN, which is no JSON escape."""
+    return json.dumps(_cleaned(value), ensure_ascii=False)
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_cleaned(k): _cleaned(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_cleaned(v) for v in value]
+    return value
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -248,7 +263,7 @@ def _note_missing_files(conn: Any, batch: Any, withdrawn: int) -> None:
 
 def _lineage_text(summary: dict[str, Any], figure: Figure) -> str:
     extra = {"evidence": figure.evidence} if figure.evidence else {}
-    return clean_text(json.dumps({**summary, **extra}, ensure_ascii=False))
+    return _json_text({**summary, **extra})
 
 
 def _advance_state(conn: Any, batch: Any, lineage_id: str, run_id: str, stamp: datetime) -> None:
