@@ -15,6 +15,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from sqlalchemy.exc import DBAPIError
 
 from jisseki import progress as terminal
 from jisseki.alerts.run import process_alerts, process_lock_alert
@@ -25,6 +26,8 @@ from jisseki.evaluate import Verdict, evaluate
 from jisseki.pipeline import Incremental, Progress, collect
 from jisseki.report import SOURCE_STATUS_TEXT, evaluation_rows
 from jisseki.sources import SOURCE_DEFS
+from warehouse.errors import WarehouseError
+from warehouse.lock import Gate
 from warehouse.store import current_figures, ingest_files, land, record_failure, save_evaluations
 
 
@@ -43,8 +46,11 @@ def state_dir(config: Config) -> Path:
 
 
 @task(name="ingest-source", task_run_name="ingest-{name}", cache_policy=NO_CACHE)
-def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_of: date,
-                  run_id: str) -> dict[str, Any]:
+def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_of: date, run_id: str,
+                  gate: Gate | None = None) -> dict[str, Any]:
+    """Collects and lands one source. Whatever fails on the way, landing included, ends in a failed source_run
+    row (which the run summary and the source-failure alert read), unless the run gave up on the source first
+    (gate closed: the run recorded why)."""
     logger = get_run_logger()
     source = SOURCE_DEFS[name]
     try:
@@ -53,15 +59,14 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
                         gx_root=gx_root(config), run_name=f"{run_id}-{name}", progress=_progress(name),
                         incremental=Incremental(ingest_files(engine, name), state_dir(config),
                                                 {f.key: f for f in current_figures(engine, source.kpis(catalog))}))
-    except JissekiError as exc:   # expected: its message says what failed and what to do
-        record_failure(engine, name, as_of, str(exc), run_id)
-        raise
+        result = land(engine, batch, run_id, gate)
     except Exception as exc:
-        # Unexpected errors are recorded by type and message only: never a request or its headers.
-        message = f"内部エラー {type(exc).__name__}: {exc}"[:400] + DETAILS
-        record_failure(engine, name, as_of, message, run_id)
+        message = failure_message(exc)
+        # Through the gate: when the run gave up on the source (Abandoned among others), it recorded why.
+        record_failure(engine, name, as_of, message, run_id, gate)
+        if isinstance(exc, DBAPIError):   # its text (logged with the traceback) repeats the values being written
+            raise WarehouseError(message) from None
         raise
-    result = land(engine, batch, run_id)
     logger.info("%s: 読込 %d 行, 隔離 %d 行 %s, 集計値 %d, 新しい版 %d", name, batch.rows_read, batch.bad_rows,
                 batch.reasons(), len(batch.figures), result.revisions_added)
     for note in batch.notes:
@@ -69,6 +74,19 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
     if batch.rejected:
         raise SourceRejected(f"{name}: {batch.rejected}")
     return {"source": name, "reasons": batch.reasons()}
+
+
+def failure_message(exc: Exception) -> str:
+    """What a source_run row, the summary and the alert say of a failure. An expected error says what failed
+    and what to do; anything else only its type and message, and a database error only its type and SQLSTATE:
+    a driver's message and SQLAlchemy's text repeat the values that were being written."""
+    if isinstance(exc, JissekiError):
+        return str(exc)
+    if isinstance(exc, DBAPIError):
+        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return (f"倉庫への書き込みに失敗しました（{type(exc.orig).__name__}"
+                f"{f'、SQLSTATE {state}' if state else ''}）{DETAILS}")
+    return f"内部エラー {type(exc).__name__}: {exc}"[:400] + DETAILS
 
 
 def _progress(name: str) -> Callable[[Progress], None]:
@@ -132,7 +150,8 @@ def publish_source_summary(runs: list[dict[str, Any]], reasons: dict[str, dict[s
              "隔離行": r["rows_quarantined"],
              "隔離の内訳": ", ".join(f"{code} {n}" for code, n in sorted(reasons.get(r["source"], {}).items())) or "—",
              "集計値": r["figures"], "新しい版": r["revisions_added"], "メッセージ": r["message"]} for r in runs]
-    create_table_artifact(key="source-summary", table=rows, description=f"ソース別の取込結果（{as_of.isoformat()} 時点）")
+    create_table_artifact(key="source-summary", table=rows,
+                          description=f"ソース別の取込結果（{as_of.isoformat()} 時点）")
 
 
 @task(name="publish-data-docs", cache_policy=NO_CACHE)

@@ -5,7 +5,9 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,16 +37,22 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in QUIET_DEFAULTS.items():
         os.environ.setdefault(key, value)
     args = _parser().parse_args(argv)
-    quiet = not args.debug and args.handler in (cmd_run, cmd_demo)
+    runs_flow = args.handler in (cmd_run, cmd_demo)
+    quiet = not args.debug and runs_flow
     try:
-        with _environ(QUIET_CONSOLE if quiet else {}):   # read when Prefect is imported, which is later
+        # read when Prefect is imported, which is later
+        with _environ(QUIET_CONSOLE if quiet else {}), _stoppable(runs_flow):
             return int(args.handler(args))
     except JissekiError as exc:
         _debug_traceback(args)
         print(f"{'設定エラー: ' if isinstance(exc, ConfigError) else ''}{exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("中断しました", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"中断しました{f'（{exc.args[0]}）' if exc.args else ''}", file=sys.stderr)
+        if runs_flow:
+            # The run closed every source's gate and recorded them before this came up; what is left are
+            # threads blocked in I/O, which nothing can stop, and which must not keep the process.
+            _exit_now(ExitCode.INTERRUPTED)
         return ExitCode.INTERRUPTED
     except OSError as exc:
         _debug_traceback(args)
@@ -68,6 +76,42 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
     finally:
         for key in added:
             os.environ.pop(key, None)
+
+
+@contextmanager
+def _stoppable(enabled: bool) -> Iterator[None]:
+    """SIGTERM stops a run as Ctrl-C (SIGINT) does: KeyboardInterrupt, naming the signal. Inside the flow Prefect
+    answers SIGTERM itself (TerminationSignal) and hands it back here once the flow has stopped. Either way the
+    run first closes the gates of its unfinished sources (nothing of them can land), records them as failed and
+    lets go of the warehouse lock; main() then exits. A second signal, while that is under way, exits at once:
+    the gates closed first, and a lock left behind is taken over by the next run (its process is gone)."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        if received:
+            _exit_now(ExitCode.INTERRUPTED)
+        received.append(signum)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _exit_now(code: int) -> None:
+    """Ends the process without waiting for threads (a source blocked in I/O never returns)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(int(code))
 
 
 def _debug_traceback(args: argparse.Namespace) -> None:
@@ -129,7 +173,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
                      help="集計の基準日（既定: 日本時間の昨日。今日より後と、取り込み済みの基準日より前は"
                           "指定できません）")
-    run.add_argument("--source", action="append", dest="sources", metavar="NAME", help="このソースだけ収集する（複数可）")
+    run.add_argument("--source", action="append", dest="sources", metavar="NAME",
+                     help="このソースだけ収集する（複数可）")
     run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                      help="別の実行が倉庫を使用中なら最大この秒数待つ (既定: 待たずに終了)")
     run.add_argument("--restate", action="store_true",

@@ -38,6 +38,9 @@ def _days(value: Any, least: int, unit: str) -> int:
 class SourceConfig(_Strict):
     """Keys common to every source; a source reads only the ones its contract needs."""
     max_bad_ratio: float | None = Field(default=None, ge=0, le=1)
+    # A source still running this long after the night's sources started is given up on (flows/nightly.py):
+    # a server that trickles bytes or a hung network mount must not hold the warehouse all night.
+    deadline_seconds: float = Field(default=1800.0, gt=0)
 
     def freshness(self) -> Freshness:
         """When the alerts call this source late: each kind of source declares it by keys of its own."""

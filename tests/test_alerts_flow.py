@@ -73,7 +73,61 @@ def test_alerts_name_every_missed_target_once_and_resolve_once(tmp_path, monkeyp
             assert run_nightly(config, AS_OF, None) == 0
             receiver = Receiver(port)
             assert run_nightly(config, AS_OF, None) == 0
-            assert [m["title"] for m in receiver.messages] == ["【解消】【目標未達成】infra_training_participants 2025年度"]
+            assert [m["title"] for m in receiver.messages] == [
+                "【解消】【目標未達成】infra_training_participants 2025年度"]
         finally:
             receiver.close()
     assert f"127.0.0.1:{port}" not in every_cell(url)  # channels are stored as hashes only
+
+
+REFUSAL = "refused-Sekret-Value-77"   # what the database says: it must reach nobody
+
+
+def refuse_speech_figures(url: str) -> None:
+    """The warehouse itself refuses speech_usage's figures, as it would a value it cannot store."""
+    import sqlalchemy as sa
+
+    from warehouse.store import connect
+
+    connect(url).dispose()   # the schema first
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        if url.startswith("sqlite"):
+            conn.execute(sa.text("CREATE TRIGGER refuse BEFORE INSERT ON kpi_actual WHEN NEW.source = 'speech_usage' "
+                                 f"BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"))
+        else:
+            conn.execute(sa.text("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                                 f"IF NEW.source = 'speech_usage' THEN RAISE EXCEPTION '{REFUSAL} %', NEW.value; "
+                                 "END IF; RETURN NEW; END $$"))
+            conn.execute(sa.text("CREATE TRIGGER refuse BEFORE INSERT ON kpi_actual FOR EACH ROW "
+                                 "EXECUTE FUNCTION refuse()"))
+    engine.dispose()
+
+
+def test_a_failure_while_landing_is_recorded_summarised_and_alerted(tmp_path, warehouse_url, capsys) -> None:
+    import sqlalchemy as sa
+
+    write_unseen(tmp_path, 5)
+    refuse_speech_figures(warehouse_url)
+    receiver = Receiver()
+    try:
+        config = write_config(tmp_path, warehouse_url, None, alerts={"urls": [receiver.url()]})
+        assert run_nightly(config, AS_OF, None) == 1
+    finally:
+        receiver.close()
+    out = capsys.readouterr()
+    engine = sa.create_engine(warehouse_url)
+    with engine.connect() as conn:
+        runs = {s: (st, m) for s, st, m in conn.execute(sa.text("SELECT source, status, message FROM source_run"))}
+        speech_rows = conn.execute(sa.text("SELECT (SELECT COUNT(*) FROM quarantine WHERE source = 'speech_usage') + "
+                                           "(SELECT COUNT(*) FROM lineage WHERE source = 'speech_usage')")).scalar_one()
+    engine.dispose()
+    status, message = runs["speech_usage"]
+    assert status == "failed" and message.startswith("倉庫への書き込みに失敗しました（")
+    assert runs["moveout_log"][0] == "landed"
+    assert speech_rows == 0   # the landing rolled back whole
+    assert f"speech_usage: 失敗 — {message}" in out.out
+    alert = [m for m in receiver.messages if m["title"] == "【取込失敗】ソース speech_usage"]
+    assert alert and message in alert[0]["message"]
+    assert REFUSAL not in out.out + out.err + every_cell(warehouse_url)
+    assert not [m for m in receiver.messages if REFUSAL in m["title"] + m["message"]]

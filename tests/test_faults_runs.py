@@ -52,7 +52,8 @@ def test_both_apis_down_fails_naming_both_and_everything_else_lands_exactly(tmp_
     assert "online_procedures" in err and "nocode_apps" in err
     assert_matches(landed(url), file_sources_only(expected_figures(tmp_path, procedures, SUGGESTED_AS_OF)))
     failed_alerts = [m for m in receiver.messages if m["title"].startswith("【取込失敗】")]
-    assert sorted(m["title"] for m in failed_alerts) == ["【取込失敗】ソース nocode_apps", "【取込失敗】ソース online_procedures"]
+    assert sorted(m["title"] for m in failed_alerts) == ["【取込失敗】ソース nocode_apps",
+                                                         "【取込失敗】ソース online_procedures"]
 
 
 def test_a_wrong_token_never_shows_in_output_warehouse_or_alerts(tmp_path, monkeypatch, capsys) -> None:
@@ -145,3 +146,145 @@ def test_two_runs_at_once_one_refuses_or_waits_and_figures_stay_exact(tmp_path, 
     assert_matches(landed(url), expected_figures(tmp_path, procedures, SUGGESTED_AS_OF))
     assert current_duplicates(url) == []
     assert table_counts(url)["run_lock"] == 0
+
+
+class Trickle:
+    """A loopback HTTP server that answers one header byte a second, forever: a request that never ends, each
+    byte in time for any read timeout. Stands for any source that blocks in I/O (a hung network mount too)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._stop = threading.Event()
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        self.connections += 1
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not self._stop.wait(1.0):
+                conn.sendall(b"a")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def __enter__(self) -> Trickle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._sock.close()
+
+
+def blocked_config(folder: Path, url: str, base_url: str, **procedures) -> Path:
+    """Both file sources as usual; the procedures API on `base_url`, with timeouts that never cut it off."""
+    return write_config(folder, url, None, **{
+        "sources.online_procedures": {"base_url": base_url, "token_env": TOKEN_ENV, "max_retries": 0,
+                                      "read_timeout": 60.0, "total_timeout": 36000.0, **procedures}})
+
+
+def query(url: str, sql: str) -> list:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(sql)).all()
+    engine.dispose()
+    return rows
+
+
+def runs_of(url: str) -> dict[str, tuple[str, str]]:
+    if not (Path(sa.make_url(url).database).exists()):
+        return {}
+    try:
+        return {s: (st, m) for s, st, m in query(url, "SELECT source, status, message FROM source_run")}
+    except sa.exc.OperationalError:   # the child has not made the tables yet
+        return {}
+
+
+def wait_for(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def start_blocked_run(tmp_path: Path, url: str, server: Trickle) -> subprocess.Popen:
+    """`jisseki run` whose file sources have landed and whose API source is blocked mid-request."""
+    child = subprocess.Popen(cli(blocked_config(tmp_path, url, server.base_url)), env=child_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    wait_for(lambda: server.connections and {"moveout_log", "speech_usage"} <= set(runs_of(url)), 180)
+    assert child.poll() is None
+    return child
+
+
+@pytest.mark.parametrize("signals", [(signal.SIGTERM,), (signal.SIGINT, signal.SIGTERM)], ids=["once", "twice"])
+def test_a_signal_ends_a_run_blocked_in_io_within_seconds(tmp_path, monkeypatch, signals) -> None:
+    write_unseen(tmp_path, 31)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    with Trickle() as server:
+        child = start_blocked_run(tmp_path, url, server)
+        sent = time.monotonic()
+        for n, signum in enumerate(signals):
+            if n:
+                time.sleep(0.3)
+            os.kill(child.pid, signum)
+        code = child.wait(timeout=30)
+        took = time.monotonic() - sent
+        output = child.stdout.read().decode()
+        # The lock is free: another run starts at once, and lands.
+        assert run_nightly(tmp_path / "jisseki.toml", SUGGESTED_AS_OF, ["speech_usage"]) == 0
+    assert code == 130 and took < 10, (code, took, output)
+    runs = {s: (st, m) for s, st, m in query(url, "SELECT source, status, message FROM source_run")
+            if s == "online_procedures"}
+    if len(signals) == 1:   # a second signal may cut the recording short; never what cannot land
+        assert "中断しました（SIGTERM）" in output
+        assert runs["online_procedures"][0] == "failed"
+        assert "停止の指示（SIGTERM）で中断しました" in runs["online_procedures"][1]
+        assert query(url, "SELECT outcome FROM night_run WHERE finished_at IS NOT NULL")[0][0] == "failed"
+    assert query(url, "SELECT COUNT(*) FROM kpi_actual WHERE source = 'online_procedures'")[0][0] == 0
+    assert query(url, "SELECT COUNT(*) FROM run_lock")[0][0] == 0
+    assert {"moveout_log", "speech_usage"} <= {s for (s,) in query(url, "SELECT DISTINCT source FROM kpi_actual")}
+
+
+def test_a_source_past_its_deadline_fails_and_the_run_ends_with_the_others_landed(tmp_path, monkeypatch) -> None:
+    procedures = write_unseen(tmp_path, 32)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    receiver = Receiver()
+    try:
+        with Trickle() as server:
+            config = blocked_config(tmp_path, url, server.base_url, deadline_seconds=3)
+            config.write_text(config.read_text("utf-8") + f'\n[alerts]\nurls = ["{receiver.url()}"]\n', "utf-8")
+            started = time.monotonic()
+            done = subprocess.run(cli(config), env=child_env(), capture_output=True, text=True, timeout=240)
+            took = time.monotonic() - started
+            assert server.connections
+    finally:
+        receiver.close()
+    assert done.returncode == 1 and took < 180, (done.returncode, took, done.stdout, done.stderr)
+    status, message = runs_of(url)["online_procedures"]
+    assert status == "failed" and "期限 3 秒を過ぎても終わらなかったため打ち切りました" in message
+    assert "online_procedures: 失敗 — 期限 3 秒" in done.stdout
+    assert "【取込失敗】ソース online_procedures" in receiver.titles()
+    assert_matches(landed(url), file_sources_only(expected_figures(tmp_path, procedures, SUGGESTED_AS_OF)))
+    assert query(url, "SELECT COUNT(*) FROM kpi_evaluation")[0][0] >= 15   # every KPI graded
+    assert query(url, "SELECT COUNT(*) FROM run_lock")[0][0] == 0

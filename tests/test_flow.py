@@ -75,7 +75,8 @@ def test_a_source_with_too_many_bad_rows_is_rejected_whole(tmp_path, capsys) -> 
     assert table_counts(url)["kpi_actual"] > 0
 
 
-def test_a_wrong_token_fails_that_source_and_is_never_shown_or_stored(tmp_path, monkeypatch, capsys, demo_inbox) -> None:
+def test_a_wrong_token_fails_that_source_and_is_never_shown_or_stored(tmp_path, monkeypatch, capsys,
+                                                                     demo_inbox) -> None:
     inbox, records = demo_inbox
     monkeypatch.setenv(TOKEN_ENV, "wrong-Sekret-Token")
     url = f"sqlite:///{tmp_path / 'w.db'}"
@@ -199,3 +200,61 @@ def test_old_validation_results_are_pruned(tmp_path) -> None:
         validate("speech_usage.records", rows, tmp_path, f"run-{n}")
     build_data_docs(tmp_path, keep=2)
     assert len(_context(tmp_path).validation_results_store.list_keys()) == 2
+
+
+def test_a_file_name_that_is_not_utf8_is_stored_escaped_and_the_good_rows_land(
+        tmp_path, monkeypatch, demo_inbox, warehouse_url) -> None:
+    import os
+    import shutil
+
+    inbox, records = demo_inbox
+    speech = tmp_path / "speech"
+    shutil.copytree(inbox / "speech", speech)
+    odd = os.fsencode(speech) + b"/speech_\x82\xa0.jsonl"   # a name in CP932, as a Windows share delivers it
+    with open(odd, "wb") as f:
+        f.write(b'{"session_id": "S-odd-1", "device_id": "SR-0001", "department_code": "D0633", '
+                b'"started_at": "2026-03-02T09:00:00+09:00", "ended_at": "2026-03-02T10:00:00+09:00", '
+                b'"loan_type": "annual"}\nnot json\n')
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    with SampleApi(records, TOKEN) as api:
+        config = write_config(tmp_path, warehouse_url, api.base_url, moveout="", speech="speech")
+        assert run_nightly(config, AS_OF, None) == 0
+        assert run_nightly(config, AS_OF, None) == 0   # the same entries, known as stored: none added twice
+    engine = sa.create_engine(warehouse_url)
+    with engine.connect() as conn:
+        quarantined = conn.execute(sa.text("SELECT location, item, reason_code FROM quarantine")).all()
+        detail = conn.execute(sa.text("SELECT detail FROM lineage WHERE source = 'speech_usage'")).scalars().all()
+        landed = dict(conn.execute(sa.text("SELECT source, COUNT(*) FROM kpi_actual GROUP BY source")).all())
+        notes = conn.execute(sa.text("SELECT message FROM source_run WHERE source = 'speech_usage'")).scalars().all()
+    engine.dispose()
+    assert notes and not [n for n in notes if "ありません" in n]   # the file is known by its stored name
+    assert ("speech_\\x82\\xa0.jsonl", "2", "not_json") in quarantined
+    assert len(quarantined) == len(set(quarantined))
+    assert detail and all("speech_\\x82\\xa0.jsonl" in [f[0] for f in json.loads(d)["files"]] for d in detail)
+    assert landed.get("speech_usage") and landed.get("online_procedures")
+
+
+def test_every_text_landed_is_cleaned_of_nul_and_lone_surrogates(warehouse_url) -> None:
+    """At the warehouse boundary, whatever a connector lets through: PostgreSQL refuses NUL, no driver takes a
+    lone surrogate (what surrogateescape makes of a byte that is not UTF-8)."""
+    from connectors.records import Bad, FileInfo, Lineage
+    from jisseki.pipeline import Batch
+    from warehouse.store import connect, land, record_failure
+
+    name = b"a\x82\xa0.csv".decode("utf-8", "surrogateescape")
+    lineage = Lineage(files=[FileInfo(name, 1, 1, "h" * 64, 1)])
+    bad = Bad(name, "1\x00", "not_json", "理由\x00", value="a\x00b\udcff", content_hash="h")
+    batch = Batch("speech_usage", ("speech_hours_monthly",), AS_OF, lineage, bad=[bad], rows_read=1,
+                  notes=[f"{name} \x00"])
+    engine = connect(warehouse_url)
+    land(engine, batch, "run-1")
+    land(engine, batch, "run-2")   # the same entry, known by its stored text: not quarantined twice
+    record_failure(engine, "moveout_log", AS_OF, f"{name}\x00", "run-1")
+    with engine.connect() as conn:
+        quarantined = conn.execute(sa.text("SELECT location, item, reason, value FROM quarantine")).all()
+        messages = conn.execute(sa.text("SELECT message FROM source_run ORDER BY id")).scalars().all()
+        detail = conn.execute(sa.text("SELECT detail FROM lineage")).scalar_one()
+    engine.dispose()
+    assert quarantined == [("a\\x82\\xa0.csv", "1\\x00", "理由\\x00", "a\\x00b\\xff")]
+    assert messages == ["a\\x82\\xa0.csv \\x00"] * 2 + ["a\\x82\\xa0.csv\\x00"]
+    assert json.loads(detail)["files"][0][0] == "a\\x82\\xa0.csv"

@@ -51,3 +51,49 @@ def test_a_lock_whose_heartbeat_stopped_on_another_host_is_taken_over(tmp_path) 
     with pytest.raises(RunLocked, match="elsewhere"):
         with exclusive_run(engine):
             pass
+
+
+def empty_batch(source: str = "speech_usage"):
+    from connectors.records import Bad, Lineage
+    from jisseki.pipeline import Batch
+
+    return Batch(source, ("speech_hours_monthly",), datetime(2026, 3, 31).date(), Lineage(),
+                 bad=[Bad("a.jsonl", "1", "not_json", "JSONとして読めない行です", content_hash="h")], rows_read=1)
+
+
+def counts(engine) -> tuple[int, int]:
+    with engine.connect() as conn:
+        return (conn.execute(sa.text("SELECT COUNT(*) FROM source_run")).scalar_one(),
+                conn.execute(sa.text("SELECT COUNT(*) FROM quarantine")).scalar_one())
+
+
+def test_nothing_lands_or_fails_through_a_closed_gate_and_its_closer_records(warehouse_url) -> None:
+    from warehouse.lock import Abandoned, Gate
+    from warehouse.store import land, record_failure
+
+    engine = connect(warehouse_url)
+    with exclusive_run(engine) as owner:
+        gate = Gate(owner)
+        assert gate.close("期限切れ") is True
+        with pytest.raises(Abandoned, match="期限切れ"):
+            land(engine, empty_batch(), "run-1", gate)
+        assert record_failure(engine, "speech_usage", datetime(2026, 3, 31).date(), "x", "run-1", gate) is False
+        assert counts(engine) == (0, 0)   # the landing rolled back whole
+
+        landed = Gate(owner)
+        land(engine, empty_batch(), "run-1", landed)
+        assert landed.close("遅すぎた") is False   # its outcome was written: nobody records it again
+        assert counts(engine) == (1, 1)
+
+
+def test_a_batch_cannot_land_once_its_run_let_go_of_the_lock(warehouse_url) -> None:
+    from warehouse.lock import Abandoned, Gate
+    from warehouse.store import land
+
+    engine = connect(warehouse_url)
+    with exclusive_run(engine) as owner:
+        pass
+    with exclusive_run(engine):   # another run holds it now
+        with pytest.raises(Abandoned, match="倉庫のロック"):
+            land(engine, empty_batch(), "run-1", Gate(owner))
+    assert counts(engine) == (0, 0)

@@ -1,4 +1,5 @@
-"""One nightly run at a time per warehouse: a lock row with a heartbeat.
+"""One nightly run at a time per warehouse: a lock row with a heartbeat, and the gates that keep a source the run
+gave up on from landing.
 
 A run killed with SIGKILL leaves its row behind; the next run takes it over when the owner's
 process is gone (same host) or its heartbeat is older than STALE (another host)."""
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jisseki.errors import ExitCode
@@ -51,6 +52,50 @@ class RunLocked(WarehouseError):
                              "終わってから再実行するか --wait 秒数 を指定してください")
 
     exit_code = ExitCode.LOCKED
+
+
+class Abandoned(WarehouseError):
+    """The run gave up on this source (past its deadline, stopped by a signal) or lost the lock: what the source
+    read is not written, and the run has already recorded why."""
+
+
+class Gate:
+    """Whether what one source did may still be written: its batch, or why it failed. The run closes it when it
+    gives up on the source. A thread blocked in I/O cannot be stopped in Python, so instead every write of the
+    source commits while holding the gate: once close() has returned, nothing of the source can be written, and
+    whoever closed it writes the source's outcome. `owner` is the run lock the batch is landed under."""
+
+    def __init__(self, owner: str | None = None) -> None:
+        self.owner = owner
+        self._lock = threading.Lock()
+        self._closed: str | None = None
+        self._written = False
+
+    @contextmanager
+    def passing(self) -> Iterator[None]:
+        """Around the commit of the source's outcome; Abandoned once the gate is closed."""
+        with self._lock:
+            if self._closed is not None:
+                raise Abandoned(self._closed)
+            yield
+            self._written = True
+
+    def close(self, why: str) -> bool:
+        """True when this closed it: nothing was written, nothing will be, and the caller records `why`.
+        False when the source's outcome was already written (or the gate was closed before)."""
+        with self._lock:
+            if self._written or self._closed is not None:
+                return False
+            self._closed = why
+            return True
+
+
+def holds(conn: Connection, owner: str) -> bool:
+    """Inside a writing transaction, just before its commit: does `owner` still hold the lock? The row is
+    locked (FOR SHARE on PostgreSQL; SQLite's writer already excludes every other), so a release waits for
+    this commit, and a transaction after a release finds no row and must not commit."""
+    held = conn.execute(select(run_lock.c.owner).where(run_lock.c.name == NAME).with_for_update(read=True)).first()
+    return held is not None and held.owner == owner
 
 
 @contextmanager

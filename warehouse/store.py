@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from connectors.records import FileInfo
 from jisseki.model import Figure
 from warehouse import migrations
 from warehouse.errors import WarehouseError
+from warehouse.lock import Abandoned, Gate, holds
 from warehouse.schema import (
     ingest_file,
     ingest_state,
@@ -95,15 +97,18 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def land(engine: Engine, batch: Any, run_id: str) -> LandResult:
-    """Everything of one source in one transaction: lineage, quarantine, figures, state, run log."""
+def land(engine: Engine, batch: Any, run_id: str, gate: Gate | None = None) -> LandResult:
+    """Everything of one source in one transaction: lineage, quarantine, figures, state, run log. With a gate,
+    the commit passes it (Abandoned once the run gave up on the source) and checks that the run still holds
+    the warehouse lock (Abandoned when not), so nothing lands after the run let go of the source or the lock."""
     stamp = now()
-    with engine.begin() as conn:
+    with engine.connect() as conn:
+        transaction = conn.begin()
         lineage_id = batch.lineage.lineage_id()
         if conn.execute(select(lineage.c.lineage_id).where(lineage.c.lineage_id == lineage_id)).first() is None:
             conn.execute(insert(lineage).values(
                 lineage_id=lineage_id, source=batch.source, flow_run_id=run_id, created_at=stamp,
-                detail=json.dumps(batch.lineage.detail(), ensure_ascii=False)))
+                detail=_json_text(batch.lineage.detail())))
         added_bad = _quarantine(conn, batch, run_id, stamp)
         added = retired = 0
         if batch.rejected is None:
@@ -116,15 +121,72 @@ def land(engine: Engine, batch: Any, run_id: str) -> LandResult:
         conn.execute(insert(source_run).values(
             flow_run_id=run_id, source=batch.source, status=status, as_of=batch.as_of,
             rows_read=batch.rows_read, rows_quarantined=batch.bad_rows, figures=len(batch.figures),
-            revisions_added=added, message=message, finished_at=stamp))
+            revisions_added=added, message=clean_text(message), finished_at=stamp))
+        _commit(conn, transaction, gate)   # leaving the block without it rolls everything back
     return LandResult(status, added, retired, added_bad)
 
 
-def record_failure(engine: Engine, source: str, as_of: date, message: str, run_id: str) -> None:
-    with engine.begin() as conn:
+def _commit(conn: Any, transaction: Any, gate: Gate | None) -> None:
+    if gate is None:
+        transaction.commit()
+        return
+    with gate.passing():
+        if gate.owner is not None and not holds(conn, gate.owner):
+            raise Abandoned("倉庫のロックがこの実行のものではなくなったため、取り込みませんでした")
+        transaction.commit()
+
+
+def record_failure(engine: Engine, source: str, as_of: date, message: str, run_id: str,
+                   gate: Gate | None = None) -> bool:
+    """The source's failed run, unless the run already gave up on it (gate closed: then whoever closed it
+    records why, and this returns False)."""
+    with engine.connect() as conn:
+        transaction = conn.begin()
         conn.execute(insert(source_run).values(
             flow_run_id=run_id, source=source, status="failed", as_of=as_of, rows_read=0,
-            rows_quarantined=0, figures=0, revisions_added=0, message=message, finished_at=now()))
+            rows_quarantined=0, figures=0, revisions_added=0, message=clean_text(message), finished_at=now()))
+        try:
+            if gate is None:
+                transaction.commit()
+            else:
+                with gate.passing():
+                    transaction.commit()
+        except Abandoned:
+            return False
+    return True
+
+
+# NUL (PostgreSQL refuses it in text) and lone surrogates (what surrogateescape makes of bytes that are not
+# UTF-8, as in a file name; no driver can encode them).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """Text as every database can store it, still saying what it was: NUL as \\x00, a surrogate-escaped
+    byte as \\xNN of that byte, any other lone surrogate as \\uNNNN."""
+    return _UNSTORABLE.sub(_escape, value) if _UNSTORABLE.search(value) else value
+
+
+def _json_text(value: Any) -> str:
+    """JSON of cleaned strings: cleaning the JSON text instead would write \\xNN, which is no JSON escape."""
+    return json.dumps(_cleaned(value), ensure_ascii=False)
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_cleaned(k): _cleaned(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_cleaned(v) for v in value]
+    return value
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code == 0 or 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code & 0xFF:02x}"
+    return f"\\u{code:04x}"
 
 
 def _quarantine(conn: Any, batch: Any, run_id: str, stamp: datetime) -> int:
@@ -137,11 +199,12 @@ def _quarantine(conn: Any, batch: Any, run_id: str, stamp: datetime) -> int:
         known.update(tuple(r) for r in rows)
     fresh = {}
     for b in batch.bad:
-        key = (b.location, b.content_hash, b.item, b.code)
+        # Compared as stored: a location cleaned by clean_text is the same quarantine entry night after night.
+        key = (clean_text(b.location), b.content_hash, clean_text(b.item), clean_text(b.code))
         if key not in known:
-            fresh[key] = dict(source=batch.source, location=b.location, item=b.item, reason_code=b.code,
-                              reason=b.reason, value=b.value, rows=b.rows, content_hash=b.content_hash,
-                              flow_run_id=run_id, detected_at=stamp)
+            fresh[key] = dict(source=batch.source, location=key[0], item=key[2], reason_code=key[3],
+                              reason=clean_text(b.reason), value=clean_text(b.value), rows=b.rows,
+                              content_hash=b.content_hash, flow_run_id=run_id, detected_at=stamp)
     if fresh:
         conn.execute(insert(quarantine), list(fresh.values()))
     return len(fresh)
@@ -188,7 +251,7 @@ def _note_missing_files(conn: Any, batch: Any, withdrawn: int) -> None:
     detail = conn.execute(select(lineage.c.detail).join(ingest_state, s.lineage_id == lineage.c.lineage_id)
                           .where(s.source == batch.source)).scalar()
     before = {entry[0] for entry in json.loads(detail).get("files", [])} if detail else set()
-    missing = sorted(before - {f.name for f in batch.lineage.files})
+    missing = sorted(before - {clean_text(f.name) for f in batch.lineage.files})   # as stored
     if not missing:
         return
     shown = "、".join(missing[:MISSING_SHOWN]) + (f" ほか {len(missing) - MISSING_SHOWN} 件"
@@ -200,7 +263,7 @@ def _note_missing_files(conn: Any, batch: Any, withdrawn: int) -> None:
 
 def _lineage_text(summary: dict[str, Any], figure: Figure) -> str:
     extra = {"evidence": figure.evidence} if figure.evidence else {}
-    return json.dumps({**summary, **extra}, ensure_ascii=False)
+    return _json_text({**summary, **extra})
 
 
 def _advance_state(conn: Any, batch: Any, lineage_id: str, run_id: str, stamp: datetime) -> None:
@@ -215,9 +278,9 @@ def _advance_state(conn: Any, batch: Any, lineage_id: str, run_id: str, stamp: d
 def _record_files(conn: Any, source: str, files: Sequence[Any], run_id: str, stamp: datetime) -> None:
     """The source's files as landed now, replacing the last set (a removed file stops counting)."""
     conn.execute(delete(ingest_file).where(ingest_file.c.source == source))
-    rows = [dict(source=source, name=f.name, size=f.size, mtime_ns=f.mtime_ns, sha256=f.sha256, rows=f.rows,
-                 encoding=f.encoding, ctime_ns=f.ctime_ns, inode=f.inode, flow_run_id=run_id, landed_at=stamp)
-            for f in files]
+    rows = [dict(source=source, name=clean_text(f.name), size=f.size, mtime_ns=f.mtime_ns, sha256=f.sha256,
+                 rows=f.rows, encoding=f.encoding, ctime_ns=f.ctime_ns, inode=f.inode, flow_run_id=run_id,
+                 landed_at=stamp) for f in files]
     for part in _parts(rows, 1000):
         conn.execute(insert(ingest_file), list(part))
 
