@@ -21,7 +21,7 @@ from jisseki import progress as terminal
 from jisseki.alerts.run import process_alerts, process_lock_alert
 from jisseki.catalog import Catalog
 from jisseki.config import Config
-from jisseki.errors import DETAILS, JissekiError
+from jisseki.errors import DETAILS, JissekiError, internal_error
 from jisseki.evaluate import Verdict, evaluate
 from jisseki.pipeline import Incremental, Progress, collect
 from jisseki.report import SOURCE_STATUS_TEXT, evaluation_rows
@@ -86,7 +86,7 @@ def failure_message(exc: Exception) -> str:
         state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
         return (f"倉庫への書き込みに失敗しました（{type(exc.orig).__name__}"
                 f"{f'、SQLSTATE {state}' if state else ''}）{DETAILS}")
-    return f"内部エラー {type(exc).__name__}: {exc}"[:400] + DETAILS
+    return internal_error(exc) + DETAILS
 
 
 def _progress(name: str) -> Callable[[Progress], None]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from jisseki.config import load_config
-from jisseki.errors import DETAILS, ConfigError, ExitCode, JissekiError, UsageError
+from jisseki.errors import DETAILS, ConfigError, ExitCode, JissekiError, UsageError, internal_error
 from jisseki.periods import as_of_day, parse_day
 
 QUIET_DEFAULTS = {
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.FAILED
     except Exception as exc:  # the one place an unexpected error becomes a line people can pass on
         _debug_traceback(args)
-        print(f"内部エラー {type(exc).__name__}: {exc}{'' if args.debug else DETAILS}", file=sys.stderr)
+        print(f"{internal_error(exc)}{'' if args.debug else DETAILS}", file=sys.stderr)
         return ExitCode.FAILED
 
 

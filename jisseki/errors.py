@@ -4,11 +4,20 @@ Depends on nothing, so connectors/, warehouse/ and the CLI can all use it."""
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 # Where the traceback of an unexpected error went: it is not printed for people.
 DETAILS = "（詳しくは Prefect のフロー実行ログを見るか、--debug を付けて実行し直してください）"
+# Python puts the values it failed on in quotes (int('R7-0000001'), KeyError('山田')): an unexpected error's
+# text keeps its words, not those values, and digit runs long enough to be an id.
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|\d{5,}")
+
+
+def internal_error(exc: BaseException, limit: int = 400) -> str:
+    """An unexpected error as one line people can pass on: its type and message, without the values in it."""
+    return f"内部エラー {type(exc).__name__}: {_QUOTED.sub('…', str(exc))}"[:limit]
 
 
 class ExitCode(enum.IntEnum):

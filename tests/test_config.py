@@ -102,3 +102,16 @@ def test_a_source_left_out_is_not_collected(tmp_path: Path) -> None:
     assert config.enabled_sources() == ["speech_usage"]
     with pytest.raises(ConfigError):
         config.source("moveout_log")
+
+
+def test_an_unexpected_errors_text_keeps_its_words_not_the_values_it_failed_on() -> None:
+    from jisseki.errors import internal_error
+
+    try:
+        int("R7-0000001")
+    except ValueError as exc:
+        text = internal_error(exc)
+    assert text == "内部エラー ValueError: invalid literal for int() with base 10: …"
+    assert internal_error(KeyError("山田花子")) == "内部エラー KeyError: …"
+    assert "4455601" not in internal_error(RuntimeError("user 4455601 not found"))
+    assert internal_error(RuntimeError("Timed out while attempting to connect")).endswith("connect")
