@@ -27,6 +27,7 @@ from flows.tasks import (
     save_evaluation,
     send_alerts,
 )
+from jisseki import stopping
 from jisseki.catalog import Catalog, load_catalog
 from jisseki.config import Config, config_file, load_config
 from jisseki.errors import ConfigError, ExitCode, JissekiError, UsageError
@@ -107,9 +108,13 @@ class _SourceThread:
     def start(self, call: Any) -> None:
         context = contextvars.copy_context()   # the flow run's context: the task run belongs to this flow run
 
+        def collect() -> Any:
+            stopping.install(self.gate.stopped)
+            return call()
+
         def run() -> None:
             try:
-                self.state = context.run(call)
+                self.state = context.run(collect)
             finally:
                 self.done.set()
 

@@ -15,6 +15,7 @@ from connectors.nocode_apps import read_nocode_apps
 from connectors.online_procedures import read_online_procedures
 from connectors.records import Bad, Lineage, Record
 from connectors.speech_usage import read_speech_usage
+from jisseki import stopping
 from jisseki.catalog import Catalog
 from jisseki.config import ApiSourceConfig, MoveoutSourceConfig
 from jisseki.imports import heavy
@@ -97,6 +98,7 @@ def http_client(cfg: ApiSourceConfig, auth: Callable[[str], dict[str, str]]) -> 
         base_url=cfg.base_url, headers=auth(token(cfg)), verify_tls=cfg.verify_tls,
         connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout, total_timeout=cfg.total_timeout,
         max_retries=cfg.max_retries, backoff_seconds=cfg.backoff_seconds, max_retry_after=cfg.max_retry_after,
+        cancel=stopping.current(),   # the run giving up on the source ends a request in flight
     )
 
 

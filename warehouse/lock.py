@@ -70,6 +70,7 @@ class Gate:
         self._lock = threading.Lock()
         self._closed: str | None = None
         self._written = False
+        self.stopped = threading.Event()   # set on close: what the source waits for may end early (jisseki.stopping)
 
     @contextmanager
     def passing(self) -> Iterator[None]:
@@ -87,6 +88,7 @@ class Gate:
             if self._written or self._closed is not None:
                 return False
             self._closed = why
+            self.stopped.set()
             return True
 
 
