@@ -8,9 +8,10 @@ import re
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -105,13 +106,40 @@ def _stoppable(enabled: bool) -> Iterator[None]:
 
 
 def _exit_now(code: int) -> None:
-    """Ends the process without waiting for threads (a source blocked in I/O never returns)."""
+    """Ends the process without waiting for threads (a source blocked in I/O never returns). os._exit runs no
+    atexit handler, so the processes this one started (Prefect's temporary server, a transcoding worker) are
+    ended here: nothing of a run outlives it, nor holds its stdout open."""
+    _end_children()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             pass
     os._exit(int(code))
+
+
+def _end_children(grace: float = 5.0) -> None:
+    """SIGTERM to this process's children, SIGKILL to those still there after `grace` seconds (Linux /proc)."""
+    children: set[int] = set()
+    for listing in Path("/proc/self/task").glob("*/children"):
+        try:
+            children.update(int(pid) for pid in listing.read_text().split())
+        except OSError:
+            continue
+    for pid in children:
+        with suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while children and time.monotonic() < deadline:
+        for pid in list(children):
+            with suppress(ChildProcessError, OSError):
+                if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                    continue
+            children.discard(pid)
+        time.sleep(0.05)
+    for pid in children:
+        with suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _debug_traceback(args: argparse.Namespace) -> None:

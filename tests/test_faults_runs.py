@@ -288,3 +288,26 @@ def test_a_source_past_its_deadline_fails_and_the_run_ends_with_the_others_lande
     assert_matches(landed(url), file_sources_only(expected_figures(tmp_path, procedures, SUGGESTED_AS_OF)))
     assert query(url, "SELECT COUNT(*) FROM kpi_evaluation")[0][0] >= 15   # every KPI graded
     assert query(url, "SELECT COUNT(*) FROM run_lock")[0][0] == 0
+
+
+def test_a_stopped_run_leaves_no_process_behind_its_temporary_prefect_server_included(tmp_path, monkeypatch) -> None:
+    """Without PREFECT_API_URL a run starts Prefect's temporary server as a child process, which only an atexit
+    handler stops; a stopped run ends without those (blocked threads), so it must end its children itself. A
+    child left behind would hold the run's stdout open: reading it to the end would never finish."""
+    write_unseen(tmp_path, 33)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_API")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PYTHONUNBUFFERED="1",
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="300")
+    with Trickle() as server:
+        child = subprocess.Popen(cli(blocked_config(tmp_path, url, server.base_url)), env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: server.connections and {"moveout_log", "speech_usage"} <= set(runs_of(url)), 300)
+            os.kill(child.pid, signal.SIGTERM)
+            output, _ = child.communicate(timeout=30)   # EOF: no process of the run holds the pipe any more
+        finally:
+            child.kill()
+    assert child.returncode == 130, output.decode(errors="replace")
+    assert runs_of(url)["online_procedures"][0] == "failed"
