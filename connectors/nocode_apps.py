@@ -9,8 +9,7 @@ from typing import Any
 
 from connectors.errors import SourceFormatError
 from connectors.http import HttpClient
-from connectors.online_procedures import named, raw
-from connectors.records import Bad, Lineage, Record
+from connectors.records import Bad, Lineage, Record, named, raw
 from jisseki.normalize import parse_iso_date
 
 PATH = "/v1/apps"

@@ -3,21 +3,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 from connectors.errors import SourceFormatError
 from connectors.http import HttpClient
-from connectors.records import Bad, Lineage, Record
+from connectors.records import Bad, Lineage, Record, named, raw
 from jisseki.normalize import parse_iso_date, parse_timestamp
 
 PATH = "/v1/procedures"
 MAX_PAGES = 10_000
-# A quarantine entry names the record by its id (the entry lands) only when the id looks like a catalog id
-# (PROC-000123): whatever else stands in the field is not shown.
-CATALOG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,47}")
 
 
 def read_online_procedures(client: HttpClient, lineage: Lineage, per_page: int = 100) -> Iterator[Record | Bad]:
@@ -80,14 +76,3 @@ def _record(item: Any, page: int, index: int, content_hash: str) -> Record | Bad
     }
     return Record(fields, proc_id, location, named(position, proc_id), content_hash)
 
-
-def raw(value: object) -> str:
-    """A field as the API sent it, truncated, for quarantine to show in its column's shape (normalize.shown):
-    "" for null or absent, the JSON text of anything that is not a string."""
-    text = value if isinstance(value, str) else "" if value is None else json.dumps(value, ensure_ascii=False)
-    return text[:40]
-
-
-def named(position: str, catalog_id: str | None) -> str:
-    """A record's place in its page, with its id when that is a catalog id."""
-    return f"{position} {catalog_id}" if catalog_id and CATALOG_ID.fullmatch(catalog_id) else position

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jisseki.normalize import UNSTORABLE
+
 
 @dataclass(slots=True)
 class Record:
@@ -80,15 +82,11 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# NUL and lone surrogates (JSON's "\u0000", "\ud800") are text no database takes; a value that reaches
-# a record must be free of them.
-_UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
-
-
 def text_problem(values: Mapping[str, object]) -> str | None:
-    """Why the row's values cannot be recorded (naming the column), or None when every text is clean."""
+    """Why the row's values cannot be recorded (naming the column), or None when every text is storable
+    (jisseki.normalize.UNSTORABLE)."""
     for name, value in values.items():
-        if isinstance(value, str) and _UNSAFE_TEXT.search(value):
+        if isinstance(value, str) and UNSTORABLE.search(value):
             return f"{name} に NUL 文字か不正な文字（対のないサロゲート）があります"
     return None
 
@@ -108,3 +106,20 @@ def accounted(info: FileInfo, items: Iterable[Record | Bad], data_rows: int) -> 
                   f"データ行 {data_rows} 行のうち {data_rows - counted} 行が数えられていません（読み取りの不具合です）",
                   content_hash=info.sha256, rows=data_rows - counted)
     info.rows = data_rows
+
+
+# A quarantine entry names an API record by its id (the entry lands) only when the id looks like a catalog id
+# (PROC-000123, 412): whatever else stands in the field is not shown.
+CATALOG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,47}")
+
+
+def raw(value: object) -> str:
+    """A field as the API sent it, truncated, for quarantine to show in its column's shape (normalize.shown):
+    "" for null or absent, the JSON text of anything that is not a string."""
+    text = value if isinstance(value, str) else "" if value is None else json.dumps(value, ensure_ascii=False)
+    return text[:40]
+
+
+def named(position: str, catalog_id: str | None) -> str:
+    """A record's place in its page, with its id when that is a catalog id."""
+    return f"{position} {catalog_id}" if catalog_id and CATALOG_ID.fullmatch(catalog_id) else position

@@ -27,6 +27,11 @@ WARDS = {
 }
 
 
+# NUL (PostgreSQL refuses it in text) and lone surrogates (what surrogateescape makes of bytes that are not
+# UTF-8, as in a file name; JSON's "\ud800"): text no database driver takes.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def nfkc(text: str | None) -> str:
     return unicodedata.normalize("NFKC", text or "").strip()
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from connectors.records import FileInfo
 from jisseki.model import Figure
+from jisseki.normalize import UNSTORABLE
 from warehouse import migrations
 from warehouse.errors import WarehouseError
 from warehouse.lock import Abandoned, Gate, holds
@@ -156,15 +157,10 @@ def record_failure(engine: Engine, source: str, as_of: date, message: str, run_i
     return True
 
 
-# NUL (PostgreSQL refuses it in text) and lone surrogates (what surrogateescape makes of bytes that are not
-# UTF-8, as in a file name; no driver can encode them).
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
-
-
 def clean_text(value: str) -> str:
     """Text as every database can store it, still saying what it was: NUL as \\x00, a surrogate-escaped
     byte as \\xNN of that byte, any other lone surrogate as \\uNNNN."""
-    return _UNSTORABLE.sub(_escape, value) if _UNSTORABLE.search(value) else value
+    return UNSTORABLE.sub(_escape, value) if UNSTORABLE.search(value) else value
 
 
 def _json_text(value: Any) -> str:
