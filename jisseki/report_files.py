@@ -12,10 +12,9 @@ from jisseki.charts import bar_chart, line_chart
 from jisseki.model import CITY, Figure
 from jisseki.periods import fy_label, fy_months, month_label
 from jisseki.report import GRADE_LEGEND, evaluation_rows, format_value, reiwa
+from jisseki.report_workbook import write_workbook
 
 MONTH_NAMES = [f"{m.month}月" for m in fy_months(2025)]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-TABLE_COLUMNS = ("経営課題", "指標", "KPI ID", "目標", "実績", "達成状況", "状況", "前年度実績")
 
 CSS = """
 body{font-family:"IPAGothic","IPAexGothic","Noto Sans CJK JP","Hiragino Sans","Yu Gothic",sans-serif;margin:24px;color:#222}
@@ -33,7 +32,7 @@ def write_report(evaluations: Sequence[Mapping[str, Any]], figures: Sequence[Fig
     rows = evaluation_rows(evaluations, catalog)
     html_path, xlsx_path = out / "index.html", out / f"achievement_FY{fy}.xlsx"
     html_path.write_text(render_html(rows, evaluations, figures, catalog, fy), "utf-8")
-    write_workbook(rows, catalog, fy, xlsx_path)
+    write_workbook(evaluations, figures, catalog, fy, xlsx_path)
     return html_path, xlsx_path
 
 
@@ -101,37 +100,3 @@ def _chart_section(ind: Indicator, fy: int, series: dict[tuple[str, str], float]
             ("目標", target, "target")]
     note = '<p class="note">月次の実績はありません（年度の実績のみ）</p>'
     return f'<section class="kpi">{head}{bar_chart(bars, fmt)}{note}</section>'
-
-
-def neutralise(value: Any) -> Any:
-    """A text cell that starts like a formula is stored as text, with a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def write_workbook(rows: list[dict[str, str]], catalog: Catalog, fy: int, path: Path) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "達成状況"
-    header = [c if c != "実績" else f"{reiwa(fy)}年度実績" for c in TABLE_COLUMNS]
-    sheet.append(header)
-    for cell in sheet[1]:
-        cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor="D9E1F2")
-    for r in rows:
-        challenge = f"経営課題{r['経営課題']} {catalog.challenges[int(r['経営課題'])]}"
-        sheet.append([neutralise(v) for v in (challenge, r["指標"], r["KPI ID"], r["目標"], r["実績"],
-                                               r["達成状況"], r["状況"], r["前年度実績"])])
-    for column, width in zip("ABCDEFGH", (40, 52, 30, 14, 14, 10, 12, 14)):
-        sheet.column_dimensions[column].width = width
-    sheet.freeze_panes = "A2"
-    summary = book.create_sheet("集計")
-    grades = [r["達成状況"] for r in rows]
-    for line in ([f"令和{reiwa(fy)}年度 {catalog.policy.department} アウトカム指標の達成状況"],
-                 ["時点", rows[0]["時点"] if rows else ""], ["A（達成）", grades.count("A")],
-                 ["B（未達成）", grades.count("B")], [GRADE_LEGEND]):
-        summary.append([neutralise(v) for v in line])
-    book.save(path)

@@ -134,7 +134,7 @@ def test_demo_then_status_matches_the_seeds_whole_fy2025_table(tmp_path, capsys)
     assert main(["report", "--config", str(workdir / "jisseki.toml"), "--out", str(tmp_path / "report")]) == 0
     assert "月403時間" in (tmp_path / "report" / "index.html").read_text("utf-8")
     sheet = load_workbook(tmp_path / "report" / "achievement_FY2025.xlsx")["達成状況"]
-    assert [r[5] for r in sheet.iter_rows(min_row=2, values_only=True)].count("A") == 14
+    assert [c.value for c in sheet["D"]].count("A") == 14
 
     before = table_counts(f"sqlite:///{workdir / 'warehouse.db'}")
     assert main(["demo", "--workdir", str(workdir)]) == 0  # a second demo run lands nothing new
