@@ -4,6 +4,8 @@ A/B in colour, one landscape A4 page wide when printed; a second sheet with the 
 text that starts like a formula is stored as text, so no spreadsheet runs it."""
 from __future__ import annotations
 
+import math
+import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ ID_FONT = Font(name=FONT_NAME, size=8, color="595959")
 BODY_FONT = Font(name=FONT_NAME)
 BOLD_FONT = Font(name=FONT_NAME, bold=True)
 COUNT_FORMAT = '#,##0"件"'
+LINE_HEIGHT = 15.0  # points per line of 11-point text
 
 
 def neutralise(value: Any) -> Any:
@@ -77,7 +80,7 @@ def write_workbook(evaluations: Sequence[Mapping[str, Any]], figures: Sequence[F
 
 
 TABLE = ("指標", "目標", "{r}年度実績", "達成状況", "状況", "年度末見込み", "前年度実績", "KPI ID")
-TABLE_WIDTHS = (50, 13, 13, 9, 10, 13, 13, 24)
+TABLE_WIDTHS = (56, 13, 13, 9, 10, 13, 13, 24)  # 指標 as wide as the policy's longest name
 NUMBER_COLUMNS = (2, 3, 6, 7)
 
 
@@ -96,7 +99,8 @@ def _achievement_sheet(sheet: Worksheet, evaluations: list[Mapping[str, Any]], c
             continue
         sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=last)
         head = sheet.cell(row, 1, neutralise(f"経営課題{challenge} {title}"))
-        head.font, head.fill, head.alignment = BOLD_FONT, GROUP_FILL, Alignment(vertical="center")
+        head.font, head.fill, head.alignment = BOLD_FONT, GROUP_FILL, Alignment(vertical="center", wrap_text=True)
+        _fit_height(sheet, row, head.value, sum(TABLE_WIDTHS))
         for column in range(1, last + 1):
             sheet.cell(row, column).border = BOX
         row += 1
@@ -129,6 +133,7 @@ def _indicator_row(sheet: Worksheet, row: int, ind: Indicator, e: Mapping[str, A
         if column in NUMBER_COLUMNS:
             cell.number_format = number_format(ind)
     sheet.cell(row, len(values)).alignment, sheet.cell(row, len(values)).font = ID_ALIGN, ID_FONT
+    _fit_height(sheet, row, ind.name, TABLE_WIDTHS[0])
     mark = sheet.cell(row, 4)
     if grade in GRADE_FILL:
         mark.fill, mark.font = GRADE_FILL[grade], GRADE_FONT[grade]
@@ -139,9 +144,10 @@ def _monthly_sheet(sheet: Worksheet, figures: Sequence[Figure], catalog: Catalog
     series = {(f.kpi_id, f.period): f.value for f in figures if f.scope == CITY}
     columns = ["指標", "区分", "目標", *(f"{m.month}月" for m in months), "KPI ID"]
     _title(sheet, f"令和{reiwa(fy)}年度 {catalog.policy.department} アウトカム指標の月次実績",
-           "累計：年度の件数は4月からの積み上げ（目標と比べる値）　月末時点：その月末の値　空欄：データなし",
+           "累計：4月からの積み上げ（年度の目標と比べる値）　月間：その月の値　月末時点：その月末の値　空欄：データなし",
            len(columns))
     _header(sheet, 3, columns)
+    monthly_widths = [40, 8, 10, *([10] * len(months)), 18]
     row = 4
     for ind in catalog.indicators:
         values = [series.get((ind.id, month_label(m))) for m in months]
@@ -156,8 +162,9 @@ def _monthly_sheet(sheet: Worksheet, figures: Sequence[Figure], catalog: Catalog
             if 3 <= column < len(cells):
                 cell.number_format = number_format(ind)
         sheet.cell(row, len(cells)).alignment, sheet.cell(row, len(cells)).font = ID_ALIGN, ID_FONT
+        _fit_height(sheet, row, ind.name, monthly_widths[0])
         row += 1
-    for column, width in enumerate([44, 9, 12, *([11] * len(months)), 24], start=1):
+    for column, width in enumerate(monthly_widths, start=1):
         sheet.column_dimensions[get_column_letter(column)].width = width
     sheet.freeze_panes = "C4"
     _print_setup(sheet, "3:3", f"A1:{get_column_letter(len(columns))}{max(row - 1, 3)}")
@@ -171,9 +178,19 @@ def _monthly_values(ind: Indicator, values: list[float | None]) -> tuple[str, li
             total = total + v if v is not None else total
             out.append(total if v is not None else None)
         return "累計", out
-    if ind.kind == "hours_per_month":
-        return "月間", values
-    return "月末時点", values
+    if ind.kind == "hours_per_month" or (ind.kind == "ratio" and not ind.accumulates):
+        return "月間", values  # that month's own figure
+    return "月末時点", values  # a total (or a year-to-date share) as it stood at the month's end
+
+
+def _fit_height(sheet: Worksheet, row: int, text: str, width: float) -> None:
+    """Rows tall enough for their wrapped text: LibreOffice does not grow a row of an .xlsx to fit, so a
+    long name would print over the next row. Width in character units: a full-width character takes two."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    lines = math.ceil(used / max(width - 1, 1))
+    if lines > 1:
+        current = sheet.row_dimensions[row].height or LINE_HEIGHT
+        sheet.row_dimensions[row].height = max(current, lines * LINE_HEIGHT)
 
 
 def _title(sheet: Worksheet, title: str, note: str, width: int) -> None:

@@ -41,10 +41,12 @@ SEED = {
     "security_strategy_revised": (1, "A", None),
 }
 # Monthly figures as the sources report them: speech hours per month (mean 403), new no-code apps per
-# month (50 in the year), the procedures catalog's month-end total (2,180 at March's end).
+# month (50 in the year), the procedures catalog's month-end total (2,180 at March's end), each month's
+# share of moving-out notifications filed through the MyNa Portal.
 SPEECH = [380.0, 390, 395, 400, 405, 410, 398, 402, 420, 415, 410, 411]
 NOCODE = [3.0, 4, 5, 2, 6, 4, 5, 3, 4, 6, 5, 3]
 ONLINE = [1700.0 + 40 * i for i in range(11)] + [2180.0]
+MYNA = [0.25, 0.296, 0.304, 0.312, 0.312, 0.328, 0.333, 0.344, 0.347, 0.36, 0.366, 0.38]
 HEADER = ["指標", "目標", "7年度実績", "達成状況", "状況", "年度末見込み", "前年度実績", "KPI ID"]
 TITLE = "令和7年度 デジタル統括室 アウトカム指標の達成状況"
 
@@ -52,7 +54,7 @@ TITLE = "令和7年度 デジタル統括室 アウトカム指標の達成状�
 def seed_figures() -> list[Figure]:
     out = [Figure(k, "FY2025", "city", AS_OF, float(v)) for k, (v, _, _) in SEED.items()]
     for kpi_id, values in (("speech_hours_monthly", SPEECH), ("nocode_operations", NOCODE),
-                           ("online_procedures", ONLINE)):
+                           ("online_procedures", ONLINE), ("myna_moveout_share", MYNA)):
         out += [Figure(kpi_id, f"{y}-{m:02d}", "city", date(y, m, 28), v) for (y, m), v in zip(MONTHS, values)]
     return out
 
@@ -145,11 +147,12 @@ def test_the_monthly_sheet_has_numbers_per_month_and_running_totals_for_yearly_c
     sheet = load_workbook(workbook)["月次実績"]
     assert [c.value for c in sheet[3]] == ["指標", "区分", "目標", *(f"{m}月" for _, m in MONTHS), "KPI ID"]
     rows = {row[-1].value: row for row in sheet.iter_rows(min_row=4)}
-    assert set(rows) == {"speech_hours_monthly", "nocode_operations", "online_procedures"}
+    assert set(rows) == {"speech_hours_monthly", "nocode_operations", "online_procedures", "myna_moveout_share"}
     running = [sum(NOCODE[:i + 1]) for i in range(12)]
     for kpi_id, kind, values, fmt in (("speech_hours_monthly", "月間", SPEECH, '"月"#,##0"時間"'),
                                       ("nocode_operations", "累計", running, '#,##0"業務"'),
-                                      ("online_procedures", "月末時点", ONLINE, '#,##0"件"')):
+                                      ("online_procedures", "月末時点", ONLINE, '#,##0"件"'),
+                                      ("myna_moveout_share", "月間", MYNA, "0.0%")):
         row = rows[kpi_id]
         assert row[1].value == kind and row[2].value == CATALOG.get(kpi_id).target(2025)
         assert [c.value for c in row[3:15]] == values, kpi_id
@@ -240,3 +243,37 @@ def test_libreoffice_reads_the_values_as_numbers(workbook: Path, tmp_path: Path)
     ratio = rows["myna_moveout_share"][2]
     assert ratio.data_type == "n" and ratio.value == pytest.approx(0.34) and ratio.number_format == "0.0%"
     assert rows["online_procedures"][2].value == 2180 and "件" in rows["online_procedures"][2].number_format
+
+
+LONG_NAME = ("AI音声認識技術を活用した業務効率化の推進 市全体での月あたりの利用実績"
+             "（会議録・面談記録・交渉録・市民電話対応の記録作成業務を含む）")
+
+
+@needs_libreoffice
+def test_a_long_table_prints_one_page_wide_on_as_many_pages_down_with_the_header_on_each(tmp_path: Path) -> None:
+    raw = CATALOG.model_dump()
+    copies = [{**ind, "id": f"{ind['id']}_{n}"} for n in range(1, 5) for ind in raw["indicators"]]
+    copies[0]["name"] = LONG_NAME
+    raw["indicators"] = copies
+    catalog = Catalog.model_validate(raw)
+    figures = [Figure(f"{f.kpi_id}_{n}", f.period, f.scope, f.as_of, f.value) for n in range(1, 5)
+               for f in seed_figures()]
+    pdf = libreoffice(write(tmp_path, figures, catalog), "pdf", tmp_path)
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    total = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    pages = [subprocess.run(["pdftotext", "-layout", "-f", str(n), "-l", str(n), str(pdf), "-"], check=True,
+                            capture_output=True, text=True).stdout for n in range(1, total + 1)]
+    table = [p for p in pages if "アウトカム指標の達成状況" in p or "7年度実績" in p]
+    assert len(table) >= 2  # 60 indicators do not fit one page down ...
+    for page in table:  # ... but every page has every column: the header is repeated, nothing split sideways
+        header = next(" ".join(line.split()) for line in page.splitlines() if "KPI ID" in line)
+        assert all(h in header for h in HEADER), header
+    assert sum(p.count("_1") for p in table) == 15 and sum(p.count("_4") for p in table) == 15
+    lines = [" ".join(line.split()) for line in table[0].splitlines()]
+    # The long name wraps in its cell, all of it printed over more than one line, and its row is tall enough
+    # for it: the heading above and the row below print whole, not over it.
+    assert not [line for line in lines if LONG_NAME in line]
+    assert any(line.startswith(LONG_NAME[:20]) for line in lines) and "含む）" in table[0]
+    assert f"経営課題1 {CATALOG.challenges[1]}" in lines
+    assert any(line.startswith("転出におけるマイナポータルの利用率 25.0% 34.0% A 達成") for line in lines)
+    assert load_workbook(tmp_path / "achievement_FY2025.xlsx")["達成状況"].row_dimensions[5].height >= 45
