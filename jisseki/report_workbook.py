@@ -51,7 +51,7 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-def number_format(ind: Indicator) -> str:
+def _number_format(ind: Indicator) -> str:
     """The spreadsheet's twin of report.format_value: the same words around a stored number."""
     if ind.kind == "ratio":
         return "0.0%"
@@ -61,7 +61,7 @@ def number_format(ind: Indicator) -> str:
     return f'#,##0"{unit}"' if unit else "#,##0"
 
 
-def cell_value(ind: Indicator, value: float | None) -> float | str | None:
+def _cell_value(ind: Indicator, value: float | None) -> float | str | None:
     """No data is an empty cell (the 状況 column says データなし), never a 0; a milestone is a word."""
     if value is None:
         return None
@@ -87,7 +87,7 @@ NUMBER_COLUMNS = (2, 3, 6, 7)
 def _achievement_sheet(sheet: Worksheet, evaluations: list[Mapping[str, Any]], catalog: Catalog, fy: int) -> None:
     sheet.title = "達成状況"
     last = len(TABLE)
-    as_of = min((e["as_of"] for e in evaluations), default=None)
+    as_of = min((e["as_of"] for e in evaluations), default=None)  # the table is as new as its oldest verdict
     _title(sheet, f"令和{reiwa(fy)}年度 {catalog.policy.department} アウトカム指標の達成状況",
            f"{catalog.policy.title}（{as_of.isoformat() + ' 時点' if as_of else '評価なし'}）  {GRADE_LEGEND}", last)
     _header(sheet, 3, [h.format(r=reiwa(fy)) for h in TABLE])
@@ -124,14 +124,14 @@ def _achievement_sheet(sheet: Worksheet, evaluations: list[Mapping[str, Any]], c
 
 def _indicator_row(sheet: Worksheet, row: int, ind: Indicator, e: Mapping[str, Any]) -> None:
     grade = GRADE_TEXT.get(e["grade"] or "", NO_GRADE)
-    values = (ind.name, cell_value(ind, e["target"]), cell_value(ind, e["actual"]), grade, STATUS_TEXT[e["status"]],
-              cell_value(ind, e["projected"]), cell_value(ind, e["prior_year_actual"]), ind.id)
+    values = (ind.name, _cell_value(ind, e["target"]), _cell_value(ind, e["actual"]), grade, STATUS_TEXT[e["status"]],
+              _cell_value(ind, e["projected"]), _cell_value(ind, e["prior_year_actual"]), ind.id)
     for column, value in enumerate(values, start=1):
         cell = sheet.cell(row, column, neutralise(value))
         cell.border, cell.font = BOX, BODY_FONT
         cell.alignment = WRAP if column == 1 else RIGHT if column in NUMBER_COLUMNS else CENTER
         if column in NUMBER_COLUMNS:
-            cell.number_format = number_format(ind)
+            cell.number_format = _number_format(ind)
     sheet.cell(row, len(values)).alignment, sheet.cell(row, len(values)).font = ID_ALIGN, ID_FONT
     _fit_height(sheet, row, ind.name, TABLE_WIDTHS[0])
     mark = sheet.cell(row, 4)
@@ -154,13 +154,13 @@ def _monthly_sheet(sheet: Worksheet, figures: Sequence[Figure], catalog: Catalog
         if all(v is None for v in values):
             continue
         kind, values = _monthly_values(ind, values)
-        cells = [ind.name, kind, cell_value(ind, ind.target(fy)), *(cell_value(ind, v) for v in values), ind.id]
+        cells = [ind.name, kind, _cell_value(ind, ind.target(fy)), *(_cell_value(ind, v) for v in values), ind.id]
         for column, value in enumerate(cells, start=1):
             cell = sheet.cell(row, column, neutralise(value))
             cell.border, cell.font = BOX, BODY_FONT
             cell.alignment = WRAP if column == 1 else CENTER if column in (2, len(cells)) else RIGHT
             if 3 <= column < len(cells):
-                cell.number_format = number_format(ind)
+                cell.number_format = _number_format(ind)
         sheet.cell(row, len(cells)).alignment, sheet.cell(row, len(cells)).font = ID_ALIGN, ID_FONT
         _fit_height(sheet, row, ind.name, monthly_widths[0])
         row += 1

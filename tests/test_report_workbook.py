@@ -168,6 +168,29 @@ def test_no_data_is_an_empty_cell_with_the_status_not_a_zero(tmp_path: Path) -> 
     assert row[1].value == 7 and row[6].value == 5  # the target and the published prior year still show
 
 
+def test_within_the_year_the_grade_is_open_and_the_projection_is_a_number(tmp_path: Path) -> None:
+    day = date(2025, 9, 30)  # 183 of the year's 365 days
+    figures = [Figure("nocode_operations", "FY2025", "city", day, 8.0),
+               Figure("speech_hours_monthly", "FY2025", "city", day, 395.0),
+               Figure("backoffice_platform_started", "FY2025", "city", day, 0.0)]
+    engine = connect(f"sqlite:///{tmp_path / 'w.db'}")
+    save_evaluations(engine, evaluate(figures, CATALOG, day), "run-1")
+    path = tmp_path / "mid.xlsx"
+    write_workbook(latest_evaluations(engine, 2025), figures, CATALOG, 2025, path)
+    sheet = load_workbook(path)["達成状況"]
+    assert "2025-09-30 時点" in sheet["A2"].value
+    rows = indicator_rows(sheet)
+    nocode, speech = rows["nocode_operations"], rows["speech_hours_monthly"]
+    backoffice = rows["backoffice_platform_started"]
+    assert (nocode[2].value, nocode[3].value, nocode[4].value) == (8, "—", "要注意")
+    assert nocode[5].data_type == "n" and nocode[5].value == pytest.approx(8 * 365 / 183)  # 16 of 20: at risk
+    assert (speech[3].value, speech[4].value, speech[5].value) == ("—", "要注意", 395)
+    assert (backoffice[2].value, backoffice[4].value, backoffice[5].value) == ("未完了", "順調", None)
+    assert not sheet["D" + str(nocode[3].row)].fill.fgColor.rgb.endswith(("C6EFCE", "FFC7CE"))
+    totals = {row[0].value: row[1].value for row in sheet.iter_rows(min_row=4) if row[0].value == "未確定"}
+    assert totals == {"未確定": 15}
+
+
 @pytest.mark.parametrize("text, safe", [("=1+1", "'=1+1"), ("+81", "'+81"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
                                         ("\tx", "'\tx"), ("\rx", "'\rx"), ("69名", "69名"), ("—", "—"), (3, 3),
                                         (-2.0, -2.0)])
