@@ -33,16 +33,11 @@ from connectors.files import delivered_files, read_delivery
 from connectors.records import Bad, FileInfo, Lineage, Record
 from jisseki.imports import heavy
 from jisseki.normalize import nfkc, parse_date, shown
+from jisseki.periods import fiscal_year_text
 
 SHEET = "実績"
 COLUMNS = ("KPI ID", "年度", "実績値", "根拠", "入力日")   # the only columns read
 DONE, NOT_DONE = {"済", "完了", "達成", "1"}, {"未", "未了", "0"}
-YEAR_FORMS = (
-    (re.compile(r"(\d{4})"), 0),
-    (re.compile(r"FY(\d{4})", re.IGNORECASE), 0),
-    (re.compile(r"令和(\d{1,2}|元)年度"), 2018),
-    (re.compile(r"R(\d{1,2}|元)", re.IGNORECASE), 2018),
-)
 # A number, then an optional scale word (千, 万, 千万, 億...), then its unit (名, 件, 時間, %...).
 NUMBER_WITH_UNIT = re.compile(r"(\d+(?:\.\d+)?)\s*([十百千]?)([万億兆]?)(\D*)")
 SMALL_SCALES = {"": 1, "十": 10, "百": 100, "千": 1000}
@@ -309,11 +304,7 @@ def _record(row: Mapping[str, object], number: int, info: FileInfo, kinds: Mappi
 def parse_year(cell: object) -> int | None:
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
         return int(cell) if float(cell).is_integer() and 1900 < cell < 2200 else None
-    text = nfkc(str(cell or ""))
-    for pattern, era_base in YEAR_FORMS:
-        if m := pattern.fullmatch(text):
-            return era_base + (1 if m[1] == "元" else int(m[1]))
-    return None
+    return fiscal_year_text(str(cell or ""))
 
 
 def parse_number(cell: object, kind: str | None) -> Decimal | None:

@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +30,7 @@ from jisseki.normalize import shown
 
 _runs = [0]   # validations run by this process
 _notes: list[str] = []   # what rebuilding a GX folder means for the operator, until a batch takes it
+_tallies: dict[str, dict[str, SuiteTally]] = {}   # per run name (one source of one run), per suite, until taken
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
 # COMPLETE for every failing row's position (for quarantine); no row values at all in what GX keeps.
@@ -54,6 +55,29 @@ class Failure:
     value: str
 
 
+MAX_POSITIONS = 20   # row positions kept per failed expectation: enough to find them, small for the UI
+
+
+@dataclass
+class FailedExpectation:
+    """One declared expectation that rows failed, over every validation of its suite in one run: where and
+    how often, never what the rows held."""
+    code: str
+    reason: str
+    column: str | None
+    unexpected: int = 0
+    # (which validation of the suite in this run, 1-based; row position within what it validated)
+    positions: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class SuiteTally:
+    suite: str
+    validations: int = 0
+    rows: int = 0
+    failed: dict[int, FailedExpectation] = field(default_factory=dict)   # by declared position
+
+
 def suite_spec(name: str) -> dict[str, Any]:
     return json.loads((Path(__file__).parent / f"{name}.json").read_text("utf-8"))
 
@@ -75,20 +99,52 @@ def validate(suite_name: str, rows: list[dict[str, Any]], root: Path | None = No
             run_id=run_id(run_name=run_name) if run_name else None,
         )
     failures = []
+    tally = _tally(run_name, suite_name, len(rows))
     for res in result.results:
         # GX may reorder results; the position stored in meta maps each back to its declaration.
-        meta = spec["expectations"][int(res.expectation_config.meta["position"])]["meta"]
+        position = int(res.expectation_config.meta["position"])
+        meta = spec["expectations"][position]["meta"]
         if res.exception_info and res.exception_info.get("raised_exception"):
             raise RuntimeError(f"expectation {meta['code']} in {suite_name} could not run: "
                                f"{res.exception_info.get('exception_message')}")
         if res.success:
             continue
+        if tally is not None:
+            _count(tally, position, spec["expectations"][position], res.result)
         column = meta.get("value_column")
         for index in res.result.get("unexpected_index_list") or []:
             # Quarantine keeps a value only in the shape its column is declared to have (jisseki.normalize).
             value = "" if column is None else shown(rows[index].get(column), meta["value_shape"])
             failures.append(Failure(int(index), meta["code"], meta["reason"], value))
     return failures
+
+
+def _tally(run_name: str | None, suite_name: str, rows: int) -> SuiteTally | None:
+    if run_name is None:
+        return None
+    with LOCK:
+        tally = _tallies.setdefault(run_name, {}).setdefault(suite_name, SuiteTally(suite_name))
+    tally.validations += 1
+    tally.rows += rows
+    return tally
+
+
+def _count(tally: SuiteTally, position: int, entry: dict[str, Any], result: dict[str, Any]) -> None:
+    kwargs = entry["kwargs"]
+    columns = [kwargs[key] for key in ("column", "column_A", "column_B") if key in kwargs]   # pair expectations
+    failed = tally.failed.setdefault(position, FailedExpectation(
+        entry["meta"]["code"], entry["meta"]["reason"], ", ".join(columns) or None))
+    indexes = result.get("unexpected_index_list") or []
+    failed.unexpected += int(result.get("unexpected_count") or len(indexes))
+    room = MAX_POSITIONS - len(failed.positions)
+    failed.positions.extend((tally.validations, int(i)) for i in indexes[:max(0, room)])
+
+
+def take_tallies(run_name: str) -> list[SuiteTally]:
+    """What the suites validated under run_name (rows, failed expectations), in the order first validated;
+    forgotten here once taken."""
+    with LOCK:
+        return list(_tallies.pop(run_name, {}).values())
 
 
 def prepare(suite_name: str, root: Path | None = None) -> None:

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.artifacts import (
-    create_link_artifact,
+    create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
     update_progress_artifact,
@@ -17,6 +16,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import DBAPIError
 
+from expectations.runner import SuiteTally, take_tallies
 from jisseki import progress as terminal
 from jisseki.alerts.run import process_alerts, process_lock_alert
 from jisseki.catalog import Catalog
@@ -53,20 +53,32 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
     (gate closed: the run recorded why)."""
     logger = get_run_logger()
     source = SOURCE_DEFS[name]
+    progress, outcome = None, "failed"
     try:
-        batch = collect(source, config.source(name), catalog, as_of,
-                        config.max_bad_ratio(name, source.default_max_bad_ratio),
-                        gx_root=gx_root(config), run_name=f"{run_id}-{name}", progress=_progress(name),
-                        incremental=Incremental(ingest_files(engine, name), state_dir(config),
-                                                {f.key: f for f in current_figures(engine, source.kpis(catalog))}))
-        result = land(engine, batch, run_id, gate)
-    except Exception as exc:
-        message = failure_message(exc)
-        # Through the gate: when the run gave up on the source (Abandoned among others), it recorded why.
-        record_failure(engine, name, as_of, message, run_id, gate)
-        if isinstance(exc, DBAPIError):   # its text (logged with the traceback) repeats the values being written
-            raise WarehouseError(message) from None
-        raise
+        try:
+            progress = _ProgressArtifact(name)
+            batch = collect(source, config.source(name), catalog, as_of,
+                            config.max_bad_ratio(name, source.default_max_bad_ratio),
+                            gx_root=gx_root(config), run_name=_run_name(run_id, name), progress=progress,
+                            incremental=Incremental(ingest_files(engine, name), state_dir(config),
+                                                    {f.key: f for f in current_figures(engine, source.kpis(catalog))}))
+            result = land(engine, batch, run_id, gate)
+        except Exception as exc:
+            message = failure_message(exc)
+            # Through the gate: when the run gave up on the source (Abandoned among others), it recorded why.
+            record_failure(engine, name, as_of, message, run_id, gate)
+            if isinstance(exc, DBAPIError):   # its text (logged with the traceback) repeats the values being written
+                raise WarehouseError(message) from None
+            raise
+        outcome = result.status
+    finally:
+        tallies = take_tallies(_run_name(run_id, name))
+        try:   # what the UI shows: it must neither hide why a source failed nor fail one that landed
+            if progress is not None:
+                progress.end(outcome)
+            publish_validation(name, tallies)
+        except Exception as exc:
+            logger.warning("%s: 進捗と検証結果を Prefect に保存できませんでした（%s）", name, internal_error(exc))
     logger.info("%s: 読込 %d 行, 隔離 %d 行 %s, 集計値 %d, 新しい版 %d", name, batch.rows_read, batch.bad_rows,
                 batch.reasons(), len(batch.figures), result.revisions_added)
     for note in batch.notes:
@@ -74,6 +86,16 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
     if batch.rejected:
         raise SourceRejected(f"{name}: {batch.rejected}")
     return {"source": name, "reasons": batch.reasons()}
+
+
+def _run_name(run_id: str, name: str) -> str:
+    """The name GX keeps one source's validation results of one run under (and the tally of them)."""
+    return f"{run_id}-{name}"
+
+
+def _key(prefix: str, name: str) -> str:
+    """Artifact keys take lowercase letters, digits and dashes only."""
+    return f"{prefix}-{name.replace('_', '-')}"
 
 
 def failure_message(exc: Exception) -> str:
@@ -89,25 +111,68 @@ def failure_message(exc: Exception) -> str:
     return internal_error(exc) + DETAILS
 
 
-def _progress(name: str) -> Callable[[Progress], None]:
-    """To the terminal (when the CLI installed a sink) and to the Prefect UI as a progress artifact."""
-    sink = terminal.current()
-    artifact: dict[str, Any] = {"id": None, "at": 0.0}
+class _ProgressArtifact:
+    """progress-<source> in the Prefect UI, for every source of a run: 0 as it starts, how far it has read while
+    it runs (when the source says how much there is: files, or API pages with a total), 100 when it has ended,
+    landed or not, with how it ended. Its progress reports also go to the terminal when the CLI installed a sink."""
 
-    def report(p: Progress) -> None:
-        if sink is not None:
-            sink(p)
-        if not p.total:
-            return
-        percent = 100.0 if p.finished else min(99.0, 100.0 * p.done / p.total)
-        if artifact["id"] is None:
-            artifact["id"] = create_progress_artifact(progress=percent, key=f"progress-{name.replace('_', '-')}",
-                                                      description=f"{name} の読込状況（{p.unit}）")
-        elif p.finished or time.monotonic() - artifact["at"] > 2:
-            update_progress_artifact(artifact_id=artifact["id"], progress=percent)
-        artifact["at"] = time.monotonic()
+    def __init__(self, name: str) -> None:
+        self.name, self.sink, self.at = name, terminal.current(), time.monotonic()
+        self.id = create_progress_artifact(progress=0.0, key=_key("progress", name),
+                                           description=f"{name} の読込状況: 開始しました")
 
-    return report
+    def __call__(self, p: Progress) -> None:
+        if self.sink is not None:
+            self.sink(p)
+        if not p.total or p.finished or time.monotonic() - self.at < 2:
+            return   # the end is end()'s: after landing, which can still fail
+        update_progress_artifact(artifact_id=self.id, progress=min(99.0, 100.0 * p.done / p.total),
+                                 description=f"{self.name} の読込状況: 読込中（{p.unit} {p.done}/{p.total}）")
+        self.at = time.monotonic()
+
+    def end(self, status: str) -> None:
+        update_progress_artifact(artifact_id=self.id, progress=100.0,
+                                 description=f"{self.name} の読込状況: 終了（{SOURCE_STATUS_TEXT.get(status, status)}）")
+
+
+def publish_validation(name: str, tallies: list[SuiteTally]) -> None:
+    """validation-<source>: the expectations rows failed, per suite, readable from the flow run page."""
+    create_markdown_artifact(key=_key("validation", name), markdown=validation_markdown(name, tallies),
+                             description=f"{name} の検証結果（失敗した期待）")
+
+
+SUITE_KIND = {"records": "行の検証", "figures": "集計値の検証"}
+
+
+def validation_markdown(name: str, tallies: list[SuiteTally]) -> str:
+    """Each failed expectation's reason (the suite's own, Japanese), column, how many failed and where: row
+    positions within what was validated, never the rows' values (GX keeps none: runner.EXCLUDE_VALUES)."""
+    lines = [f"## {name} の検証結果", ""]
+    if not tallies:
+        return "\n".join(lines + ["この実行では検証していません（読み込む前に失敗したか、検証する行がありません）。", ""])
+    for tally in tallies:
+        kind = SUITE_KIND.get(tally.suite.rsplit(".", 1)[-1], "検証")
+        lines += [f"### {tally.suite}（{kind}）", "",
+                  f"検証 {tally.validations:,} 回、{tally.rows:,} 件。失敗した期待 {len(tally.failed)} 件。", ""]
+        if not tally.failed:
+            continue
+        lines += ["| 理由 | 列 | 不合格の件数 | 割合 | 行の位置（何回目の検証: 位置） |", "|---|---|---:|---:|---|"]
+        for _, failed in sorted(tally.failed.items()):
+            by_run: dict[int, list[str]] = {}
+            for validation, index in failed.positions:
+                by_run.setdefault(validation, []).append(str(index))
+            where = " / ".join(f"{n}回目: {', '.join(indexes)}" for n, indexes in by_run.items())
+            if failed.unexpected > len(failed.positions):
+                where += f"（先頭 {len(failed.positions)} 件）"
+            share = 100.0 * failed.unexpected / tally.rows if tally.rows else 0.0
+            lines.append(f"| {_cell(failed.reason)} | {_cell(failed.column or '—')} | {failed.unexpected:,} | "
+                         f"{share:.2f}% | {where or '—'} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)
@@ -144,14 +209,26 @@ def publish_evaluation(verdicts: list[Verdict], catalog: Catalog, as_of: date) -
         description=f"KPI評価（{as_of.isoformat()} 時点）")
 
 
+def reason_label(code: str) -> str:
+    """How a quarantine reason code reads in the source summary: the one place to put the code -> Japanese table
+    (jisseki.rejections.reason_text, where it exists) in; until then the code itself."""
+    return code
+
+
 @task(name="publish-source-summary", cache_policy=NO_CACHE)
 def publish_source_summary(runs: list[dict[str, Any]], reasons: dict[str, dict[str, int]], as_of: date) -> None:
-    rows = [{"ソース": r["source"], "状態": SOURCE_STATUS_TEXT.get(r["status"], r["status"]), "読込行": r["rows_read"],
-             "隔離行": r["rows_quarantined"],
-             "隔離の内訳": ", ".join(f"{code} {n}" for code, n in sorted(reasons.get(r["source"], {}).items())) or "—",
-             "集計値": r["figures"], "新しい版": r["revisions_added"], "メッセージ": r["message"]} for r in runs]
-    create_table_artifact(key="source-summary", table=rows,
+    create_table_artifact(key="source-summary", table=[source_summary_row(r, reasons.get(r["source"], {}))
+                                                       for r in runs],
                           description=f"ソース別の取込結果（{as_of.isoformat()} 時点）")
+
+
+def source_summary_row(run: dict[str, Any], reasons: dict[str, int]) -> dict[str, str]:
+    """One source of the run in the words of `jisseki run`'s summary lines, every value with its unit."""
+    return {"ソース": run["source"], "状態": SOURCE_STATUS_TEXT.get(run["status"], run["status"]),
+            "読込": f"{run['rows_read']:,} 行", "隔離": f"{run['rows_quarantined']:,} 行",
+            "隔離の理由": "、".join(f"{reason_label(code)} {n:,} 行" for code, n in sorted(reasons.items())) or "なし",
+            "集計値": f"{run['figures']:,} 件", "新しい版": f"{run['revisions_added']:,} 件",
+            "メッセージ": run["message"] or "—"}
 
 
 @task(name="publish-data-docs", cache_policy=NO_CACHE)
@@ -167,5 +244,10 @@ def publish_data_docs(config: Config) -> None:
         index = runner.site_index(gx_root(config))
         if not index.exists():
             return
-    create_link_artifact(key="gx-data-docs", link=index.as_uri(), link_text="Great Expectations Data Docs",
-                         description="このサーバーから開ける場所にある検証結果（直近30回分）")
+    # A path, not a link: browsers refuse file:// links from the UI's http page. The failed expectations
+    # themselves are in the validation-<source> artifacts.
+    create_markdown_artifact(
+        key="gx-data-docs", description="Great Expectations Data Docs（直近30回分の検証結果）の場所",
+        markdown=("## Great Expectations Data Docs\n\n直近30回分の検証結果のサイトは、この実行を動かしたマシンの"
+                  "次のファイルです（ブラウザーはこの画面からのファイルへのリンクを開かないため、そのマシンで"
+                  f"直接開いてください）:\n\n`{index}`\n"))

@@ -10,16 +10,16 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from jisseki.config import load_config
 from jisseki.errors import DETAILS, ConfigError, ExitCode, JissekiError, UsageError, internal_error
-from jisseki.periods import as_of_day, parse_day
+from jisseki.periods import as_of_day, parse_day, parse_fiscal_year
 
 QUIET_DEFAULTS = {
     "DO_NOT_TRACK": "1",
@@ -37,7 +37,7 @@ QUIET_CONSOLE = {"PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL"}
 def main(argv: list[str] | None = None) -> int:
     for key, value in QUIET_DEFAULTS.items():
         os.environ.setdefault(key, value)
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     runs_flow = args.handler in (cmd_run, cmd_demo)
     quiet = not args.debug and runs_flow
     try:
@@ -147,18 +147,40 @@ def _debug_traceback(args: argparse.Namespace) -> None:
         traceback.print_exc()
 
 
-# argparse's own error texts (English) and how they read in Japanese; the first match wins.
+# argparse's own error texts (English, Python 3.11) and how they read in Japanese; the first match wins. A text
+# argparse has that is not here is shown as it is, after the Japanese 「エラー」.
 ARGPARSE_ERRORS = (
     (r"the following arguments are required: (.*)", r"次の指定が必要です: \1"),
     (r"unrecognized arguments: (.*)", r"知らない指定です: \1"),
+    (r"ambiguous option: (\S+) could match (.*)", r"\1 は次のどれの略か決められません: \2"),
     (r"argument (\S+): invalid choice: (.*?) \(choose from (.*)\)", r"\1: \2 は選べません（選べるもの: \3）"),
     (r"argument (\S+): expected one argument", r"\1: 値を1つ指定してください"),
+    (r"argument (\S+): ignored explicit argument (.*)", r"\1 には値を付けられません（\2）"),
     (r"argument (\S+): invalid (?:float|int) value: (.*)", r"\1: 数値ではありません: \2"),
+    (r"argument (\S+): invalid \S+ value: (.*)", r"\1: 読めない値です: \2"),
     (r"argument (\S+): (.*)", r"\1: \2"),
 )
+HELP = "この説明を表示して終了する"
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's layout with a Japanese heading for the usage line (its own is English, from gettext)."""
+
+    def add_usage(self, usage: str | None, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, "使い方: " if prefix is None else prefix)
 
 
 class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose every text people read is Japanese: headings, -h, and its error lines."""
+
+    def __init__(self, *args: Any, add_help: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, add_help=False, **kwargs)
+        self._positionals.title = "引数"
+        self._optionals.title = "オプション"
+        if add_help:
+            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS, help=HELP)
+
     def error(self, message: str) -> NoReturn:
         for pattern, japanese in ARGPARSE_ERRORS:
             if re.fullmatch(pattern, message):
@@ -175,6 +197,26 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _fiscal_year(text: str) -> int:
+    try:
+        return parse_fiscal_year(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _output_path(suffix: str) -> Callable[[str], Path]:
+    """An --out that names a file: its name must end in `suffix` (any case), so a typo does not write a
+    workbook under a name nothing opens it by, nor over a file of another kind."""
+    def output(text: str) -> Path:
+        path = Path(text)
+        if path.suffix.lower() != suffix:
+            raise argparse.ArgumentTypeError(f"{text} は {suffix} のファイル名ではありません"
+                                             f"（例: 実績入力_2025{suffix}）")
+        return path
+
+    return output
+
+
 def _version() -> str:
     try:
         return version("jisseki")
@@ -182,18 +224,23 @@ def _version() -> str:
         return "（未インストール）"
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     debug = "失敗したときに Python のトレースバックと Prefect のログを端末にも出す"
     parser = _Parser(prog="jisseki", description="KPI実績の自動収集と評価")
     parser.add_argument("--debug", action="store_true", help=debug)
-    # Also after the command; SUPPRESS so that a subcommand's default does not undo `jisseki --debug run`.
+    # Also after the command; SUPPRESS so that a subcommand's default does not undo `jisseki --debug run`. A plain
+    # ArgumentParser: argparse merges a parent's options into the group of the same title, and a subcommand's
+    # groups still have argparse's titles when its parents are merged (_Parser renames them afterwards).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug)
-    parser.add_argument("--version", action="version", version=f"jisseki {_version()}")
-    sub = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"jisseki {_version()}",
+                        help="jisseki の版を表示して終了する")
+    sub = parser.add_subparsers(required=True, title="コマンド", metavar="コマンド", parser_class=_Parser,
+                                help="各コマンドの説明は jisseki コマンド --help")
 
     demo = sub.add_parser("demo", help="サンプルデータとサンプルAPIでFY2025を再現する", parents=[common])
-    demo.add_argument("--workdir", type=Path, default=Path("jisseki-demo"))
+    demo.add_argument("--workdir", type=Path, default=Path("jisseki-demo"), metavar="DIR",
+                      help="サンプルデータ・設定・倉庫を置くフォルダ（既定: ./jisseki-demo）")
     demo.set_defaults(handler=cmd_demo)
 
     run = sub.add_parser("run", help="夜間処理を今すぐ1回実行する", parents=[common])
@@ -216,19 +263,22 @@ def _parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="最新の評価を表示する", parents=[common])
     _config_arg(status)
-    status.add_argument("--fy", type=int, help="年度 (例: 2025)")
-    status.add_argument("--format", choices=("table", "json"), default="table")
+    _fy_arg(status, "表示する年度（既定: 倉庫にあるすべての年度）")
+    status.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table: 経営課題ごとの達成状況の表（既定）、json: 評価の一覧（JSON）")
     status.set_defaults(handler=cmd_status)
     backfill = sub.add_parser("backfill", help="各月末時点で評価し直し、状況の履歴を作る", parents=[common])
     _config_arg(backfill)
-    backfill.add_argument("--from", dest="first", type=_day, required=True, metavar="YYYY-MM-DD")
-    backfill.add_argument("--to", dest="last", type=_day, required=True, metavar="YYYY-MM-DD")
+    backfill.add_argument("--from", dest="first", type=_day, required=True, metavar="YYYY-MM-DD",
+                          help="評価し直す期間の初日（この日以降の月末ごとに評価します）")
+    backfill.add_argument("--to", dest="last", type=_day, required=True, metavar="YYYY-MM-DD",
+                          help="評価し直す期間の最終日（今日より後は指定できません）")
     backfill.set_defaults(handler=cmd_backfill)
 
     report = sub.add_parser("report", help="達成状況の報告書 (index.html と .xlsx) を作る", parents=[common])
     _config_arg(report)
-    report.add_argument("--out", type=Path, required=True, help="書き出すフォルダ")
-    report.add_argument("--fy", type=int, help="年度 (既定: 運営方針の年度)")
+    report.add_argument("--out", type=Path, required=True, metavar="DIR", help="書き出すフォルダ（なければ作ります）")
+    _fy_arg(report, "報告する年度（既定: 運営方針の年度）")
     report.set_defaults(handler=cmd_report)
 
     upgrade = sub.add_parser("upgrade", help="倉庫のスキーマをこの版に更新する（実行のたびにも自動で行われます）",
@@ -244,16 +294,22 @@ def _parser() -> argparse.ArgumentParser:
 
     template = sub.add_parser("manual-template", help="各所属が記入する実績入力シート (.xlsx) を作る",
                               parents=[common])
-    template.add_argument("--fy", type=int, required=True, help="年度 (例: 2025)")
-    template.add_argument("--out", type=Path, required=True, help="書き出す .xlsx")
-    template.add_argument("--config", type=Path, default=os.environ.get("JISSEKI_CONFIG"),
+    _fy_arg(template, "入力シートの年度", required=True)
+    template.add_argument("--out", type=_output_path(".xlsx"), required=True, metavar="FILE.xlsx",
+                          help="書き出す .xlsx")
+    template.add_argument("--config", type=Path, default=os.environ.get("JISSEKI_CONFIG"), metavar="FILE",
                           help="設定ファイル（[catalog] を使う場合）。省略時は同梱の運営方針")
     template.set_defaults(handler=cmd_manual_template)
     return parser
 
 
+def _fy_arg(parser: argparse.ArgumentParser, what: str, required: bool = False) -> None:
+    parser.add_argument("--fy", type=_fiscal_year, required=required, metavar="年度",
+                        help=f"{what}。2025・FY2025・令和7年度・令和7・R7 のどの書き方でも（全角数字も可）")
+
+
 def _config_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=os.environ.get("JISSEKI_CONFIG"),
+    parser.add_argument("--config", type=Path, default=os.environ.get("JISSEKI_CONFIG"), metavar="FILE",
                         help="設定ファイル (TOML)。環境変数 JISSEKI_CONFIG でも指定できます")
 
 
@@ -284,7 +340,16 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
-    evaluations = latest_evaluations(connect(config.warehouse.url, create=False), args.fy)
+    engine = connect(config.warehouse.url, create=False)
+    evaluations = latest_evaluations(engine, args.fy)
+    if not evaluations and args.fy is not None:
+        years = sorted({e["fiscal_year"] for e in latest_evaluations(engine)})
+        if years:   # with none at all, the table's hint to run `jisseki run` is what helps
+            missing = (f"{args.fy}年度の評価はありません"
+                       f"（倉庫にある年度: {'、'.join(f'{fy}年度' for fy in years)}）")
+            print(missing, file=sys.stderr if args.format == "json" else sys.stdout)
+            if args.format != "json":
+                return 0
     if args.format == "json":
         print(json.dumps(status_json(evaluations, catalog), ensure_ascii=False, indent=2, allow_nan=False))
     else:

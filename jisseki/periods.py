@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import unicodedata
 from datetime import date, datetime, timedelta, timezone
 
 from jisseki.errors import UsageError
@@ -24,6 +25,41 @@ def fy_end(fy: int) -> date:
 
 def fy_label(fy: int) -> str:
     return f"FY{fy}"
+
+
+REIWA_BASE = 2018   # 令和1年度 (元年度) is FY2019
+# How people write a fiscal year, after NFKC (full-width digits and letters made plain): the workbook's 年度 column
+# (contract 6) and the CLI's --fy read the same forms.
+FISCAL_YEAR_FORMS = (
+    (re.compile(r"(\d{4})"), 0),
+    (re.compile(r"FY(\d{4})", re.IGNORECASE), 0),
+    (re.compile(r"令和(\d{1,2}|元)年度"), REIWA_BASE),
+    (re.compile(r"R(\d{1,2}|元)", re.IGNORECASE), REIWA_BASE),
+)
+# 令和7 without 年度: the CLI takes it (nobody types 年度 after --fy); the workbook's drop-down never offers it.
+BARE_ERA = (re.compile(r"令和(\d{1,2}|元)"), REIWA_BASE)
+
+
+def fiscal_year_text(text: str, bare_era: bool = False) -> int | None:
+    """2025, FY2025, fy2025, 令和7年度, R7, r7, 令和元年度, full-width alike (and 令和7 with bare_era), else None.
+    The workbook reader's rule: an era number is not range-checked here (R0 reads as 2018)."""
+    plain = unicodedata.normalize("NFKC", text).strip()
+    for pattern, base in FISCAL_YEAR_FORMS + ((BARE_ERA,) if bare_era else ()):
+        if m := pattern.fullmatch(plain):
+            return base + (1 if m[1] == "元" else int(m[1]))
+    return None
+
+
+def parse_fiscal_year(text: str) -> int:
+    """A fiscal year as --fy takes it: any form of fiscal_year_text, 令和 from 元 (1) to 99, years 1900–2199.
+    A year with no data (1999) is a year: what it has is for the command to say."""
+    fy = fiscal_year_text(text, bare_era=True)
+    era_zero = re.fullmatch(r"(令和|R)0+(年度)?", unicodedata.normalize("NFKC", text).strip(), re.IGNORECASE)
+    if fy is None or era_zero or not 1900 <= fy <= 2199:
+        raise UsageError(f"年度 {text!r} は読めません",
+                         "2025・FY2025・令和7年度・令和7・R7 のいずれかの形で指定してください"
+                         "（令和は元年度〜99年度、西暦は1900〜2199年度）")
+    return fy
 
 
 def month_label(day: date) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -158,36 +159,116 @@ def test_an_unreachable_warehouse_is_a_clear_error_without_the_password(tmp_path
     assert "倉庫に接続できません" in err and "Pa55word" not in err and "***" in err
 
 
-def test_flow_run_artifacts_evaluation_source_summary_progress_and_data_docs(tmp_path, demo_inbox) -> None:
+def speech_file(folder: Path, rows: int, bad: dict[int, dict]) -> None:
+    """One month of speech-recognition sessions (contract 3), 45 minutes each; row i replaced by bad[i]."""
+    folder.mkdir()
+    lines = []
+    for i in range(rows):
+        day = 1 + i % 28
+        row = {"session_id": f"S-202603{day:02d}-{i:04d}", "device_id": f"SR-{i % 7:04d}", "department_code": "D0528",
+               "started_at": f"2026-03-{day:02d}T08:30:00+09:00", "ended_at": f"2026-03-{day:02d}T09:15:00+09:00",
+               "loan_type": "annual"}
+        lines.append(json.dumps({**row, **bad.get(i, {})}))
+    (folder / "speech_202603.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def test_flow_run_artifacts_japanese_progress_of_every_source_and_failed_expectations(tmp_path, monkeypatch) -> None:
     from uuid import UUID
 
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-    inbox, _ = demo_inbox
+    from jisseki.demo.data_more import demo_nocode_apps
+
+    # 100 sessions; row 4 lasts 25 hours, rows 11 and 29 have a loan type the contract does not know
+    bad = {4: {"ended_at": "2026-03-06T09:30:00+09:00"}, 11: {"loan_type": "weekly"}, 29: {"loan_type": "weekly"}}
+    speech_file(tmp_path / "speech", 100, bad)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    config = write_config(tmp_path, url, None, moveout="", speech=str(inbox / "speech"))
-    assert run_nightly(config, AS_OF, None) == 0
+    with SampleApi.nocode(demo_nocode_apps(), TOKEN) as nocode:
+        config = write_config(tmp_path, url, None, moveout="missing-folder", speech="speech",
+                              **{"sources.nocode_apps": {"base_url": nocode.base_url, "token_env": TOKEN_ENV}})
+        assert run_nightly(config, AS_OF, None) == 1   # moveout_log fails: its folder is not there
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        run_id = conn.execute(sa.text("SELECT flow_run_id FROM source_run")).scalar_one()
+        runs = {r.source: r for r in conn.execute(sa.text("SELECT * FROM source_run"))}
     engine.dispose()
+    assert {name: r.status for name, r in runs.items()} == \
+        {"moveout_log": "failed", "speech_usage": "landed", "nocode_apps": "landed"}
     with get_client(sync_client=True) as client:
-        artifacts = {a.key: a for a in client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(run_id)])))}
-    assert {"kpi-evaluation", "source-summary", "gx-data-docs", "progress-speech-usage"} <= set(artifacts)
-    table = artifacts["kpi-evaluation"].data
-    table = json.loads(table) if isinstance(table, str) else table
-    speech = [r for r in table if r["KPI ID"] == "speech_hours_monthly"]
+        artifacts = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(runs["speech_usage"].flow_run_id)])))}
+    data = {key: json.loads(a.data) if a.type == "table" and isinstance(a.data, str) else a.data
+            for key, a in artifacts.items()}
+
+    table = data["kpi-evaluation"]
     assert artifacts["kpi-evaluation"].type == "table" and len(table) == 15
-    assert speech[0]["実績"] == "月403時間" and speech[0]["達成状況"] == "B"
-    summary = artifacts["source-summary"].data
-    summary = json.loads(summary) if isinstance(summary, str) else summary
-    assert summary[0]["ソース"] == "speech_usage" and summary[0]["隔離行"] == 7
-    assert "too_long 1" in summary[0]["隔離の内訳"] and summary[0]["新しい版"] == 26
-    assert artifacts["progress-speech-usage"].data == 100.0
+    assert {"経営課題", "年度", "指標", "目標", "実績", "達成状況", "状況", "前年度実績"} <= set(table[0])
+
+    # progress-<source> for every source of the run, the API without a page total and the failed one included
+    for name, status in (("speech_usage", "取込済"), ("nocode_apps", "取込済"), ("moveout_log", "失敗")):
+        progress = artifacts[f"progress-{name.replace('_', '-')}"]
+        assert progress.type == "progress" and progress.data == 100.0
+        assert progress.description == f"{name} の読込状況: 終了（{status}）"
+
+    summary = {row["ソース"]: row for row in data["source-summary"]}
+    speech = runs["speech_usage"]
+    assert summary["speech_usage"] == {
+        "ソース": "speech_usage", "状態": "取込済", "読込": "100 行", "隔離": "3 行",
+        "隔離の理由": "too_long 1 行、unknown_loan_type 2 行", "集計値": f"{speech.figures:,} 件",
+        "新しい版": f"{speech.revisions_added:,} 件", "メッセージ": "—"}
+    assert speech.figures > 0 and summary["moveout_log"]["状態"] == "失敗"
+    assert "missing-folder" in summary["moveout_log"]["メッセージ"]
+    english = re.compile(r"\b(figures?|revisions?|rows?|new|landed|failed|rejected|quarantined?)\b", re.IGNORECASE)
+    assert not any(english.search(value) for row in summary.values() for key, value in row.items()
+                   if key != "ソース"), summary
+
+    # the failed expectations, from the flow run page: reason, column, count, share and row positions, no values
+    validation = artifacts["validation-speech-usage"]
+    assert validation.type == "markdown"
+    text = validation.data
+    assert "### speech_usage.records（行の検証）" in text and "検証 1 回、100 件。失敗した期待 2 件。" in text
+    assert "| 24時間を超えるセッションです | duration_hours | 1 | 1.00% | 1回目: 4 |" in text
+    assert "| loan_type が annual・short_term のいずれでもありません | loan_type | 2 | 2.00% | 1回目: 11, 29 |" in text
+    assert "### speech_usage.figures（集計値の検証）" in text
+    assert "weekly" not in text and "S-2026" not in text and "2026-03-06" not in text
+    assert "検証していません" in data["validation-moveout-log"]
+    assert "### nocode_apps.records（行の検証）" in data["validation-nocode-apps"]
+
+    # Data Docs: a path to open on the machine, not a file:// link the UI's page cannot open
     docs = tmp_path / "gx-data" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    assert docs.is_file() and docs.as_uri() in artifacts["gx-data-docs"].data
+    assert artifacts["gx-data-docs"].type == "markdown" and docs.is_file()
+    assert f"`{docs}`" in artifacts["gx-data-docs"].data and "file://" not in artifacts["gx-data-docs"].data
+
+
+def test_failed_expectations_are_tallied_over_the_validations_of_a_run() -> None:
+    from expectations.runner import MAX_POSITIONS, take_tallies, validate
+    from flows.tasks import validation_markdown
+
+    good = {"session_id": "s", "device_id": "d", "department_code": "x", "loan_type": "annual", "started_at": 1,
+            "ended_at": 2, "started_epoch": 1.0, "ended_epoch": 2.0, "duration_hours": 1.0, "raw_started": "",
+            "raw_ended": ""}
+    # two chunks of one run: 30 rows of which 15 have an unknown loan type, then 10 of which 10, one ending early
+    first = [{**good, "loan_type": "weekly"} if i % 2 else good for i in range(30)]
+    second = [{**good, "loan_type": "weekly"} for _ in range(10)]
+    second[3] = {**second[3], "ended_epoch": 0.5}
+    assert len(validate("speech_usage.records", first, None, "run-t-speech")) == 15
+    assert len(validate("speech_usage.records", second, None, "run-t-speech")) == 11
+    (tally,) = take_tallies("run-t-speech")
+    assert take_tallies("run-t-speech") == []   # taken once
+    assert (tally.suite, tally.validations, tally.rows) == ("speech_usage.records", 2, 40)
+    by_code = {f.code: f for f in tally.failed.values()}
+    assert set(by_code) == {"unknown_loan_type", "ended_before_started"}
+    loan = by_code["unknown_loan_type"]
+    assert loan.unexpected == 25 and loan.column == "loan_type"
+    assert loan.positions == [(1, i) for i in range(1, 30, 2)] + [(2, i) for i in range(MAX_POSITIONS - 15)]
+    assert by_code["ended_before_started"].positions == [(2, 3)]
+    assert by_code["ended_before_started"].column == "ended_epoch, started_epoch"
+    text = validation_markdown("speech_usage", [tally])
+    assert "検証 2 回、40 件。失敗した期待 2 件。" in text
+    assert (f"| loan_type が annual・short_term のいずれでもありません | loan_type | 25 | 62.50% | 1回目: "
+            f"{', '.join(str(i) for i in range(1, 30, 2))} / 2回目: 0, 1, 2, 3, 4（先頭 20 件） |") in text
+    assert "| ended_epoch, started_epoch | 1 | 2.50% | 2回目: 3 |" in text and "weekly" not in text
 
 
 def test_old_validation_results_are_pruned(tmp_path) -> None:
