@@ -32,8 +32,9 @@ class Reason:
     column: str = ""   # the column (as the contract names it) the code is about, when it is about one
 
 
-# Every code a connector (connectors/) or a suite (expectations/*.json) can give a row or file it sets aside.
-# tests/test_quarantine_cli.py checks that the code base emits no code missing here.
+# Every code a connector (connectors/) or a suite (expectations/*.json) can give a row or file it sets aside; a
+# suite's code with one reason has that reason's words, so a row the suite alone set aside needs no 詳細.
+# tests/test_quarantine_cli.py checks both, and that the code base emits no code missing here.
 REASONS: Mapping[str, Reason] = {
     # Files and lines that cannot be read
     "undecodable": Reason("文字コードが取り決めと違うため読めません"),
@@ -47,32 +48,32 @@ REASONS: Mapping[str, Reason] = {
     "duplicate_key": Reason("同じキーが1行に複数あります"),
     "not_object": Reason("JSONオブジェクトではないレコードです"),
     # 転出届 受付ログ
-    "bad_date": Reason("受付日を日付として読めません", "受付日"),
+    "bad_date": Reason("受付日を解釈できません", "受付日"),
     "unknown_ward": Reason("区コードが大阪市の24区にありません", "区コード"),
-    "unknown_route": Reason("届出経路がマイナポータル・窓口・郵送のいずれでもありません", "届出経路"),
-    "bad_withdrawn": Reason("取消が 1・0・空欄 のいずれでもありません", "取消"),
+    "unknown_route": Reason("届出経路が不明です（マイナポータル・窓口・郵送のいずれでもありません）", "届出経路"),
+    "bad_withdrawn": Reason("取消の値が 1・0・空欄 のいずれでもありません", "取消"),
     "missing_receipt": Reason("受付番号がありません（重複を判定できません）", "受付番号"),
     # AI音声認識端末 利用ログ
     "missing_field": Reason("必須の項目がありません"),
     "bad_timestamp": Reason("開始・終了の日時を読めません"),
-    "ended_before_started": Reason("終了が開始より前です", "ended_at"),
-    "too_long": Reason("24時間を超える利用です", "ended_at"),
-    "unknown_loan_type": Reason("貸出区分が annual・short_term のいずれでもありません", "loan_type"),
+    "ended_before_started": Reason("ended_at が started_at より前です", "ended_at"),
+    "too_long": Reason("24時間を超えるセッションです", "ended_at"),
+    "unknown_loan_type": Reason("loan_type が annual・short_term のいずれでもありません", "loan_type"),
     # データ可視化環境 利用ログ
-    "bad_accessed_at": Reason("利用日時を読めません", "accessed_at"),
-    "missing_department": Reason("所属コードがありません", "department_code"),
-    "unknown_department": Reason("所属コードが所属マスタにありません", "department_code"),
+    "bad_accessed_at": Reason("accessed_at を解釈できません", "accessed_at"),
+    "missing_department": Reason("department_code がありません", "department_code"),
+    "unknown_department": Reason("department_code が所属マスタにありません", "department_code"),
     "bad_department": Reason("所属マスタの行を読めません（コードまたは有効期間）"),
     # 手続カタログ・アプリ一覧（API）
-    "missing_id": Reason("手続の id がありません", "id"),
-    "bad_online_since": Reason("オンライン化の日付を読めません", "online_since"),
-    "bad_retired_on": Reason("終了日を日付として読めません", "retired_on"),
+    "missing_id": Reason("id がありません", "id"),
+    "bad_online_since": Reason("online_since を日付として解釈できません", "online_since"),
+    "bad_retired_on": Reason("retired_on を日付として解釈できません", "retired_on"),
     "unknown_status": Reason("状態（status）がないか、取り決めにない値です", "status"),
-    "bad_updated_at": Reason("更新日時を読めません", "updated_at"),
-    "retired_before_online": Reason("終了日がオンライン化の日付より前です", "retired_on"),
-    "missing_app_id": Reason("アプリの app_id がありません", "app_id"),
-    "missing_business_id": Reason("業務の business_id がありません", "business_id"),
-    "bad_operation_started_on": Reason("運用開始日を日付として読めません", "operation_started_on"),
+    "bad_updated_at": Reason("updated_at を解釈できません", "updated_at"),
+    "retired_before_online": Reason("retired_on が online_since より前です", "retired_on"),
+    "missing_app_id": Reason("app_id がありません", "app_id"),
+    "missing_business_id": Reason("business_id がありません", "business_id"),
+    "bad_operation_started_on": Reason("operation_started_on を日付として解釈できません", "operation_started_on"),
     # 実績入力シート
     "workbook_too_large": Reason("ブックが大きすぎるため読みません（ファイル全体を除外）"),
     "workbook_too_compressed": Reason("ブックの圧縮率が異常なため読みません（ファイル全体を除外）"),
@@ -83,21 +84,21 @@ REASONS: Mapping[str, Reason] = {
     "formula_without_value": Reason("数式の結果が保存されていません（Excelで開いて保存し直してください）", "実績値"),
     "formula_error": Reason("数式がエラーになっています"),
     "implausible_value": Reason("実績値が大きすぎます（1兆を超える）", "実績値"),
-    "unknown_kpi": Reason("KPI ID が手入力の指標にありません", "KPI ID"),
-    "bad_fiscal_year": Reason("年度を読めません（2025・FY2025・令和7年度・R7 の形で）", "年度"),
-    "bad_value": Reason("実績値を読めません（数値、または 済・完了・達成・未・未了）", "実績値"),
-    "negative_value": Reason("実績値が負の数です", "実績値"),
-    "bad_entered_on": Reason("入力日がないか日付として読めません", "入力日"),
+    "unknown_kpi": Reason("KPI ID がカタログの手入力指標にありません", "KPI ID"),
+    "bad_fiscal_year": Reason("年度を解釈できません（2025・FY2025・令和7年度・R7）", "年度"),
+    "bad_value": Reason("実績値を解釈できません", "実績値"),
+    "negative_value": Reason("実績値が負です", "実績値"),
+    "bad_entered_on": Reason("入力日がないか日付として解釈できません", "入力日"),
     # Figures (a batch whose figures fail is rejected whole; the codes are listed for completeness)
     "ratio_out_of_range": Reason("割合が0〜1の範囲外です"),
     "empty_denominator": Reason("割合の分母が0以下です"),
-    "negative_numerator": Reason("割合の分子が負です"),
-    "numerator_exceeds_denominator": Reason("割合の分子が分母を超えています"),
+    "negative_numerator": Reason("分子が負です"),
+    "numerator_exceeds_denominator": Reason("分子が分母を超えています"),
     "bad_scope": Reason("集計の範囲（市全体・区）が不正です"),
     "negative_count": Reason("件数が負です"),
     "negative_hours": Reason("利用時間が負です"),
-    "hours_exceed_devices": Reason("利用時間が端末数から考えられる上限を超えています"),
-    "bad_period": Reason("期間が年度ではありません"),
+    "hours_exceed_devices": Reason("利用時間が 24時間×日数×その月の端末数 を超えています"),
+    "bad_period": Reason("期間が年度（FY）ではありません"),
 }
 
 MAX_SHOWN = 200   # rows per source on the report page; the rest are counted

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, timezone
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 
 from jisseki.periods import as_utc, day_start_jst
 from warehouse.schema import quarantine
@@ -14,11 +14,13 @@ COLUMNS = ("source", "location", "item", "reason_code", "reason", "value", "rows
 
 def quarantined(engine: Engine, source: str | None = None, since: date | None = None,
                 limit_per_source: int | None = None) -> list[dict[str, Any]]:
-    """The entries as stored, per source newest night first and in reading order within a night; with
-    limit_per_source, only that many of each source (a bad night may have set aside a whole feed)."""
+    """The entries as stored, per source newest night first, then by file and line; with limit_per_source,
+    only the first that many of each source (a bad night may have set aside a whole feed)."""
     q = quarantine.c
-    order = (q.detected_at.desc(), q.id)
-    query = select(*(getattr(q, name) for name in COLUMNS), q.id)
+    # A whole file first, then its header, then its lines in number order (digits: shorter is smaller).
+    place = case((q.item == "file", 0), (q.item == "header", 1), else_=2)
+    order = (q.detected_at.desc(), q.location, place, func.length(q.item), q.item, q.id)
+    query = select(*(getattr(q, name) for name in COLUMNS))
     query = _filtered(query, source, since)
     if limit_per_source is not None:
         rank = func.row_number().over(partition_by=q.source, order_by=order).label("rank")
@@ -28,7 +30,6 @@ def quarantined(engine: Engine, source: str | None = None, since: date | None = 
         rows = [dict(r._mapping) for r in conn.execute(query.order_by(q.source, *order))]
     for row in rows:
         row["detected_at"] = as_utc(row["detected_at"])
-        del row["id"]
     return rows
 
 
