@@ -115,7 +115,6 @@ class Rejected:
     line: str
     column: str
     value: str
-    code: str
     reason: str
     detail: str
     rows: int
@@ -143,7 +142,7 @@ def rejected(row: Mapping[str, Any]) -> Rejected:
     moment: datetime = row["detected_at"]
     return Rejected(
         source=row["source"], file=row["location"], line=ITEMS.get(row["item"], row["item"]),
-        column=REASONS[code].column if code in REASONS else "", value=row["value"], code=code, reason=reason,
+        column=REASONS[code].column if code in REASONS else "", value=row["value"], reason=reason,
         detail="" if stored == reason else stored, rows=int(row["rows"]),
         day=moment.astimezone(JST).date().isoformat())
 

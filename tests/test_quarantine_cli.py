@@ -219,6 +219,29 @@ def test_a_missing_warehouse_is_said_and_not_made_and_an_empty_one_lists_nothing
     assert done.stdout == "除外した行はありません\n"
 
 
+def test_the_query_orders_limits_and_filters_alike_on_every_database(warehouse_url: str, tmp_path: Path) -> None:
+    moveout_inbox(tmp_path / "moveout")
+    engine = connect(warehouse_url)
+    night = collect(SOURCE_DEFS["moveout_log"], MoveoutSourceConfig(path=tmp_path / "moveout"), CATALOG,
+                    date(2025, 4, 30), 0.9)
+    land(engine, night, "run-1")
+    with engine.begin() as conn:   # the header's file an earlier night (2026-03-01 in Japan)
+        conn.execute(sa.text("UPDATE quarantine SET detected_at = :at WHERE location = 'twice.csv'"),
+                     {"at": EARLIER if warehouse_url.startswith("postgresql") else EARLIER.replace(tzinfo=None)})
+    everything = quarantined(engine)
+    assert [(r["location"], r["item"]) for r in everything] == [
+        ("2025-04.csv", "12"), ("2025-04.csv", "13"), ("2025-04.csv", "14"), ("twice.csv", "header")]
+    assert everything[-1]["detected_at"] == EARLIER
+    assert [r["item"] for r in quarantined(engine, limit_per_source=2)] == ["12", "13"]
+    assert [r["item"] for r in quarantined(engine, since=date(2026, 3, 2))] == ["12", "13", "14"]
+    assert len(quarantined(engine, since=date(2026, 3, 1))) == 4
+    assert quarantined(engine, source="speech_usage") == []
+    assert reason_counts(engine, since=date(2026, 3, 2)) == {("moveout_log", "bad_date"): 1,
+                                                             ("moveout_log", "unknown_ward"): 1,
+                                                             ("moveout_log", "malformed_csv"): 1}
+    engine.dispose()
+
+
 # --- the report's sections ----------------------------------------------------------------------------------
 
 def row(source: str, item: str, code: str, value: str = "", location: str = "a.csv") -> dict:
@@ -241,6 +264,15 @@ def test_rejections_html_has_a_section_per_source_with_counts_escaped_and_capped
     assert "除外した行はありません" in speech and "<table>" not in speech
     assert rejections_html([]) == ['<section class="rejections"><h2>除外した行</h2><p>除外した行はありません</p>'
                                    '</section>']
+
+
+def test_csv_keeps_a_formula_like_value_as_text_and_a_negative_number_as_it_is() -> None:
+    from jisseki.rejections import write_csv
+
+    out = io.StringIO()
+    values = ("=HYPERLINK(1)", "-5", "-1+2")
+    write_csv([row("manual_entries", str(n), "bad_value", value) for n, value in enumerate(values, start=3)], out)
+    assert [r["値"] for r in parsed(out.getvalue())] == ["'=HYPERLINK(1)", "-5", "'-1+2"]
 
 
 def test_the_report_page_ends_with_the_sections(inbox: Path, tmp_path: Path) -> None:
