@@ -130,10 +130,11 @@ def source_label(name: str) -> str:
     return f"{japanese}（{name}）" if japanese else name
 
 
-def reason_text(code: str, stored: str) -> str:
-    """The table's text; an entry landed by a version that had other codes keeps the reason it was stored with."""
+def reason_text(code: str, stored: str | None = None) -> str:
+    """The table's text; an entry landed by a version that had other codes keeps the reason it was stored with
+    (without one, the code itself)."""
     known = REASONS.get(code)
-    return known.text if known else stored
+    return known.text if known else stored or code
 
 
 def rejected(row: Mapping[str, Any]) -> Rejected:
@@ -207,7 +208,7 @@ def _section(source: str, items: list[Rejected], counts: Mapping[str, int]) -> s
         return "".join(parts)
     parts.append("<table><tr><th>理由</th><th>件数</th></tr>")
     for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        parts.append(f'<tr><td>{escape(reason_text(code, code))}</td><td class="num">{n:,}</td></tr>')
+        parts.append(f'<tr><td>{escape(reason_text(code))}</td><td class="num">{n:,}</td></tr>')
     parts.append("</table>")
     shown = items[:MAX_SHOWN]
     parts.append("<table><tr>" + "".join(f"<th>{h}</th>" for h in ("ファイル", "行", "列", "理由", "値", "除外日"))
