@@ -24,6 +24,7 @@ from jisseki.config import Config
 from jisseki.errors import DETAILS, JissekiError, internal_error
 from jisseki.evaluate import Verdict, evaluate
 from jisseki.pipeline import Incremental, Progress, collect
+from jisseki.rejections import reason_text
 from jisseki.report import SOURCE_STATUS_TEXT, evaluation_rows
 from jisseki.sources import SOURCE_DEFS
 from warehouse.errors import WarehouseError
@@ -209,12 +210,6 @@ def publish_evaluation(verdicts: list[Verdict], catalog: Catalog, as_of: date) -
         description=f"KPI評価（{as_of.isoformat()} 時点）")
 
 
-def reason_label(code: str) -> str:
-    """How a quarantine reason code reads in the source summary: the one place to put the code -> Japanese table
-    (jisseki.rejections.reason_text, where it exists) in; until then the code itself."""
-    return code
-
-
 @task(name="publish-source-summary", cache_policy=NO_CACHE)
 def publish_source_summary(runs: list[dict[str, Any]], reasons: dict[str, dict[str, int]], as_of: date) -> None:
     create_table_artifact(key="source-summary", table=[source_summary_row(r, reasons.get(r["source"], {}))
@@ -226,7 +221,7 @@ def source_summary_row(run: dict[str, Any], reasons: dict[str, int]) -> dict[str
     """One source of the run in the words of `jisseki run`'s summary lines, every value with its unit."""
     return {"ソース": run["source"], "状態": SOURCE_STATUS_TEXT.get(run["status"], run["status"]),
             "読込": f"{run['rows_read']:,} 行", "隔離": f"{run['rows_quarantined']:,} 行",
-            "隔離の理由": "、".join(f"{reason_label(code)} {n:,} 行" for code, n in sorted(reasons.items())) or "なし",
+            "隔離の理由": "、".join(f"{reason_text(code)} {n:,} 行" for code, n in sorted(reasons.items())) or "なし",
             "集計値": f"{run['figures']:,} 件", "新しい版": f"{run['revisions_added']:,} 件",
             "メッセージ": run["message"] or "—"}
 

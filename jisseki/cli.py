@@ -292,6 +292,17 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(watchdog)
     watchdog.set_defaults(handler=cmd_watchdog)
 
+    rejected = sub.add_parser("quarantine", help="取り込まずに除外した行（ファイル・行・理由）を一覧する",
+                              parents=[common])
+    _config_arg(rejected)
+    rejected.add_argument("--source", metavar="NAME", help="このソースの行だけ (例: manual_entries)")
+    rejected.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="この日（日本時間）以降に除外した行だけ")
+    rejected.add_argument("--format", choices=("table", "csv"), default="table",
+                          help="table: 端末で読む表（既定）、csv: CSV (UTF-8)")
+    rejected.add_argument("--out", type=_output_path(".csv"), metavar="FILE.csv",
+                          help="CSV をこのファイルに書き出す（Excel で開けるよう BOM 付き UTF-8）")
+    rejected.set_defaults(handler=cmd_quarantine)
+
     template = sub.add_parser("manual-template", help="各所属が記入する実績入力シート (.xlsx) を作る",
                               parents=[common])
     _fy_arg(template, "入力シートの年度", required=True)
@@ -381,7 +392,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from jisseki.catalog import load_catalog
+    from jisseki.rejections import MAX_SHOWN, Rejections
     from jisseki.report_files import write_report
+    from warehouse.quarantine import quarantined, reason_counts
     from warehouse.store import connect, current_figures, latest_evaluations
 
     if args.out.exists() and not args.out.is_dir():
@@ -395,7 +408,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not evaluations:
         print(f"{fy}年度の評価がまだありません。先に jisseki run を実行してください", file=sys.stderr)
         return 1
-    html_path, xlsx_path = write_report(evaluations, current_figures(engine), catalog, fy, args.out)
+    rejections = Rejections(quarantined(engine, limit_per_source=MAX_SHOWN), reason_counts(engine),
+                            config.enabled_sources())
+    html_path, xlsx_path = write_report(evaluations, current_figures(engine), catalog, fy, args.out,
+                                        rejections=rejections)
     print(f"{html_path}\n{xlsx_path}")
     return 0
 
@@ -419,6 +435,30 @@ def cmd_watchdog(args: argparse.Namespace) -> int:
     print(f"夜間処理が期限までに終わっていません: {', '.join(summary.missed)}"
           f"（今回送ったアラート {summary.sent} 通、送れなかった {summary.failed} 通）", file=sys.stderr)
     return ExitCode.FAILED
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from jisseki.catalog import SOURCES
+    from jisseki.rejections import render_table, write_csv
+    from warehouse.quarantine import quarantined
+    from warehouse.store import connect
+
+    if args.source is not None and args.source not in SOURCES:
+        raise UsageError(f"--source {args.source} というソースはありません", f"選べるもの: {', '.join(SOURCES)}")
+    config = load_config(_config_path(args))
+    rows = quarantined(connect(config.warehouse.url, create=False), args.source, args.since)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with args.out.open("w", encoding="utf-8-sig", newline="") as stream:   # the BOM: Excel reads it as UTF-8
+            write_csv(rows, stream)
+        print(f"{args.out}: 除外した行 {len(rows)} 件" if rows else f"{args.out}: 除外した行はありません")
+    elif args.format == "csv":
+        write_csv(rows, sys.stdout)
+        if not rows:
+            print("除外した行はありません", file=sys.stderr)
+    else:
+        print(render_table(rows), end="")
+    return 0
 
 
 def cmd_manual_template(args: argparse.Namespace) -> int:

@@ -94,7 +94,7 @@ def render_table(rows: list[dict[str, str]], catalog: Catalog) -> str:
         for challenge in dict.fromkeys(r["経営課題"] for r in year_rows):
             lines.append(f"経営課題{challenge} {catalog.challenges[int(challenge)]}")
             group = [{label: r[key] for key, label in columns.items()} for r in year_rows if r["経営課題"] == challenge]
-            lines.extend(_aligned(group, list(columns.values())))
+            lines.extend(aligned(group, list(columns.values())))
             lines.append("")
         grades = [r["達成状況"] for r in year_rows]
         a, b = grades.count("A"), grades.count("B")
@@ -107,7 +107,8 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _aligned(rows: list[dict[str, str]], columns: list[str]) -> list[str]:
+def aligned(rows: list[dict[str, str]], columns: list[str]) -> list[str]:
+    """Rows as text columns padded to their display width (a full-width character takes two), under a header."""
     widths = {c: max(_width(c), *(_width(r[c]) for r in rows)) for c in columns}
     pad = lambda text, c: text + " " * (widths[c] - _width(text))  # noqa: E731
     out = ["  " + "  ".join(pad(c, c) for c in columns)]

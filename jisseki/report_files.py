@@ -11,6 +11,7 @@ from jisseki.catalog import Catalog, Indicator
 from jisseki.charts import bar_chart, line_chart
 from jisseki.model import CITY, Figure
 from jisseki.periods import fy_label, fy_months, month_label
+from jisseki.rejections import Rejections, rejections_html
 from jisseki.report import GRADE_LEGEND, evaluation_rows, format_value, reiwa
 from jisseki.report_workbook import write_workbook
 
@@ -27,17 +28,18 @@ section.kpi{display:inline-block;vertical-align:top;margin:8px 16px 16px 0}secti
 
 
 def write_report(evaluations: Sequence[Mapping[str, Any]], figures: Sequence[Figure], catalog: Catalog, fy: int,
-                 out: Path) -> tuple[Path, Path]:
+                 out: Path, rejections: Rejections | None = None) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     rows = evaluation_rows(evaluations, catalog)
     html_path, xlsx_path = out / "index.html", out / f"achievement_FY{fy}.xlsx"
-    html_path.write_text(render_html(rows, evaluations, figures, catalog, fy), "utf-8")
+    after = rejections_html(rejections.rows, rejections.counts, rejections.sources) if rejections else []
+    html_path.write_text(render_html(rows, evaluations, figures, catalog, fy, sections_after=after), "utf-8")
     write_workbook(evaluations, figures, catalog, fy, xlsx_path)
     return html_path, xlsx_path
 
 
 def render_html(rows: list[dict[str, str]], evaluations: Sequence[Mapping[str, Any]], figures: Sequence[Figure],
-                catalog: Catalog, fy: int) -> str:
+                catalog: Catalog, fy: int, sections_after: Sequence[str] = ()) -> str:
     as_of = rows[0]["時点"] if rows else "—"
     title = f"令和{reiwa(fy)}年度 {catalog.policy.department} アウトカム指標の達成状況"
     grades = [r["達成状況"] for r in rows]
@@ -53,6 +55,7 @@ def render_html(rows: list[dict[str, str]], evaluations: Sequence[Mapping[str, A
         parts.append(_table(group, fy))
         for row in group:
             parts.append(_chart_section(catalog.get(row["KPI ID"]), fy, series, evaluations))
+    parts.extend(sections_after)
     parts.append("</body></html>")
     return "".join(parts)
 

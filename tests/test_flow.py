@@ -215,7 +215,7 @@ def test_flow_run_artifacts_japanese_progress_of_every_source_and_failed_expecta
     speech = runs["speech_usage"]
     assert summary["speech_usage"] == {
         "ソース": "speech_usage", "状態": "取込済", "読込": "100 行", "隔離": "3 行",
-        "隔離の理由": "too_long 1 行、unknown_loan_type 2 行", "集計値": f"{speech.figures:,} 件",
+        "隔離の理由": "24時間を超えるセッションです 1 行、loan_type が annual・short_term のいずれでもありません 2 行", "集計値": f"{speech.figures:,} 件",
         "新しい版": f"{speech.revisions_added:,} 件", "メッセージ": "—"}
     assert speech.figures > 0 and summary["moveout_log"]["状態"] == "失敗"
     assert "missing-folder" in summary["moveout_log"]["メッセージ"]
