@@ -354,10 +354,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     engine = connect(config.warehouse.url, create=False)
     evaluations = latest_evaluations(engine, args.fy)
     if not evaluations and args.fy is not None:
-        years = sorted({e["fiscal_year"] for e in latest_evaluations(engine)})
-        if years:   # with none at all, the table's hint to run `jisseki run` is what helps
-            missing = (f"{args.fy}年度の評価はありません"
-                       f"（倉庫にある年度: {'、'.join(f'{fy}年度' for fy in years)}）")
+        missing = _other_years(engine, args.fy)
+        if missing:   # with none at all, the table's hint to run `jisseki run` is what helps
             print(missing, file=sys.stderr if args.format == "json" else sys.stdout)
             if args.format != "json":
                 return 0
@@ -366,6 +364,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(render_table(evaluation_rows(evaluations, catalog), catalog), end="")
     return 0
+
+
+def _other_years(engine: Any, fy: int) -> str | None:
+    """For a fiscal year the warehouse has no evaluations of: the years it has, or None when it has none."""
+    from warehouse.store import latest_evaluations
+
+    years = sorted({e["fiscal_year"] for e in latest_evaluations(engine)})
+    if not years:
+        return None
+    return f"{fy}年度の評価はありません（倉庫にある年度: {'、'.join(f'{year}年度' for year in years)}）"
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -406,7 +414,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     engine = connect(config.warehouse.url, create=False)
     evaluations = latest_evaluations(engine, fy)
     if not evaluations:
-        print(f"{fy}年度の評価がまだありません。先に jisseki run を実行してください", file=sys.stderr)
+        print(_other_years(engine, fy) or f"{fy}年度の評価がまだありません。先に jisseki run を実行してください",
+              file=sys.stderr)
         return 1
     rejections = Rejections(quarantined(engine, limit_per_source=MAX_SHOWN), reason_counts(engine),
                             config.enabled_sources())

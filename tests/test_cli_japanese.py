@@ -145,6 +145,10 @@ def test_status_of_a_year_without_evaluations_names_the_years_there_are(warehous
     assert len(shown) == len(catalog.indicators) and {e["fiscal_year"] for e in shown} == {2025}
     assert main(["status", "--config", str(config), "--fy", "令和６年度", "--format", "json"]) == 0
     assert {e["fiscal_year"] for e in json.loads(capsys.readouterr().out)} == {2024}
+    out_dir = config.parent / "report"
+    assert main(["report", "--config", str(config), "--fy", "1999", "--out", str(out_dir)]) == 1
+    assert capsys.readouterr().err == "1999年度の評価はありません（倉庫にある年度: 2024年度、2025年度）\n"
+    assert not (out_dir / "index.html").exists()
 
 
 def test_status_of_an_empty_warehouse_still_says_to_run_jisseki_run(warehouse, capsys) -> None:
