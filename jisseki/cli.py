@@ -317,7 +317,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from jisseki.catalog import load_catalog
     from jisseki.report_files import write_report
-    from warehouse.store import connect, current_figures, latest_evaluations
+    from warehouse.store import connect, current_figures, evaluation_history, latest_evaluations
 
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} はファイルです",
@@ -330,7 +330,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not evaluations:
         print(f"{fy}年度の評価がまだありません。先に jisseki run を実行してください", file=sys.stderr)
         return 1
-    html_path, xlsx_path = write_report(evaluations, current_figures(engine), catalog, fy, args.out)
+    html_path, xlsx_path = write_report(evaluations, current_figures(engine), catalog, fy, args.out,
+                                        history=evaluation_history(engine, fy))
     print(f"{html_path}\n{xlsx_path}")
     return 0
 
