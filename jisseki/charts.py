@@ -62,8 +62,10 @@ def line_chart(labels: Sequence[str], actual: Sequence[float | None], prior: Seq
             parts.append(_projection(x(last), y(actual[last]), x(len(labels) - 1), y(projected), color,
                                      f"見込み {fmt(projected)}", above, height))
         parts.append(_series(actual, x, y, color, dash=None, width=3))
-        if target is not None:  # its label on the side away from the projection's
-            parts.append(_target(y(target), f"{names[2]} {fmt(target)}", width, below=above))
+        if target is not None:
+            # The label sits at the right end, on the side of the line farther from what is drawn there.
+            ends = [y(v) for v in (*actual[-2:], *prior[-2:], projected) if v is not None]
+            parts.append(_target(y(target), f"{names[2]} {fmt(target)}", width, below=_below(y(target), ends)))
         drawings.append(f'<svg class="{css}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
                         f'width="100%" role="img" aria-label="{escape(names[0])}">{"".join(parts)}</svg>')
     return f'<figure class="chart">{_legend(legend)}{"".join(drawings)}</figure>'
@@ -112,8 +114,14 @@ def _projection(x0: float, y0: float, x1: float, y1: float, color: str, label: s
             f'fill="{color}" font-weight="bold" {HALO}>{escape(label)}</text>')
 
 
+def _below(ty: float, ends: Sequence[float]) -> bool:
+    """Whether the target's label goes under its line: when what ends near it is closer above than below."""
+    clearance = lambda centre: min((abs(e - centre) for e in ends), default=99.0)  # noqa: E731
+    return ty < TOP + 4 or clearance(ty + 11) > clearance(ty - 10)
+
+
 def _target(ty: float, label: str, width: int, below: bool) -> str:
-    text_y = ty + 16 if below or ty < TOP + 4 else ty - 6
+    text_y = ty + 16 if below else ty - 6
     return (f'<line class="target" x1="{LEFT}" x2="{width - RIGHT}" y1="{ty:.1f}" y2="{ty:.1f}" '
             f'stroke="{TARGET_COLOR}" stroke-width="1.8" stroke-dasharray="8 5"/>'
             f'<text class="target-label" x="{width - RIGHT}" y="{text_y:.1f}" font-size="13" text-anchor="end" '

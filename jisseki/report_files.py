@@ -53,7 +53,7 @@ margin:0 0 8px}.attention li.missed{border-left-color:#c0221b}
 .facts div span{display:block;color:#555;font-size:12px}.pace{margin:4px 0 0;font-size:14px}
 .badge{display:inline-block;min-width:2.2em;text-align:center;border-radius:4px;padding:0 6px;color:#fff;
 font-size:13px;font-weight:bold;background:#8c8c8c;white-space:nowrap}
-.badge.A,.badge.achieved{background:#1e7b3c}.badge.B,.badge.missed{background:#c0221b}
+.badge.A,.badge.achieved{background:#1e7b3c;color:#fff}.badge.B,.badge.missed{background:#c0221b;color:#fff}
 .badge.at_risk{background:#c77700}.badge.on_track{background:#1f5fbf}
 nav.toc{font-size:14px;margin:12px 0}nav.toc a{margin-right:12px;white-space:nowrap}
 .scroll{overflow-x:auto}
@@ -80,7 +80,7 @@ ol.hist li.no_data{background:#e4e4e4;color:#555}
 .since{font-size:13px;color:#444;margin:2px 0 0}
 @media (max-width:640px){
 main{padding:10px}.tiles{grid-template-columns:repeat(3,1fr)}.tile b{font-size:24px}
-.facts{grid-template-columns:repeat(2,minmax(0,1fr))}
+.facts{gap:4px 8px}
 figure.chart svg.wide{display:none}figure.chart svg.narrow{display:block}
 ul.rows li{grid-template-columns:auto auto auto;justify-items:start}ul.rows li .name{grid-column:1/-1}
 th,td{font-size:13px;padding:3px 5px}
@@ -174,13 +174,14 @@ def _attention_item(ind: Indicator, verdict: Mapping[str, Any], fy: int, history
     fmt = lambda v: format_value(ind, v)  # noqa: E731
     data_as_of = verdict.get("data_as_of")
     pace = needed_pace(ind, fy, verdict["actual"], verdict["target"], data_as_of)
+    label = "年度の結果" if verdict["status"] == "missed" else "必要なペース"
     since = status_since(history)
     facts = [(f"実績（{data_as_of.isoformat()} まで）" if data_as_of else "実績", fmt(verdict["actual"])),
              ("目標", fmt(verdict["target"])), ("年度末見込み", fmt(verdict["projected"]))]
     return (f'<li class="{verdict["status"]}"><h3>{_badge(verdict)} {escape(ind.name)}</h3>'
             f'<div class="facts">{"".join(f"<div><span>{escape(k)}</span>{escape(v)}</div>" for k, v in facts)}'
             "</div>"
-            + (f'<p class="pace">必要なペース: <b>{escape(pace.text)}</b></p>' if pace else "")
+            + (f'<p class="pace">{label}: <b>{escape(pace.text)}</b></p>' if pace else "")
             + (f'<p class="since">{escape(since_text(since))}</p>' if since else "") + "</li>")
 
 

@@ -278,3 +278,19 @@ def test_the_page_in_chromium_at_desktop_and_phone_width(demo_report, tmp_path: 
         browse(tmp_path, f"--window-size={width},900", f"--screenshot={shot}", page.as_uri())
         shot_width, shot_height, raw = png_pixels(shot)
         assert (shot_width, shot_height) == (width, 900) and len(set(raw)) > 50
+
+
+def test_sections_from_elsewhere_come_after_the_indicators_and_in_the_contents() -> None:
+    from jisseki.evaluate import evaluate
+    from jisseki.model import Figure
+    from jisseki.report import evaluation_rows
+    from jisseki.report_files import render_html
+
+    figures = [Figure("external_specialists", "FY2025", "city", DEC, 3.0)]
+    verdicts = [v.__dict__ for v in evaluate(figures, CATALOG, DEC)]
+    extra = '<section class="excluded"><h2>除外した行 <small>moveout_log</small></h2><p>3 行</p></section>'
+    page = render_html(evaluation_rows(verdicts, CATALOG), verdicts, figures, CATALOG, 2025, sections_after=[extra])
+    assert page.index('id="challenge-4"') < page.index(extra) < page.index("</main>")
+    assert '<a href="#extra-0">除外した行 moveout_log</a>' in page and '<div id="extra-0">' + extra in page
+    # A count per year with no months is a line with its pace on the first screen: 4 more in 3 months.
+    assert "残り3か月であと 4名（月あたり 1.4名）" in between(page, 'id="attention"', "</section>")
