@@ -46,8 +46,8 @@ def needed_pace(ind: Indicator, fy: int, actual: float | None, target: float | N
                 ) -> Pace | None:
     """The pace the rest of the year needs, by kind, as the evaluator grades it. `data_as_of` is the day the
     actual covers up to (the verdict's): the months after its month are the ones left. None without an
-    actual or a target."""
-    if actual is None or target is None or data_as_of is None:
+    actual or a target (or with one that is not a finite number)."""
+    if actual is None or target is None or data_as_of is None or not math.isfinite(actual - target):
         return None
     left = [m for m in fy_months(fy) if month_end(m) > data_as_of]
     gap = target - actual

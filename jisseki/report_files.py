@@ -43,7 +43,7 @@ h3{font-size:15px;margin:0 0 4px}
 .note{color:#555;font-size:12px;margin:2px 0}
 .tiles{display:grid;grid-template-columns:repeat(5,1fr);gap:8px;margin:12px 0}
 .tile{background:#fff;border:1px solid #ccd;border-top:6px solid #8c8c8c;border-radius:6px;padding:6px 10px}
-.tile b{display:block;font-size:30px;line-height:1.1}.tile span{font-size:13px}
+.tile b{display:block;font-size:30px;line-height:1.1}.tile span{font-size:13px}.tile small{font-size:11px;color:#555}
 .tile.A{border-top-color:#1e7b3c}.tile.B{border-top-color:#c0221b}.tile.at_risk{border-top-color:#c77700}
 .tile.on_track{border-top-color:#1f5fbf}
 .attention{list-style:none;padding:0;margin:0}
@@ -151,12 +151,14 @@ def _summary(verdicts: list[Mapping[str, Any]], catalog: Catalog, fy: int,
     """The first screen: how many are where, and the ones needing attention with what it would take."""
     grades = [v["grade"] for v in verdicts]
     statuses = [v["status"] for v in verdicts]
-    on_track = sum(1 for v in verdicts if v["grade"] is None and v["status"] in ("on_track", "achieved"))
-    tiles = [("A", "A（達成）", grades.count("A")), ("B", "B（未達成）", grades.count("B")),
-             ("at_risk", "要注意", statuses.count("at_risk")), ("on_track", "順調", on_track),
-             ("no_data", "データなし", statuses.count("no_data"))]
+    reached = sum(1 for v in verdicts if v["grade"] is None and v["status"] == "achieved")  # a count, mid-year
+    tiles = [("A", "A（達成）", grades.count("A"), ""), ("B", "B（未達成）", grades.count("B"), ""),
+             ("at_risk", "要注意", statuses.count("at_risk"), ""),
+             ("on_track", "順調", statuses.count("on_track") + reached, f"（うち目標到達 {reached}）" if reached else ""),
+             ("no_data", "データなし", statuses.count("no_data"), "")]
     out = ['<section id="summary" aria-label="概要"><div class="tiles">']
-    out += [f'<div class="tile {key}"><b>{count}</b><span>{escape(label)}</span></div>' for key, label, count in tiles]
+    out += [f'<div class="tile {key}"><b>{count}</b><span>{escape(label)}</span><small>{escape(more)}</small></div>'
+            for key, label, count, more in tiles]
     out.append("</div>")
     listed = sorted((v for v in verdicts if v["status"] in ATTENTION),
                     key=lambda v: (ATTENTION.index(v["status"]), catalog.indicators.index(catalog.get(v["kpi_id"]))))
@@ -179,8 +181,8 @@ def _attention_item(ind: Indicator, verdict: Mapping[str, Any], fy: int, history
     facts = [(f"実績（{data_as_of.isoformat()} まで）" if data_as_of else "実績", fmt(verdict["actual"])),
              ("目標", fmt(verdict["target"])), ("年度末見込み", fmt(verdict["projected"]))]
     return (f'<li class="{verdict["status"]}"><h3>{_badge(verdict)} {escape(ind.name)}</h3>'
-            f'<div class="facts">{"".join(f"<div><span>{escape(k)}</span>{escape(v)}</div>" for k, v in facts)}'
-            "</div>"
+            f'<div class="facts" title="年度末見込み: {escape(verdict.get("projection_method") or "")}">'
+            f'{"".join(f"<div><span>{escape(k)}</span>{escape(v)}</div>" for k, v in facts)}</div>'
             + (f'<p class="pace">{label}: <b>{escape(pace.text)}</b></p>' if pace else "")
             + (f'<p class="since">{escape(since_text(since))}</p>' if since else "") + "</li>")
 

@@ -73,6 +73,7 @@ def test_after_the_year_only_the_shortfall_is_left_and_without_an_actual_nothing
     over = needed_pace(IND["speech_hours_monthly"], 2025, 403.0, 1870.0, date(2026, 3, 31))
     assert over.per_month is None and over.text == "2026-03-31 で年度は終わりました（目標まで 月1,467時間 不足）"
     assert needed_pace(IND["external_specialists"], 2025, None, 7.0, None) is None
+    assert needed_pace(IND["external_specialists"], 2025, math.nan, 7.0, DEC) is None
 
 
 def test_since_when_a_status_holds() -> None:
@@ -181,7 +182,7 @@ def test_the_first_screen_counts_and_lists_what_is_at_risk_with_the_pace_it_need
     need = math.ceil((1870 * 12 - sum(months)) / 3 - 1e-6)
     statuses = dict(warehouse_rows(db, f"select kpi_id, status from kpi_evaluation where as_of = '{DEC}'"))
     assert statuses["speech_hours_monthly"] == "at_risk" and len(statuses) == 15
-    tiles = dict((label, int(n)) for n, label in re.findall(r'<div class="tile [^"]+"><b>(\d+)</b><span>([^<]+)', page))
+    tiles = {label: int(n) for n, label in re.findall(r'<div class="tile [^"]+"><b>(\d+)</b><span>([^<]+)', page)}
     assert tiles == {"A（達成）": 0, "B（未達成）": 0, "要注意": list(statuses.values()).count("at_risk"),
                      "順調": sum(1 for s in statuses.values() if s in ("on_track", "achieved")),
                      "データなし": list(statuses.values()).count("no_data")}
