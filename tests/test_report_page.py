@@ -124,8 +124,8 @@ def verdict(kpi: str, fy: int, day: date, status: str) -> Verdict:
     return Verdict(kpi, fy, day, 1.0, 2.0, None, status, 1.0, None, day, "m")
 
 
-def test_the_history_keeps_one_evaluation_per_day_the_newest_runs(tmp_path: Path) -> None:
-    engine = connect(f"sqlite:///{tmp_path / 'w.db'}")
+def test_the_history_keeps_one_evaluation_per_day_the_newest_runs(warehouse_url: str) -> None:
+    engine = connect(warehouse_url)
     save_evaluations(engine, [verdict("speech_hours_monthly", 2025, date(2025, 4, 30), "on_track"),
                               verdict("speech_hours_monthly", 2025, date(2025, 5, 31), "on_track"),
                               verdict("speech_hours_monthly", 2024, date(2025, 3, 31), "missed"),
