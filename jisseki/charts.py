@@ -36,9 +36,11 @@ def _round(value: float) -> float:
 
 def line_chart(labels: Sequence[str], actual: Sequence[float | None], prior: Sequence[float | None],
                target: float | None, fmt: Callable[[float], str], names: tuple[str, str, str], *,
-               status: str = "on_track", projected: float | None = None, integer: bool = False) -> str:
+               status: str = "on_track", projected: float | None = None, integer: bool = False,
+               label: str = "") -> str:
     """Monthly values of this year (in the colour of `status`) and last year, the target as a labelled
-    dashed line, and, when `projected` is given, a dashed line from the last actual to the last month."""
+    dashed line, and, when `projected` is given, a dashed line from the last actual to the last month.
+    `label`: what a screen reader says the chart is (the indicator's name)."""
     actual, prior, (target, projected) = _finite(actual), _finite(prior), _finite((target, projected))
     color = STATUS_COLORS.get(status, STATUS_COLORS["on_track"])
     last = max((i for i, v in enumerate(actual) if v is not None), default=None)
@@ -67,7 +69,7 @@ def line_chart(labels: Sequence[str], actual: Sequence[float | None], prior: Seq
             ends = [y(v) for v in (*actual[-2:], *prior[-2:], projected) if v is not None]
             parts.append(_target(y(target), f"{names[2]} {fmt(target)}", width, below=_below(y(target), ends)))
         drawings.append(f'<svg class="{css}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-                        f'width="100%" role="img" aria-label="{escape(names[0])}">{"".join(parts)}</svg>')
+                        f'width="100%" role="img" aria-label="{escape(label or names[0])}">{"".join(parts)}</svg>')
     return f'<figure class="chart">{_legend(legend)}{"".join(drawings)}</figure>'
 
 

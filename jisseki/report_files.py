@@ -43,7 +43,7 @@ h3{font-size:15px;margin:0 0 4px}
 .note{color:#555;font-size:12px;margin:2px 0}
 .tiles{display:grid;grid-template-columns:repeat(5,1fr);gap:8px;margin:12px 0}
 .tile{background:#fff;border:1px solid #ccd;border-top:6px solid #8c8c8c;border-radius:6px;padding:6px 10px}
-.tile b{display:block;font-size:30px;line-height:1.1}.tile span{font-size:13px}.tile small{font-size:11px;color:#555}
+.tile b{display:block;font-size:30px;line-height:1.1}.tile span{font-size:13px}.tile small{display:block;font-size:11px;color:#555}
 .tile.A{border-top-color:#1e7b3c}.tile.B{border-top-color:#c0221b}.tile.at_risk{border-top-color:#c77700}
 .tile.on_track{border-top-color:#1f5fbf}
 .attention{list-style:none;padding:0;margin:0}
@@ -83,7 +83,7 @@ main{padding:10px}.tiles{grid-template-columns:repeat(3,1fr)}.tile b{font-size:2
 .facts{gap:4px 8px}
 figure.chart svg.wide{display:none}figure.chart svg.narrow{display:block}
 ul.rows li{grid-template-columns:auto auto auto;justify-items:start}ul.rows li .name{grid-column:1/-1}
-th,td{font-size:13px;padding:3px 5px}
+th,td{font-size:12px;padding:3px 4px}td+td,th+th{white-space:nowrap}
 }
 """
 
@@ -275,7 +275,7 @@ def _chart_section(ind: Indicator, fy: int, series: dict[tuple[str, str], Figure
     projected = verdict.get("projected") if verdict.get("status") in ("at_risk", "on_track") else None
     chart = line_chart(MONTH_NAMES, actual, prior, ind.target(fy), fmt,
                        (f"{reiwa(fy)}年度 {word}", f"{reiwa(fy - 1)}年度 {word}", "目標"), status=status,
-                       projected=projected, integer=ind.kind in ("count_per_fy", "cumulative_count"))
+                       projected=projected, integer=ind.kind in ("count_per_fy", "cumulative_count"), label=ind.name)
     facts = (f'<span class="note">実績 {escape(fmt(verdict.get("actual")))} ／ 目標 {escape(fmt(ind.target(fy)))}'
              + (f' ／ 年度末見込み {escape(fmt(projected))}' if projected is not None else "") + "</span>")
     return (f'<section class="kpi" title="{escape(ind.id)}"><div class="kpi-head"><h3>{escape(ind.name)}</h3>'
