@@ -403,7 +403,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from jisseki.rejections import MAX_SHOWN, Rejections
     from jisseki.report_files import write_report
     from warehouse.quarantine import quarantined, reason_counts
-    from warehouse.store import connect, current_figures, latest_evaluations
+    from warehouse.store import connect, current_figures, evaluation_history, latest_evaluations
 
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} はファイルです",
@@ -420,7 +420,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     rejections = Rejections(quarantined(engine, limit_per_source=MAX_SHOWN), reason_counts(engine),
                             config.enabled_sources())
     html_path, xlsx_path = write_report(evaluations, current_figures(engine), catalog, fy, args.out,
-                                        rejections=rejections)
+                                        history=evaluation_history(engine, fy), rejections=rejections)
     print(f"{html_path}\n{xlsx_path}")
     return 0
 

@@ -200,24 +200,33 @@ def rejections_html(rows: Sequence[Mapping[str, Any]], counts: Mapping[tuple[str
             for source, items in by_source.items()]
 
 
+ROW_HEADINGS = ("ファイル", "行", "列", "理由", "値", "除外日")
+
+
 def _section(source: str, items: list[Rejected], counts: Mapping[str, int]) -> str:
-    parts = [f'<section class="rejections"><h2>除外した行 — {escape(source_label(source))}</h2>']
+    # The heading reads in Japanese; the source's name, which `--source` takes, is in its tooltip and the note.
+    parts = [f'<section class="rejections"><h2 title="{escape(source)}">除外した行 — '
+             f"{escape(SOURCE_NAMES.get(source, source))}</h2>"]
     total = sum(counts.values())
     if not total:
         parts.append("<p>除外した行はありません</p></section>")
         return "".join(parts)
-    parts.append("<table><tr><th>理由</th><th>件数</th></tr>")
+    parts.append('<div class="scroll"><table><tr><th>理由</th><th>件数</th></tr>')
     for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         parts.append(f'<tr><td>{escape(reason_text(code))}</td><td class="num">{n:,}</td></tr>')
-    parts.append("</table>")
+    parts.append("</table></div>")
     shown = items[:MAX_SHOWN]
-    parts.append("<table><tr>" + "".join(f"<th>{h}</th>" for h in ("ファイル", "行", "列", "理由", "値", "除外日"))
+    # The rows fold away (a bad night sets hundreds aside): the counts above are what a reader of the report needs
+    # first; the department opens the list.
+    parts.append(f"<details><summary>除外した行の一覧（{len(shown):,} 件を表示）</summary>"
+                 '<div class="scroll"><table class="rows"><tr>'
+                 + "".join(f"<th>{h}</th>" for h in ROW_HEADINGS)
                  + "</tr>")
     for item in shown:
         reason = item.reason + (f"（{item.detail}）" if item.detail else "")
-        parts.append("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in
-                                      (item.file, item.line, item.column, reason, item.value, item.day)) + "</tr>")
-    parts.append("</table>")
+        cells = zip(ROW_HEADINGS, (item.file, item.line, item.column, reason, item.value, item.day))
+        parts.append("<tr>" + "".join(f'<td data-label="{h}">{escape(cell)}</td>' for h, cell in cells) + "</tr>")
+    parts.append("</table></div></details>")
     if total > len(shown):
         parts.append(f'<p class="note">ほか {total - len(shown):,} 件は表示していません'
                      f"（jisseki quarantine --source {escape(source)} で一覧できます）</p>")

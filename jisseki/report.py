@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from jisseki.catalog import Catalog, Indicator
+from jisseki.evaluate import EPS
+from jisseki.periods import fy_end, fy_months, fy_start, month_end
 
 GRADE_TEXT = {"A": "A", "B": "B"}
 GRADE_LEGEND = "※A：達成 B：未達成"
@@ -28,6 +32,96 @@ def format_value(indicator: Indicator, value: float | None) -> str:
     if indicator.kind == "hours_per_month":
         return f"月{value:,.1f}時間".replace(".0時間", "時間")
     return f"{value:,.0f}{indicator.unit}"
+
+
+@dataclass(frozen=True)
+class Pace:
+    """What it takes to reach the target from here: `per_month` in the indicator's unit (a ratio as a
+    fraction, a share as points of one) where a monthly figure means something, and the sentence."""
+    per_month: float | None
+    text: str
+
+
+def needed_pace(ind: Indicator, fy: int, actual: float | None, target: float | None, data_as_of: date | None
+                ) -> Pace | None:
+    """The pace the rest of the year needs, by kind, as the evaluator grades it. `data_as_of` is the day the
+    actual covers up to (the verdict's): the months after its month are the ones left. None without an
+    actual or a target (or with one that is not a finite number)."""
+    if actual is None or target is None or data_as_of is None or not math.isfinite(actual - target):
+        return None
+    left = [m for m in fy_months(fy) if month_end(m) > data_as_of]
+    gap = target - actual
+    if not left:
+        return Pace(None, f"{fy_end(fy).isoformat()} で年度は終わりました" + (f"（目標まで {_gap(ind, gap)} 不足）"
+                                                                     if gap > EPS else ""))
+    months = len(left)
+    if ind.kind == "milestone":
+        return Pace(None, f"{fy_end(fy).isoformat()} までに完了すること")
+    if ind.kind == "hours_per_month":
+        done = 12 - months  # the actual is the mean of the complete months
+        need = (target * 12 - actual * done) / months
+        return Pace(need, f"残り{months}か月の平均を {format_value(ind, _ceil(need, 0))} 以上に"
+                          f"（年度平均を {format_value(ind, target)} にするには）")
+    if ind.kind == "ratio" and not ind.accumulates:
+        share = ((data_as_of - fy_start(fy)).days + 1) / ((fy_end(fy) - fy_start(fy)).days + 1)
+        need = (target - actual * share) / (1 - share)
+        if need > 1:
+            return Pace(None, f"残り{months}か月がすべて該当しても年度の比率は {format_value(ind, target)} に届きません")
+        return Pace(need, f"残り{months}か月の比率を平均 {_ceil(need * 100, 1):.1f}% 以上に"
+                          "（件数がこれまでと同じペースなら）")
+    if gap <= EPS:
+        return Pace(0.0, f"目標の水準にあります。年度末まで {format_value(ind, target)} 以上を保つこと")
+    if ind.kind == "ratio":  # a share that only grows within the year: the part still to come
+        return Pace(gap / months, f"年度末までにあと {gap * 100:.1f} ポイント（月あたり {gap * 100 / months:.1f} "
+                                  f"ポイント）")
+    per = gap / months
+    growth = "の増加" if ind.kind == "cumulative_count" else ""
+    return Pace(per, f"残り{months}か月であと {_gap(ind, gap)}（月あたり {_count(ind, per)}{growth}）")
+
+
+def _ceil(value: float, digits: int) -> float:
+    """A pace is rounded up: the rounded figure must still be enough."""
+    scale = 10 ** digits
+    return math.ceil(value * scale - 1e-6) / scale
+
+
+def _count(ind: Indicator, value: float) -> str:
+    value = _ceil(value, 1)
+    text = f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+    return text + ind.unit
+
+
+def _gap(ind: Indicator, gap: float) -> str:
+    if ind.kind == "ratio":
+        return f"{gap * 100:.1f} ポイント"
+    if ind.kind == "hours_per_month":
+        return format_value(ind, gap)
+    if ind.kind == "milestone":
+        return "完了"
+    return _count(ind, gap)
+
+
+@dataclass(frozen=True)
+class Since:
+    status: str
+    day: date
+    first: bool   # the status has held since the first evaluation on record
+
+
+def status_since(history: Sequence[Mapping[str, Any]]) -> Since | None:
+    """Since when the latest status holds: the first as-of of the run of equal statuses that ends with
+    the latest evaluation. `history`: one KPI and fiscal year's evaluations, in as-of order."""
+    if not history:
+        return None
+    status, start = history[-1]["status"], len(history) - 1
+    while start > 0 and history[start - 1]["status"] == status:
+        start -= 1
+    return Since(status, history[start]["as_of"], start == 0)
+
+
+def since_text(since: Since) -> str:
+    first = "（最初の評価）" if since.first else " "
+    return f"{since.day.isoformat()}{first}から{STATUS_TEXT[since.status]}"
 
 
 def evaluation_rows(verdicts: Iterable[Any], catalog: Catalog) -> list[dict[str, str]]:

@@ -255,12 +255,12 @@ def test_rejections_html_has_a_section_per_source_with_counts_escaped_and_capped
     sections = rejections_html(rows, sources=["moveout_log", "manual_entries", "speech_usage"])
     assert len(sections) == 3 and all(s.startswith("<section") and s.endswith("</section>") for s in sections)
     moveout, manual, speech = sections
-    assert "<h2>除外した行 — 転出届 受付ログ（moveout_log）</h2>" in moveout
+    assert '<h2 title="moveout_log">除外した行 — 転出届 受付ログ</h2>' in moveout
     assert "<td>受付日を解釈できません</td><td class=\"num\">205</td>" in moveout
     assert "<td>区コードが大阪市の24区にありません</td><td class=\"num\">1</td>" in moveout
-    assert moveout.count("<td>&lt;b&gt;x&lt;/b&gt;.csv</td>") == MAX_SHOWN and "<b>x</b>" not in moveout
+    assert moveout.count('<td data-label="ファイル">&lt;b&gt;x&lt;/b&gt;.csv</td>') == MAX_SHOWN and "<b>x</b>" not in moveout
     assert "ほか 6 件は表示していません" in moveout
-    assert "<td>R&amp;D</td>" in manual and "<td>KPI ID</td>" in manual
+    assert '<td data-label="値">R&amp;D</td>' in manual and '<td data-label="列">KPI ID</td>' in manual
     assert "除外した行はありません" in speech and "<table>" not in speech
     assert rejections_html([]) == ['<section class="rejections"><h2>除外した行</h2><p>除外した行はありません</p>'
                                    '</section>']
@@ -282,8 +282,9 @@ def test_the_report_page_ends_with_the_sections(inbox: Path, tmp_path: Path) -> 
     assert [r["item"] for r in rejections.rows] == ["3", "4", "12", "13"]   # the first two of each source
     html_path, _ = write_report([], [], CATALOG, 2025, tmp_path, rejections=rejections)
     page = html_path.read_text("utf-8")
-    body = page[:page.index("</body>")]
-    assert body.endswith("</section>") and body.count('<section class="rejections">') == 2
+    sections = page[page.index('<section class="rejections">'):]
+    assert page.index('<section class="rejections">') > page.rfind('id="challenge-')   # after the indicators
+    assert sections.count('<section class="rejections">') == 2
     assert "ほか 2 件は表示していません" in page and "ほか 1 件は表示していません" in page
 
 

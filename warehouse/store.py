@@ -331,6 +331,17 @@ def latest_evaluations(engine: Engine, fiscal_year: int | None = None) -> list[d
         return [dict(r._mapping) for r in conn.execute(query.order_by(e.fiscal_year, e.id))]
 
 
+def evaluation_history(engine: Engine, fiscal_year: int) -> list[dict[str, Any]]:
+    """Every evaluation of the fiscal year, one per KPI and as-of date (the newest run's where a backfill
+    and a night evaluated the same day), in KPI and as-of order: when did a status begin."""
+    e = kpi_evaluation.c
+    query = (select(e.kpi_id, e.fiscal_year, e.as_of, e.status, e.grade, e.actual, e.projected)
+             .where(e.fiscal_year == fiscal_year).order_by(e.kpi_id, e.as_of, e.id))
+    with engine.connect() as conn:
+        newest = {(r.kpi_id, r.as_of): dict(r._mapping) for r in conn.execute(query)}
+    return list(newest.values())
+
+
 def ingest_states(engine: Engine) -> dict[str, dict[str, Any]]:
     with engine.connect() as conn:
         return {r.source: dict(r._mapping) for r in conn.execute(select(ingest_state))}
