@@ -55,7 +55,7 @@ class Digest:
         for section in self.sections:
             parts.append(f"<h3>■ {escape(section.label)}（{len(section.entries)} 件）</h3><ul>")
             for entry in section.entries:
-                # The full-width space keeps the detail lines indented in the derived plain text too.
+                # The full-width space indents the detail lines (Apprise makes it a plain space in the text part).
                 details = "".join(f"<br>\u3000{escape(line)}" for line in entry.lines)
                 parts.append(f"<li>{escape(entry.headline)}{details}</li>")
             parts.append("</ul>")
