@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from jisseki.alerts import digest
-from jisseki.alerts.deliver import channel, deliver
+from jisseki.alerts.deliver import Channel, channel, deliver
 from jisseki.alerts.rules import WATCHDOG_RUN, Checked, NightRun, check, lock_check, night_missed, to_state
 from jisseki.catalog import Catalog
 from jisseki.city_calendar import CityCalendar
@@ -55,21 +55,36 @@ def source_places(config: Config) -> dict[str, str]:
 
 
 def process_lock_alert(engine: Any, config: Config, refusal: str | None, as_of: date, run_id: str) -> AlertSummary:
-    """The lock condition (refusal: why this run gave up on the lock; None: it got it). Only this run's messages
-    go out here: the run that holds the lock may be delivering the rest of the queue at this moment."""
-    return _announce(engine, config, lock_check(refusal, as_of), run_id, run_id, as_of)
+    """The lock condition (refusal: why this run gave up on the lock; None: it got it). A run that gave up sends
+    its own digest now, and only its own rows: the run that holds the lock may be delivering the rest of the
+    queue at this moment. A run that got the lock only records the change: its 「解消」 goes out in the digest
+    at the end of the same run (one message a run), or in a later one if this run does not get that far."""
+    checked = lock_check(refusal, as_of)
+    if refusal is None:
+        channels = _channels(config)
+        return _summary(store.reconcile(engine, checked, list(channels), run_id), 0, 0,
+                        len(store.pending(engine, channels, run_id)))
+    return _announce(engine, config, checked, run_id, run_id, as_of)
+
+
+def _channels(config: Config) -> dict[str, Channel]:
+    return {c.id: c for c in (channel(url) for url in config.alerts.channel_urls())}
 
 
 def _announce(engine: Any, config: Config, checked: Checked, run_id: str, only_of: str | None,
               as_of: date) -> AlertSummary:
-    channels = {c.id: c for c in (channel(url) for url in config.alerts.channel_urls())}
+    channels = _channels(config)
     changes = store.reconcile(engine, checked, list(channels), run_id)
     sent, failed = deliver(store.pending(engine, channels, only_of), channels,
                            lambda ids, error: store.mark(engine, ids, error),
                            lambda rows: digest.build(rows, as_of, config.alerts.ui_url))
+    return _summary(changes, sent, failed, len(store.pending(engine, channels, only_of)))
+
+
+def _summary(changes: list[store.Change], sent: int, failed: int, pending: int) -> AlertSummary:
     return AlertSummary(raised=[c.key for c in changes if c.change == "firing"],
                         resolved=[c.key for c in changes if c.change == "resolved"], sent=sent, failed=failed,
-                        pending=len(store.pending(engine, channels, only_of)))
+                        pending=pending)
 
 
 @dataclass(frozen=True)
