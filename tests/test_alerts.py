@@ -84,3 +84,19 @@ def test_secret_urls_come_from_the_environment_and_are_never_stored(tmp_path, mo
     monkeypatch.delenv("JISSEKI_TEST_ALERT_URL")
     with pytest.raises(ConfigError, match="JISSEKI_TEST_ALERT_URL"):
         load_config(config).alerts.channel_urls()
+
+
+def test_where_sources_read_from_is_told_without_what_is_secret_and_the_ui_address_comes_from_prefects_setting(
+        tmp_path) -> None:
+    from jisseki.alerts.run import source_places
+    from jisseki.config import load_config
+
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", "https://u:pw@api.example.jp:8443/v1?key=k",
+                          **{"sources.nocode_apps": {"base_url": "http://[fd00::5]/apps", "token_env": "X"}})
+    loaded = load_config(config, {"PREFECT_UI_URL": "http://prefect.example.internal:4200/"})
+    assert source_places(loaded) == {"online_procedures": "API https://api.example.jp:8443",
+                                     "moveout_log": f"フォルダ {tmp_path / 'moveout'}",
+                                     "speech_usage": f"フォルダ {tmp_path / 'speech'}",
+                                     "nocode_apps": "API http://[fd00::5]"}
+    assert loaded.alerts.ui_url == "http://prefect.example.internal:4200"
+    assert load_config(config, {}).alerts.ui_url is None
