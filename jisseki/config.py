@@ -147,6 +147,9 @@ class AlertsConfig(_Strict):
     urls: list[str] = []  # Apprise URLs; "env:NAME" takes a secret URL from the environment
     resolved: list[SecretStr] = Field(default=[], exclude=True)
     missing_env: list[str] = Field(default=[], exclude=True)
+    # The Prefect UI's address (Prefect's own setting PREFECT_UI_URL, from the environment): digests link the
+    # flow run there; without it they name the flow run's id.
+    ui_url: str | None = Field(default=None, exclude=True)
 
     def channel_urls(self) -> list[str]:
         if self.missing_env:
@@ -297,6 +300,7 @@ def default_key_dir(environ: Mapping[str, str]) -> Path:
 
 def _resolve_alerts(alerts: AlertsConfig, environ: Mapping[str, str]) -> None:
     alerts.resolved, alerts.missing_env = [], []
+    alerts.ui_url = environ.get("PREFECT_UI_URL", "").strip().rstrip("/") or None
     for url in alerts.urls:
         if url.startswith("env:"):
             value = environ.get(url[4:])

@@ -20,9 +20,13 @@ DEFAULTS = {"online_procedures": RecentCrawl(2), "moveout_log": NewDataDay(3), "
             "nocode_apps": RecentCrawl(2), "dataviz_access": NewDataDay(3), "manual_entries": EntryDue(4, 30)}
 
 
+PLACES = {"moveout_log": "フォルダ /srv/inbox/tenshutsu", "nocode_apps": "API https://nocode.example.internal:8443",
+          "manual_entries": "フォルダ /srv/inbox/manual"}
+
+
 def run(figures, as_of, outcomes=None, states=None, freshness=None, calendar=CITY, now=NOW):
-    return check(evaluate(figures, CATALOG, as_of), figures, CATALOG, as_of, now, "run-9", outcomes or {},
-                 states or {}, freshness or {}, calendar)
+    return check(evaluate(figures, CATALOG, as_of), figures, CATALOG, as_of, now, outcomes or {},
+                 states or {}, freshness or {}, calendar, PLACES)
 
 
 def keys(checked) -> set[str]:
@@ -32,9 +36,10 @@ def keys(checked) -> set[str]:
 def test_a_missed_year_alerts_with_figure_target_period_and_run() -> None:
     checked = run([Figure("external_specialists", "FY2025", "city", date(2026, 3, 31), 3)], date(2026, 4, 19))
     alert = next(a for a in checked.active if a.key == "missed:external_specialists:FY2025")
-    assert "external_specialists" in alert.title and alert.subject == "external_specialists"
-    for text in ("実績: 3名", "目標: 7名", "FY2025", "B（未達成）", "フロー実行: run-9"):
-        assert text in alert.body
+    assert alert.title == "【目標未達成】DXの即戦力となる外部専門人材の確保（名）（external_specialists） 2025年度"
+    assert alert.subject == "external_specialists"
+    assert alert.body == ("DXの即戦力となる外部専門人材の確保（名）（external_specialists） 2025年度: 実績 3名 / 目標 7名 → "
+                          "B（未達成）（2026-04-19 時点）\n対応: 所管の所属に未達成の原因と来年度の対策を確認してください")
 
 
 def test_met_targets_raise_nothing() -> None:
@@ -45,7 +50,10 @@ def test_met_targets_raise_nothing() -> None:
 
 def test_at_risk_while_the_year_runs() -> None:
     checked = run([Figure("myna_moveout_share", "FY2025", "city", date(2025, 9, 30), 0.2, 20, 100)], date(2025, 9, 30))
-    assert "at_risk:myna_moveout_share:FY2025" in keys(checked)
+    body = next(a.body for a in checked.active if a.key == "at_risk:myna_moveout_share:FY2025")
+    assert body.startswith("転出におけるマイナポータルの利用率（myna_moveout_share） 2025年度: 年度累計の実績 20.0% / "
+                           "目標 25.0%（2025-09-30 時点）\n年度末の見込み: 20.0%（")
+    assert "必要なこと: 年度末までにあと 5.0 ポイント" in body and "対応: 所管の所属に年度末までの取組の見通し" in body
 
 
 def test_monthly_target_missed_only_for_completed_months() -> None:
@@ -61,7 +69,16 @@ def test_failed_and_rejected_sources_alert_by_name() -> None:
                                                    "speech_usage": ("landed", ""), "nocode_apps": ("failed", "HTTP 503")})
     assert {"source_failed:moveout_log", "source_failed:nocode_apps"} <= keys(checked)
     assert "source_failed:speech_usage" not in keys(checked) and "run:speech_usage" in checked.scopes
-    assert "不正な行が 10%" in next(a for a in checked.active if a.subject == "moveout_log").body
+    rejected = next(a for a in checked.active if a.subject == "moveout_log")
+    assert rejected.title == "【検証で不採用】転出届の受付ログ（moveout_log）"
+    assert rejected.body.split("\n")[:2] == [
+        "転出届の受付ログ（moveout_log）: 検証で不採用（2026-04-19 時点） 読込元: フォルダ /srv/inbox/tenshutsu",
+        "理由: 不正な行が 10%"]
+    failed = next(a for a in checked.active if a.subject == "nocode_apps")
+    assert failed.body.split("\n")[0] == ("ノーコードアプリの一覧（API）（nocode_apps）: 取込失敗（2026-04-19 時点） "
+                                          "読込元: API https://nocode.example.internal:8443")
+    for alert in (rejected, failed):
+        assert "failed" not in alert.body and "rejected" not in alert.body and "対応: " in alert.body
 
 
 def stale(checked) -> dict[str, str]:
@@ -90,10 +107,12 @@ def test_a_daily_log_is_late_by_business_days_over_the_new_year(as_of: date, lat
     if late is None:
         assert body is None
         return
-    assert body.startswith("ソース: moveout_log\n")  # the resolution message quotes the first line
+    # the digest's line, which the resolution message quotes
+    assert body.startswith("転出届の受付ログ（moveout_log）: データ遅延（"
+                           f"{as_of} 時点） 読込元: フォルダ /srv/inbox/tenshutsu\n")
     for text in (f"最新のデータ日 2025-12-26（金）から基準日 2026-01-08（木）までに {late} 営業日",
                  "許容: 3 営業日まで", "年末年始（12/29〜1/3）", "[calendar] closed_days",
-                 "対応: moveout_log のファイルが取込フォルダに届いているか", "フロー実行: run-9"):
+                 "対応: 新しいファイルが取込フォルダ（フォルダ /srv/inbox/tenshutsu）に届いているか"):
         assert text in body
 
 
@@ -119,7 +138,8 @@ def test_an_api_is_late_by_calendar_days_since_its_last_crawl() -> None:
         assert ("nocode_apps" in bodies) is late, (days, now)
     body = bodies["nocode_apps"]
     for text in ("最後に取り込めたクロール: 2026-01-02 17:30 UTC", "確認時刻: 2026-01-06 18:30 UTC",
-                 "4 日を超えて取り込めていません", "対応: nocode_apps の API が応答しているか"):
+                 "4 日を超えて取り込めていません",
+                 "対応: API（API https://nocode.example.internal:8443）が応答しているか"):
         assert text in body
 
 
@@ -137,6 +157,7 @@ def test_manual_entries_missing_after_april_of_the_next_year() -> None:
     assert not {k for k in keys(may) if k.startswith("manual_missing:online_procedures")}
     body = next(a.body for a in may.active if a.key == "manual_missing:external_specialists:FY2025")
     assert "入力期限 2026-04-30（木）を過ぎても" in body and "対応: 所管の所属に 2025年度の実績" in body
+    assert "取込フォルダ（フォルダ /srv/inbox/manual）に置かれたか" in body
 
 
 def test_the_manual_due_date_comes_from_the_config() -> None:

@@ -1,4 +1,4 @@
-"""Alerts from a real run on unseen data: every missed target named, none that was met, once."""
+"""Alerts from a real run on unseen data: every missed target named, none that was met, once, in one digest a run."""
 from __future__ import annotations
 
 import re
@@ -23,6 +23,10 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 def named(messages: list[dict], kpi: str) -> bool:
     pattern = re.compile(rf"(?<![a-z_]){re.escape(kpi)}(?![a-z_])")
     return any(pattern.search(m["title"] + m["message"]) for m in messages)
+
+
+def resolved(kpi: str) -> str:
+    return f"【目標未達成】{load_catalog().get(kpi).name}（{kpi}） 2025年度: 解消しました"
 
 
 def add_entry(folder, kpi: str, value: int) -> None:
@@ -57,6 +61,7 @@ def test_alerts_name_every_missed_target_once_and_resolve_once(tmp_path, monkeyp
             met = {k for k, g in grades.items() if g == "A"}
             assert missed and met
             first = list(receiver.messages)
+            assert len(first) == 1 and first[0]["title"].startswith(f"【jisseki】{AS_OF} 時点: 目標未達成 {len(missed)} 件・")
             assert all(named(first, k) for k in missed)
             assert not [k for k in met if named(first, k)]
 
@@ -65,16 +70,17 @@ def test_alerts_name_every_missed_target_once_and_resolve_once(tmp_path, monkeyp
 
             add_entry(tmp_path / "manual", "external_specialists", 8)  # the department corrects its entry
             assert run_nightly(config, AS_OF, None) == 0
-            news = receiver.messages[len(first):]
-            assert [m["title"] for m in news] == ["【解消】【目標未達成】external_specialists 2025年度"]
+            [news] = receiver.messages[len(first):]
+            assert news["title"] == f"【jisseki】{AS_OF} 時点: 目標未達成 0 件・要注意 0 件・取込失敗 0 件・解消 1 件"
+            assert resolved("external_specialists") in news["message"]
 
             receiver.close()  # the channel goes down; the next change must wait, not fail the run
             add_entry(tmp_path / "manual", "infra_training_participants", 61)
             assert run_nightly(config, AS_OF, None) == 0
             receiver = Receiver(port)
             assert run_nightly(config, AS_OF, None) == 0
-            assert [m["title"] for m in receiver.messages] == [
-                "【解消】【目標未達成】infra_training_participants 2025年度"]
+            [later] = receiver.messages
+            assert later["title"].endswith("・解消 1 件") and resolved("infra_training_participants") in later["message"]
         finally:
             receiver.close()
     assert f"127.0.0.1:{port}" not in every_cell(url)  # channels are stored as hashes only
@@ -127,7 +133,8 @@ def test_a_failure_while_landing_is_recorded_summarised_and_alerted(tmp_path, wa
     assert runs["moveout_log"][0] == "landed"
     assert speech_rows == 0   # the landing rolled back whole
     assert f"speech_usage: 失敗 — {message}" in out.out
-    alert = [m for m in receiver.messages if m["title"] == "【取込失敗】ソース speech_usage"]
-    assert alert and message in alert[0]["message"]
+    [digest] = receiver.messages
+    assert "取込失敗 1 件" in digest["title"]
+    assert "AI音声認識の利用ログ（speech_usage）: 取込失敗" in digest["message"] and message in digest["message"]
     assert REFUSAL not in out.out + out.err + every_cell(warehouse_url)
     assert not [m for m in receiver.messages if REFUSAL in m["title"] + m["message"]]

@@ -20,6 +20,7 @@ import pytest
 
 from jisseki.config import ConfigError, config_file
 from jisseki.deployment import definition
+from tests.digests import entries
 from tests.handcount import expected_figures
 from tests.support import Receiver, table_counts, write_config
 from tests.test_exactness import assert_matches, landed
@@ -185,6 +186,12 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
     assert procs.tagged() == [], "a process started by the test outlived it"
 
 
+def locked(receiver: Receiver) -> list[str]:
+    """The digest sections that told of the lock: fired, then resolved."""
+    return [section for section, line in entries(receiver.messages)
+            if line.startswith(LOCKED_TITLE) or line.endswith("時点の分）を開始できませんでした")]
+
+
 def _healthy(api: str) -> bool:
     try:
         return httpx.get(f"{api}/health", timeout=2).status_code == 200
@@ -226,8 +233,9 @@ def test_served_and_work_pool_deployments_side_by_side_overlapping_runs_wait(sta
         assert f"{socket.gethostname()} の PID {os.getpid()}" in message and "UTC から" in message, message
         assert "2 秒待っても開始できませんでした" in message and "Prefect UI" in message and "次の定時実行" in message
         assert "--wait" not in message
-        assert receiver.titles() == [LOCKED_TITLE]
-        assert f"PID {os.getpid()}" in receiver.messages[0]["message"]
+        [digest] = receiver.messages
+        assert "・未実行 1 件・" in digest["title"] and f"PID {os.getpid()}" in digest["message"]
+        assert locked(receiver) == ["夜間処理の未実行"] and f"フロー実行 ID: {run.id}" in digest["message"]
         assert table_counts(url)["kpi_actual"] == 0  # it collected nothing
 
         # Two runs of the work-pool deployment at the same moment: one after the other, both Completed.
@@ -239,7 +247,7 @@ def test_served_and_work_pool_deployments_side_by_side_overlapping_runs_wait(sta
         assert "AwaitingConcurrencySlot" in {s.name for s in client.read_flow_run_states(runs[1].id)}  # enqueued
         assert_matches(landed(url), file_sources_only(expected_figures(stack["data"], [], SUGGESTED_AS_OF)))
         # The first run that got the lock resolved the alert, once.
-        assert [t for t in receiver.titles() if LOCKED_TITLE in t] == [LOCKED_TITLE, f"【解消】{LOCKED_TITLE}"]
+        assert locked(receiver) == ["夜間処理の未実行", "解消"]
 
         # A served run started while the warehouse is held waits for it (the definition's wait), then completes.
         with exclusive_run(engine):

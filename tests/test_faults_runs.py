@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from flows.run import run_nightly
 from jisseki.demo.sample_api import Reply, SampleApi
+from tests.digests import entries, sources
 from tests.handcount import expected_figures
 from tests.support import (
     TOKEN,
@@ -51,9 +52,7 @@ def test_both_apis_down_fails_naming_both_and_everything_else_lands_exactly(tmp_
     err = capsys.readouterr().err
     assert "online_procedures" in err and "nocode_apps" in err
     assert_matches(landed(url), file_sources_only(expected_figures(tmp_path, procedures, SUGGESTED_AS_OF)))
-    failed_alerts = [m for m in receiver.messages if m["title"].startswith("【取込失敗】")]
-    assert sorted(m["title"] for m in failed_alerts) == ["【取込失敗】ソース nocode_apps",
-                                                         "【取込失敗】ソース online_procedures"]
+    assert sorted(sources(receiver.messages, "取込失敗・不採用")) == ["nocode_apps", "online_procedures"]
 
 
 def test_a_wrong_token_never_shows_in_output_warehouse_or_alerts(tmp_path, monkeypatch, capsys) -> None:
@@ -123,8 +122,8 @@ def test_a_run_killed_mid_way_and_run_again_ends_exact(tmp_path, monkeypatch) ->
         receiver.close()
     assert_matches(landed(url), expected_figures(tmp_path, procedures, SUGGESTED_AS_OF))
     assert current_duplicates(url) == []
-    titles = receiver.titles()
-    assert len(titles) == len(set(titles))  # no alert sent twice
+    told = entries(receiver.messages)
+    assert len(told) == len(set(told))  # no alert sent twice
 
 
 def test_two_runs_at_once_one_refuses_or_waits_and_figures_stay_exact(tmp_path, monkeypatch) -> None:
@@ -284,7 +283,7 @@ def test_a_source_past_its_deadline_fails_and_the_run_ends_with_the_others_lande
     status, message = runs_of(url)["online_procedures"]
     assert status == "failed" and "期限 3 秒を過ぎても終わらなかったため打ち切りました" in message
     assert "online_procedures: 失敗 — 期限 3 秒" in done.stdout
-    assert "【取込失敗】ソース online_procedures" in receiver.titles()
+    assert "online_procedures" in sources(receiver.messages, "取込失敗・不採用")
     assert_matches(landed(url), file_sources_only(expected_figures(tmp_path, procedures, SUGGESTED_AS_OF)))
     assert query(url, "SELECT COUNT(*) FROM kpi_evaluation")[0][0] >= 15   # every KPI graded
     assert query(url, "SELECT COUNT(*) FROM run_lock")[0][0] == 0

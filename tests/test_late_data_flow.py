@@ -10,11 +10,12 @@ import sqlalchemy as sa
 
 from flows.run import run_nightly
 from jisseki.demo.sample_api import SampleApi
+from tests.digests import entries, sources
 from tests.support import TOKEN, TOKEN_ENV, Receiver, closed_port, write_config
 from warehouse.schema import ingest_state
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-LATE = "【データ遅延】"
+LATE = "データ遅延"
 
 
 def write_moveout(folder: Path) -> None:
@@ -27,7 +28,8 @@ def write_moveout(folder: Path) -> None:
 
 
 def late_messages(receiver: Receiver) -> list[dict]:
-    return [m for m in receiver.messages if m["title"].startswith(LATE)]
+    """The digests that tell of late data."""
+    return [m for m in receiver.messages if sources([m], LATE)]
 
 
 @pytest.mark.parametrize("sections, calendar, quiet, late_on, counted", [
@@ -55,9 +57,9 @@ def test_a_daily_log_is_late_only_after_its_business_days(tmp_path: Path, sectio
     finally:
         receiver.close()
     [message] = late_messages(receiver)
-    assert message["title"] == "【データ遅延】ソース moveout_log"
+    assert sources([message], LATE) == ["moveout_log"] and "データ遅延 1 件" in message["title"]
     assert f"最新のデータ日 2025-12-26（金）から基準日 {counted}" in message["message"]
-    assert "対応: moveout_log のファイルが取込フォルダに届いているか" in message["message"]
+    assert f"対応: 新しいファイルが取込フォルダ（フォルダ {tmp_path / 'moveout'}）に届いているか" in message["message"]
 
 
 PROCEDURES = [{"id": f"PROC-{n:06d}", "title": f"手続{n}", "department_code": "D0412", "online_since": "2021-06-01",
@@ -97,21 +99,23 @@ def test_an_api_is_late_by_the_days_since_its_last_crawl(tmp_path: Path, monkeyp
             write_config(tmp_path, url, None, moveout="", speech="", **procedures(down), **alerts)
             assert run_nightly(config, as_of, None) == 1
             [message] = late_messages(receiver)
-            assert message["title"] == "【データ遅延】ソース online_procedures"
+            assert sources([message], LATE) == ["online_procedures"]
             assert "2 日を超えて取り込めていません" in message["message"]
-            assert "対応: online_procedures の API が応答しているか" in message["message"]
-            assert "【取込失敗】ソース online_procedures" in receiver.titles()
+            assert f"対応: API（API {down}）が応答しているか" in message["message"]
+            assert sources([message], "取込失敗・不採用") == ["online_procedures"]   # the same digest
 
             seen = len(receiver.messages)
             write_config(tmp_path, url, None, moveout="", speech="", **procedures(api.base_url), **alerts)
             assert run_nightly(config, as_of, None) == 0  # a crawl lands again
-            assert sorted(receiver.titles()[seen:]) == ["【解消】【データ遅延】ソース online_procedures",
-                                                        "【解消】【取込失敗】ソース online_procedures"]
+            assert len(receiver.messages) == seen + 1
+            assert sorted(sources(receiver.messages[seen:], "解消")) == ["【データ遅延】online_procedures",
+                                                                       "【取込失敗】online_procedures"]
 
         crawl_landed_days_ago(url, 3)
         seen = len(receiver.messages)
         write_config(tmp_path, url, None, moveout="", speech="", **procedures(down, 4), **alerts)
         assert run_nightly(config, as_of, None) == 1  # down again, but 3 days is within the configured 4
-        assert receiver.titles()[seen:] == ["【取込失敗】ソース online_procedures"]
+        assert [s for s, _ in entries(receiver.messages[seen:])] == ["取込失敗・不採用"]
+        assert sources(receiver.messages[seen:], "取込失敗・不採用") == ["online_procedures"]
     finally:
         receiver.close()

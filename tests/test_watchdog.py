@@ -76,15 +76,17 @@ def test_a_night_that_did_not_run_is_told_once_and_resolved_by_the_next_run(tmp_
         assert first.returncode == 1 and "夜間処理が期限までに終わっていません" in first.stderr
         again = jisseki("watchdog", "--config", config)
         assert again.returncode == 1
-        told = receiver.messages[before:]
-        assert [m["title"].split("】")[0] for m in told] == ["【夜間処理が未実行"], told
-        assert "最後に終わった夜間処理" in told[0]["message"] and "prefect worker start" in told[0]["message"]
+        [told] = receiver.messages[before:]
+        assert told["title"].endswith("時点: 目標未達成 0 件・要注意 0 件・未実行 1 件・取込失敗 0 件"), told
+        assert "最後に終わった夜間処理" in told["message"] and "prefect worker start" in told["message"]
+        assert "フロー実行" not in told["message"]   # the watchdog has no flow run to link
 
         assert jisseki("run", "--config", config, "--as-of", SUGGESTED_AS_OF.isoformat()).returncode == 0
-        resolved = [m for m in receiver.messages[before + 1:] if "夜間処理が未実行" in m["title"]]
-        assert [m["title"].startswith("【解消】") for m in resolved] == [True]
+        resolved = [m for m in receiver.messages[before + 1:] if "【夜間処理が未実行】" in m["message"]]
+        assert len(resolved) == 1 and "の定時実行: 解消しました" in resolved[0]["message"]
         assert jisseki("watchdog", "--config", config).returncode == 0
-        assert len([m for m in receiver.messages if "夜間処理が未実行" in m["title"]]) == 2
+        assert len([m for m in receiver.messages if "未実行 1 件" in m["title"]]) == 1
+        assert len([m for m in receiver.messages if "【夜間処理が未実行】" in m["message"]]) == 1
     finally:
         receiver.close()
 

@@ -1,4 +1,5 @@
-"""Alert state and outbox: one message per change of state, kept until each channel has taken it."""
+"""Alert state and outbox: one row per change of state and channel, kept until the channel has taken the
+digest that carried it."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -24,7 +25,8 @@ class Change:
 
 def reconcile(engine: Engine, checked: Checked, channels: Sequence[str], run_id: str,
               stamp: datetime | None = None) -> list[Change]:
-    """Records what changed since the last run and queues one message per change and channel."""
+    """Records what changed since the last run and queues one row per change and channel (the digest of each
+    channel is built from its rows when it is delivered)."""
     stamp = stamp or now()
     active = {a.key: a for a in checked.active}
     with engine.begin() as conn:
@@ -56,7 +58,7 @@ def _fire(conn: Any, alert: Alert, row: Any, run_id: str, stamp: datetime) -> Ch
 def _resolve(conn: Any, row: Any, run_id: str, stamp: datetime) -> Change:
     conn.execute(update(alert_state).where(alert_state.c.alert_key == row.alert_key)
                  .values(status="resolved", flow_run_id=run_id, changed_at=stamp))
-    title, body = resolved_message(row.title, row.body, run_id)
+    title, body = resolved_message(row.title, row.body)
     return Change(row.alert_key, "resolved", "success", title, body)
 
 
@@ -70,13 +72,14 @@ def pending(engine: Engine, channels: Iterable[str], run_id: str | None = None) 
         return [dict(r._mapping) for r in conn.execute(query.order_by(o.id))]
 
 
-def mark(engine: Engine, outbox_id: int, error: str | None) -> None:
+def mark(engine: Engine, outbox_ids: Sequence[int], error: str | None) -> None:
+    """One attempt at the rows a digest carried: all delivered (error None) or all still waiting."""
     o = alert_outbox.c
     values: dict[str, Any] = {"attempts": o.attempts + 1, "last_error": error}
     if error is None:
         values["delivered_at"] = now()
     with engine.begin() as conn:
-        conn.execute(update(alert_outbox).where(o.id == outbox_id).values(**values))
+        conn.execute(update(alert_outbox).where(o.id.in_(list(outbox_ids))).values(**values))
 
 
 def firing(engine: Engine) -> list[dict[str, Any]]:

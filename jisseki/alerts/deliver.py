@@ -1,5 +1,5 @@
-"""Sending queued alerts through Apprise. A channel that is down never fails the run: its
-messages stay queued and go out on a later run. URLs are secrets: only their hash is stored."""
+"""Sending queued alerts through Apprise, one digest per channel. A channel that is down never fails the run:
+its messages stay queued and go out in its next digest. URLs are secrets: only their hash is stored."""
 from __future__ import annotations
 
 import hashlib
@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from jisseki.alerts.digest import Digest
 from jisseki.imports import heavy
 
 SEVERITY = {"failure": "failure", "warning": "warning", "success": "success"}
@@ -27,33 +28,39 @@ def channel(url: str) -> Channel:
 
 
 def apprise_send(ch: Channel, title: str, body: str, severity: str) -> bool:
+    """body is HTML. Told so, Apprise converts it for each channel: mail gets a text/html part and a text/plain
+    part derived from it with its lines kept; a plain-text channel (json://) gets that text, Markdown ones
+    Markdown. Without body_format Apprise would take the body as already in the channel's format."""
     apprise = heavy("apprise")
     # Apprise's own log lines can carry the URL; keep them out of ours.
     logging.getLogger("apprise").setLevel(logging.CRITICAL)
     notifier = apprise.Apprise()
     if not notifier.add(ch.url.get_secret_value()):
         return False
-    return bool(notifier.notify(title=title, body=body, notify_type=SEVERITY.get(severity, "info")))
+    return bool(notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.HTML,
+                                notify_type=SEVERITY.get(severity, "info")))
 
 
 def deliver(queued: list[Mapping[str, Any]], channels: Mapping[str, Channel],
-            mark: Callable[[int, str | None], None],
+            mark: Callable[[list[int], str | None], None], compose: Callable[[list[Mapping[str, Any]]], Digest],
             send: Callable[[Channel, str, str, str], bool] = apprise_send) -> tuple[int, int]:
-    """Sends in order; after a channel fails once, its other messages wait for the next run."""
+    """One digest per channel of everything queued for it; all its rows are delivered when the channel takes
+    the one message, and all wait for the next run when it does not. Returns (digests sent, failed)."""
     sent = failed = 0
-    down: set[str] = set()
+    by_channel: dict[str, list[Mapping[str, Any]]] = {}
     for message in queued:
-        ch = channels.get(message["channel"])
-        if ch is None or ch.id in down:
-            continue
+        if message["channel"] in channels:
+            by_channel.setdefault(message["channel"], []).append(message)
+    for channel_id, rows in by_channel.items():
+        ch = channels[channel_id]
+        digest = compose(rows)
         try:
-            ok = send(ch, message["title"], message["body"], message["severity"])
+            ok = send(ch, digest.subject, digest.html(), digest.severity)
             error = None if ok else f"{ch.label} が受け付けませんでした"
         except Exception as exc:  # a broken channel must not break the nightly run
             error = f"{ch.label} への送信で {type(exc).__name__}"
-        mark(message["id"], error)
+        mark([row["id"] for row in rows], error)
         if error:
-            down.add(ch.id)
             failed += 1
         else:
             sent += 1

@@ -27,16 +27,21 @@ WATCHDOG_TODO = ("対応: 夜間処理を動かすもの（Prefect のワーカ�
 NOT_COUNTED = ("土曜・日曜・祝日（振替休日・国民の休日を含む）・年末年始（12/29〜1/3）・"
                "設定の閉庁日（[calendar] closed_days）")
 LOCK_SCOPE = "run_lock"    # the warehouse lock: checked by every run that gets it or gives up on it
+WATCHDOG_RUN = "watchdog"  # the flow_run_id of what the watchdog queues: it has no flow run
+# The sources in the words of the people who read the alerts
+SOURCE_NAMES = {"online_procedures": "オンライン手続の一覧（手続 API）", "moveout_log": "転出届の受付ログ",
+                "speech_usage": "AI音声認識の利用ログ", "nocode_apps": "ノーコードアプリの一覧（API）",
+                "dataviz_access": "データ可視化環境のアクセスログ", "manual_entries": "実績入力シート"}
 
 
 @dataclass(frozen=True)
 class Alert:
-    key: str          # identity of the condition, stable across runs
+    key: str          # identity of the condition, stable across runs; its first part is its kind (digest.py)
     scope: str        # what was checked; a firing alert whose scope was checked and is quiet resolves
     subject: str      # kpi_id or source name
     severity: str     # warning | failure
     title: str
-    body: str
+    body: str         # first line: the digest's entry (who, figure, target, period); then what to do
 
 
 @dataclass
@@ -52,65 +57,100 @@ class SourceState:
 
 
 def check(verdicts: Iterable[Verdict], figures: Iterable[Figure], catalog: Catalog, as_of: date, now: datetime,
-          run_id: str, outcomes: Mapping[str, tuple[str, str]], states: Mapping[str, SourceState],
-          freshness: Mapping[str, Freshness], calendar: CityCalendar) -> Checked:
+          outcomes: Mapping[str, tuple[str, str]], states: Mapping[str, SourceState],
+          freshness: Mapping[str, Freshness], calendar: CityCalendar, places: Mapping[str, str]) -> Checked:
     """outcomes: this run's (status, message) per source; states: the last landing per source;
-    freshness: when each configured source is late, from its config section."""
+    freshness: when each configured source is late, from its config section; places: where each source reads
+    from, in words that hold no secret (a folder, an API's host). The digest links the flow run, not the rules."""
     out = Checked()
     out.scopes.add(WATCHDOG_SCOPE)   # this night ran: what the watchdog said of a missed one is resolved
-    footer = f"フロー実行: {run_id}"
     for verdict in verdicts:
         ind = catalog.get(verdict.kpi_id)
-        _kpi_alerts(out, ind, verdict, freshness.get(ind.source), footer)
-    _monthly_alerts(out, list(figures), catalog, as_of, footer)
+        _kpi_alerts(out, ind, verdict, freshness.get(ind.source), places.get(ind.source))
+    _monthly_alerts(out, list(figures), catalog, as_of)
     for name, (status, message) in outcomes.items():
         out.scopes.add(f"run:{name}")
         if status != "landed":
-            word = "検証で不採用" if status == "rejected" else "取込失敗"
-            out.active.append(Alert(f"source_failed:{name}", f"run:{name}", name, "failure",
-                                    f"【{word}】ソース {name}",
-                                    f"ソース: {name}\n状態: {status}\n理由: {message}\n期間: {as_of} 時点\n{footer}"))
+            out.active.append(_source_failed(name, status, message, places.get(name), as_of))
     for name, rule in freshness.items():
-        _stale_alert(out, name, rule, states.get(name), as_of, now, calendar, footer)
+        _stale_alert(out, name, rule, states.get(name), as_of, now, calendar, places.get(name))
     return out
 
 
-def lock_check(refusal: str | None, as_of: date, run_id: str) -> Checked:
+def source_label(name: str) -> str:
+    return f"{SOURCE_NAMES.get(name, name)}（{name}）"
+
+
+def _source_failed(name: str, status: str, message: str, place: str | None, as_of: date) -> Alert:
+    rejected = status == "rejected"
+    word = "検証で不採用" if rejected else "取込失敗"
+    where = f"読込元: {place}" if place else "読込元: 設定ファイルにありません"
+    todo = ("対応: 不採用の理由（不正な行の割合など）を確認し、読込元のファイルを直すか差し替えてください。"
+            "前回までの実績は残っています" if rejected else
+            "対応: 読込元に届くか（フォルダならマウントと権限、API なら応答と認証情報）と理由を確認し、"
+            "直ったら `jisseki run` で取り込み直してください")
+    reasons = [f"理由: {line}" for line in message.splitlines() if line.strip()] or ["理由: 記録がありません"]
+    return Alert(f"source_failed:{name}", f"run:{name}", name, "failure", f"【{word}】{source_label(name)}",
+                 "\n".join([f"{source_label(name)}: {word}（{as_of} 時点） {where}", *reasons, todo]))
+
+
+def lock_check(refusal: str | None, as_of: date) -> Checked:
     """The lock condition alone. A run that gave up waiting for the warehouse lock fires it, refusal saying who
     holds it and what to do; the next run that gets the lock finds it quiet, which resolves it."""
     out = Checked(scopes={LOCK_SCOPE})
     if refusal is not None:
         out.active.append(Alert("run_locked", LOCK_SCOPE, "nightly", "failure", "【未実行】夜間処理 倉庫が使用中",
-                                f"夜間処理（{as_of} 時点の分）を開始できませんでした\n{refusal}\nフロー実行: {run_id}"))
+                                f"夜間処理（{as_of} 時点の分）を開始できませんでした\n{refusal}"))
     return out
 
 
-def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None, footer: str) -> None:
+def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None, place: str | None) -> None:
     scope = f"kpi:{ind.id}"
     out.scopes.add(scope)
-    head = f"指標: {ind.name}（{ind.id}）\n期間: {v.fiscal_year}年度（FY{v.fiscal_year}、{v.as_of} 時点）"
-    figures = f"実績: {format_value(ind, v.actual)}\n目標: {format_value(ind, v.target)}"
+    who = f"{ind.name}（{ind.id}） {v.fiscal_year}年度"
+    when = f"（{v.as_of} 時点）"
     if v.grade == "B":
-        out.active.append(Alert(f"missed:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "failure",
-                                f"【目標未達成】{ind.id} {v.fiscal_year}年度",
-                                f"{head}\n{figures}\n達成状況: B（未達成）\n{footer}"))
+        out.active.append(Alert(
+            f"missed:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "failure", f"【目標未達成】{who}",
+            f"{who}: 実績 {format_value(ind, v.actual)} / 目標 {format_value(ind, v.target)} → B（未達成）{when}\n"
+            f"対応: 所管の所属に未達成の原因と来年度の対策を確認してください"))
     elif v.status == "at_risk":
-        out.active.append(Alert(f"at_risk:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "warning",
-                                f"【要注意】{ind.id} {v.fiscal_year}年度 目標に届かない見込み",
-                                f"{head}\n{figures}（年度累計）\n年度末見込み: {format_value(ind, v.projected)}\n"
-                                f"見込みの方法: {v.projection_method}\n{footer}"))
+        out.active.append(Alert(
+            f"at_risk:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "warning", f"【要注意】{who} 目標に届かない見込み",
+            f"{who}: 年度累計の実績 {format_value(ind, v.actual)} / 目標 {format_value(ind, v.target)}{when}\n"
+            f"年度末の見込み: {format_value(ind, v.projected)}（{v.projection_method}）\n"
+            f"必要なこと: {_needed(ind, v)}\n"
+            f"対応: 所管の所属に年度末までの取組の見通しと、前倒しできる取組を確認してください"))
     elif v.status == "no_data" and isinstance(rule, EntryDue) and v.as_of > rule.due(v.fiscal_year):
-        out.active.append(Alert(f"manual_missing:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "warning",
-                                f"【未入力】{ind.id} {v.fiscal_year}年度",
-                                f"{head}\n目標: {format_value(ind, v.target)}\n"
-                                f"入力期限 {day_label(rule.due(v.fiscal_year))}を過ぎても"
-                                f"実績入力シートに入力がありません\n"
-                                f"対応: 所管の所属に {v.fiscal_year}年度の実績（{ind.id}）の入力を"
-                                f"依頼してください\n{footer}"))
+        sheet = f"（{place}）" if place else ""
+        out.active.append(Alert(
+            f"manual_missing:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "warning", f"【未入力】{who}",
+            f"{who}: 実績が未入力 / 目標 {format_value(ind, v.target)}（入力期限 {day_label(rule.due(v.fiscal_year))}"
+            f"を過ぎても実績入力シートに入力がありません）\n"
+            f"対応: 所管の所属に {v.fiscal_year}年度の実績（{ind.id}）の入力を依頼し、"
+            f"入力したシートが取込フォルダ{sheet}に置かれたかを確認してください"))
 
 
-def _monthly_alerts(out: Checked, figures: list[Figure], catalog: Catalog, as_of: date, footer: str) -> None:
-    """A per-month target ("月1,870時間以上") missed in a month that is over."""
+def _needed(ind: Indicator, v: Verdict) -> str:
+    """What it takes to reach the target from here, in the indicator's own unit."""
+    if ind.kind in ("cumulative_count", "count_per_fy"):
+        return f"年度末までにあと {format_value(ind, v.target - v.actual)}"
+    if ind.kind == "ratio":
+        return f"年度末までにあと {(v.target - v.actual) * 100:.1f} ポイント"
+    if ind.kind == "hours_per_month":
+        return f"残りの月で、見込みより{format_value(ind, v.target - v.projected)}多い利用"
+    return "年度末までに完了すること"
+
+
+def month_words(label: str) -> str:
+    """"2025-04" as people write it: 2025年4月."""
+    year, month = label.split("-")
+    return f"{int(year)}年{int(month)}月"
+
+
+def _monthly_alerts(out: Checked, figures: list[Figure], catalog: Catalog, as_of: date) -> None:
+    """A per-month target ("月1,870時間以上") missed in a month that is over. One condition per month, so each
+    month resolves on its own; the digest folds the months of one indicator into one line."""
     by_key = {f.key: f for f in figures if f.scope == CITY}
     for ind in catalog.indicators:
         if ind.kind != "hours_per_month":
@@ -120,41 +160,46 @@ def _monthly_alerts(out: Checked, figures: list[Figure], catalog: Catalog, as_of
                 figure = by_key.get((ind.id, month_label(month), CITY))
                 if figure is None or month_end(month) > as_of or figure.value >= target:
                     continue
+                who = f"{ind.name}（{ind.id}） {month_words(month_label(month))}"
                 out.active.append(Alert(
                     f"month_missed:{ind.id}:{month_label(month)}", f"kpi:{ind.id}", ind.id, "warning",
-                    f"【月間目標未達】{ind.id} {month_label(month)}",
-                    f"指標: {ind.name}（{ind.id}）\n期間: {month_label(month)}（{fy}年度）\n"
-                    f"実績: {format_value(ind, figure.value)}\n目標: {format_value(ind, target)}以上\n{footer}"))
+                    f"【月間目標未達】{who}",
+                    f"{who}: 実績 {format_value(ind, figure.value)} / 目標 {format_value(ind, target)}以上"
+                    f"（{fy}年度）\n"
+                    f"対応: 所管の所属に利用が目標に届かなかった理由と、利用を増やす取組を確認してください"))
 
 
 def _stale_alert(out: Checked, name: str, rule: Freshness, state: SourceState | None, as_of: date, now: datetime,
-                 calendar: CityCalendar, footer: str) -> None:
+                 calendar: CityCalendar, place: str | None) -> None:
     scope = f"stale:{name}"
     out.scopes.add(scope)
     if state is None:
         return  # never landed: the run's own failure alert says why
-    late = _lateness(name, rule, state, as_of, now, calendar)
+    late = _lateness(rule, state, as_of, now, calendar, place)
     if late is not None:
-        out.active.append(Alert(f"stale:{name}", scope, name, "warning", f"【データ遅延】ソース {name}",
-                                f"ソース: {name}\n{late}\n{footer}"))
+        where = f" 読込元: {place}" if place else ""
+        out.active.append(Alert(f"stale:{name}", scope, name, "warning", f"【データ遅延】{source_label(name)}",
+                                f"{source_label(name)}: データ遅延（{as_of} 時点）{where}\n{late}"))
 
 
-def _lateness(name: str, rule: Freshness, state: SourceState, as_of: date, now: datetime,
-              calendar: CityCalendar) -> str | None:
+def _lateness(rule: Freshness, state: SourceState, as_of: date, now: datetime, calendar: CityCalendar,
+              place: str | None) -> str | None:
     """What was checked and what to do, while the source is late by its own rule."""
+    there = f"（{place}）" if place else ""
     if isinstance(rule, NewDataDay) and state.max_event_date is not None:
         passed = calendar.business_days_after(state.max_event_date, as_of)
         if passed > rule.business_days:
             return (f"最新のデータ日 {day_label(state.max_event_date)}から基準日 {day_label(as_of)}までに "
                     f"{passed} 営業日、新しい日のデータがありません（許容: {rule.business_days} 営業日まで）\n"
                     f"数えない日: {NOT_COUNTED}\n"
-                    f"対応: {name} のファイルが取込フォルダに届いているか、配信元からの連携を確認してください")
+                    f"対応: 新しいファイルが取込フォルダ{there}に届いているか、配信元からの連携が止まって"
+                    f"いないかを確認してください")
     elif isinstance(rule, RecentCrawl) and state.landed_at is not None:
         if now - state.landed_at > timedelta(days=rule.days):
             return (f"最後に取り込めたクロール: {state.landed_at:%Y-%m-%d %H:%M} UTC\n"
                     f"確認時刻: {now.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC（{rule.days} 日を超えて"
                     f"取り込めていません。API は毎日動くため暦日で数えます）\n"
-                    f"対応: {name} の API が応答しているか、認証情報（トークン）が有効かを確認してください")
+                    f"対応: API{there}が応答しているか、認証情報（トークン）が有効かを確認してください")
     return None
 
 
@@ -199,9 +244,10 @@ def night_missed(now: datetime, cron: str, zone: str, deadline: time, last: Nigh
     return out
 
 
-def resolved_message(title: str, body: str, run_id: str) -> tuple[str, str]:
+def resolved_message(title: str, body: str) -> tuple[str, str]:
+    """The digest's entry for a condition that no longer holds: what it was, and what it said then."""
     first = body.split("\n", 1)[0]
-    return f"【解消】{title}", f"次の状態は解消しました。\n{title}\n{first}\nフロー実行: {run_id}"
+    return f"【解消】{title}", f"{title}: 解消しました\n当時の内容: {first}"
 
 
 def to_state(row: Mapping[str, Any]) -> SourceState:

@@ -1,15 +1,18 @@
-"""The alert step after every run: check the rules, record changes, deliver what is queued."""
+"""The alert step after every run: check the rules, record changes, deliver one digest per channel."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from jisseki.alerts.deliver import channel, deliver
-from jisseki.alerts.rules import Checked, NightRun, check, lock_check, night_missed, to_state
+from jisseki.alerts import digest
+from jisseki.alerts.deliver import Channel, channel, deliver
+from jisseki.alerts.rules import WATCHDOG_RUN, Checked, NightRun, check, lock_check, night_missed, to_state
 from jisseki.catalog import Catalog
 from jisseki.city_calendar import CityCalendar
-from jisseki.config import Config
+from jisseki.config import ApiSourceConfig, Config, FolderSourceConfig
 from jisseki.deployment import schedule
 from jisseki.evaluate import Verdict
 from warehouse import alerts as store
@@ -20,9 +23,9 @@ from warehouse.store import current_figures, ingest_states, last_nights, source_
 class AlertSummary:
     raised: list[str]
     resolved: list[str]
-    sent: int
-    failed: int
-    pending: int
+    sent: int        # digests
+    failed: int      # digests a channel did not take
+    pending: int     # outbox rows still waiting
 
 
 def process_alerts(engine: Any, config: Config, catalog: Catalog, verdicts: list[Verdict], as_of: date,
@@ -30,27 +33,58 @@ def process_alerts(engine: Any, config: Config, catalog: Catalog, verdicts: list
     now = now or datetime.now(timezone.utc)
     outcomes = {r["source"]: (r["status"], r["message"]) for r in source_runs(engine, run_id)}
     states = {name: to_state(row) for name, row in ingest_states(engine).items()}
-    checked = check(verdicts, current_figures(engine), catalog, as_of, now, run_id, outcomes, states,
-                    config.freshness(), CityCalendar(config.calendar.closed_days))
-    return _announce(engine, config, checked, run_id, None)
+    checked = check(verdicts, current_figures(engine), catalog, as_of, now, outcomes, states,
+                    config.freshness(), CityCalendar(config.calendar.closed_days), source_places(config))
+    return _announce(engine, config, checked, run_id, None, as_of)
+
+
+def source_places(config: Config) -> dict[str, str]:
+    """Where each configured source reads from, safe to mail: a folder's path, an API's scheme, host and port
+    (never its user, password, path or query)."""
+    places = {}
+    for name in config.enabled_sources():
+        source = config.source(name)
+        if isinstance(source, FolderSourceConfig):
+            places[name] = f"フォルダ {source.path}"
+        elif isinstance(source, ApiSourceConfig):
+            parts = urlsplit(source.base_url)
+            host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname or "?"
+            port = f":{parts.port}" if parts.port else ""
+            places[name] = f"API {parts.scheme}://{host}{port}"
+    return places
 
 
 def process_lock_alert(engine: Any, config: Config, refusal: str | None, as_of: date, run_id: str) -> AlertSummary:
-    """The lock condition (refusal: why this run gave up on the lock; None: it got it). Only this run's messages
-    go out here: the run that holds the lock may be delivering the rest of the queue at this moment."""
-    return _announce(engine, config, lock_check(refusal, as_of, run_id), run_id, run_id)
+    """The lock condition (refusal: why this run gave up on the lock; None: it got it). A run that gave up sends
+    its own digest now, and only its own rows: the run that holds the lock may be delivering the rest of the
+    queue at this moment. A run that got the lock only records the change: its 「解消」 goes out in the digest
+    at the end of the same run (one message a run), or in a later one if this run does not get that far."""
+    checked = lock_check(refusal, as_of)
+    if refusal is None:
+        channels = _channels(config)
+        return _summary(store.reconcile(engine, checked, list(channels), run_id), 0, 0,
+                        len(store.pending(engine, channels, run_id)))
+    return _announce(engine, config, checked, run_id, run_id, as_of)
 
 
-def _announce(engine: Any, config: Config, checked: Checked, run_id: str, only_of: str | None) -> AlertSummary:
-    channels = {c.id: c for c in (channel(url) for url in config.alerts.channel_urls())}
+def _channels(config: Config) -> dict[str, Channel]:
+    return {c.id: c for c in (channel(url) for url in config.alerts.channel_urls())}
+
+
+def _announce(engine: Any, config: Config, checked: Checked, run_id: str, only_of: str | None,
+              as_of: date) -> AlertSummary:
+    channels = _channels(config)
     changes = store.reconcile(engine, checked, list(channels), run_id)
-    sent, failed = deliver(store.pending(engine, channels, only_of), channels, lambda i, e: store.mark(engine, i, e))
+    sent, failed = deliver(store.pending(engine, channels, only_of), channels,
+                           lambda ids, error: store.mark(engine, ids, error),
+                           lambda rows: digest.build(rows, as_of, config.alerts.ui_url))
+    return _summary(changes, sent, failed, len(store.pending(engine, channels, only_of)))
+
+
+def _summary(changes: list[store.Change], sent: int, failed: int, pending: int) -> AlertSummary:
     return AlertSummary(raised=[c.key for c in changes if c.change == "firing"],
                         resolved=[c.key for c in changes if c.change == "resolved"], sent=sent, failed=failed,
-                        pending=len(store.pending(engine, channels, only_of)))
-
-
-WATCHDOG_RUN = "watchdog"   # the flow_run_id of what the watchdog queues: it has no flow run
+                        pending=pending)
 
 
 @dataclass(frozen=True)
@@ -68,7 +102,7 @@ def process_watchdog(engine: Any, config: Config, now: datetime | None = None) -
     cron, zone = schedule(config)
     checked = night_missed(now, cron, zone, config.watchdog.deadline, last, running)
     # Only its own messages go out: a nightly run may be delivering its own at this moment.
-    summary = _announce(engine, config, checked, WATCHDOG_RUN, WATCHDOG_RUN)
+    summary = _announce(engine, config, checked, WATCHDOG_RUN, WATCHDOG_RUN, now.astimezone(ZoneInfo(zone)).date())
     return WatchSummary([a.key for a in checked.active], summary.sent, summary.failed)
 
 
