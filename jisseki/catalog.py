@@ -14,6 +14,21 @@ from jisseki.tomlfile import read_toml
 Kind = Literal["cumulative_count", "ratio", "count_per_fy", "hours_per_month", "milestone"]
 SOURCES = ("online_procedures", "moveout_log", "speech_usage",
            "nocode_apps", "dataviz_access", "manual_entries")
+# What people call the sources: the contracts' names (../shared/contracts/sources.md), in alerts, listings and the report.
+SOURCE_NAMES = {
+    "online_procedures": "行政オンラインシステム 手続カタログ",
+    "moveout_log": "転出届 受付ログ",
+    "speech_usage": "AI音声認識端末 利用ログ",
+    "nocode_apps": "ノーコードツール アプリ一覧",
+    "dataviz_access": "データ可視化環境 利用ログ",
+    "manual_entries": "実績入力シート",
+}
+
+
+def source_label(name: str) -> str:
+    """The Japanese name with the name the config and `--source` use."""
+    japanese = SOURCE_NAMES.get(name)
+    return f"{japanese}（{name}）" if japanese else name
 
 
 class Indicator(BaseModel):

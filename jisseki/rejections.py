@@ -12,18 +12,9 @@ from datetime import datetime
 from html import escape
 from typing import Any, TextIO
 
+from jisseki.catalog import SOURCE_NAMES, source_label
 from jisseki.periods import JST
 from jisseki.report import aligned
-
-# What the sources are called in the contracts (../shared/contracts/sources.md).
-SOURCE_NAMES: Mapping[str, str] = {
-    "online_procedures": "行政オンラインシステム 手続カタログ",
-    "moveout_log": "転出届 受付ログ",
-    "speech_usage": "AI音声認識端末 利用ログ",
-    "nocode_apps": "ノーコードツール アプリ一覧",
-    "dataviz_access": "データ可視化環境 利用ログ",
-    "manual_entries": "実績入力シート",
-}
 
 
 @dataclass(frozen=True)
@@ -123,11 +114,6 @@ class Rejected:
     def cells(self) -> tuple[str, ...]:
         return (source_label(self.source), self.file, self.line, self.column, self.value, self.reason,
                 self.detail, str(self.rows), self.day)
-
-
-def source_label(name: str) -> str:
-    japanese = SOURCE_NAMES.get(name)
-    return f"{japanese}（{name}）" if japanese else name
 
 
 def reason_text(code: str, stored: str | None = None) -> str:

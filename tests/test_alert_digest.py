@@ -31,8 +31,8 @@ def month(label: str, hours: int) -> dict:
 MISSED = row("missed:speech_hours_monthly:FY2025", f"【目標未達成】{SPEECH} 2025年度",
              f"{SPEECH} 2025年度: 実績 月403時間 / 目標 月1,870時間 → B（未達成）（2026-03-31 時点）\n"
              "対応: 所管の所属に未達成の原因と来年度の対策を確認してください", "failure")
-FAILED = row("source_failed:moveout_log", "【取込失敗】転出届の受付ログ（moveout_log）",
-             "転出届の受付ログ（moveout_log）: 取込失敗（2026-03-31 時点） 読込元: フォルダ /srv/in\n"
+FAILED = row("source_failed:moveout_log", "【取込失敗】転出届 受付ログ（moveout_log）",
+             "転出届 受付ログ（moveout_log）: 取込失敗（2026-03-31 時点） 読込元: フォルダ /srv/in\n"
              "理由: フォルダがありません\n対応: 確認", "failure")
 STALE = row("stale:nocode_apps", "【データ遅延】ノーコード", "ノーコード: データ遅延\n対応: API を確認")
 RESOLVED = row("missed:external_specialists:FY2025", "【解消】【目標未達成】外部専門人材 2025年度",
@@ -51,7 +51,7 @@ def test_most_severe_first_months_folded_and_the_counts_in_the_subject() -> None
         ("目標未達成", [f"{SPEECH} 2025年度: 実績 月403時間 / 目標 月1,870時間 → B（未達成）（2026-03-31 時点）"]),
         ("月間目標未達", [f"{SPEECH}: 2025年4月〜2026年2月の11か月が月間目標未達（最新 2026年2月: 実績 月302時間 / "
                      "目標 月1,870時間以上（2025年度））"]),
-        ("取込失敗・不採用", ["転出届の受付ログ（moveout_log）: 取込失敗（2026-03-31 時点） 読込元: フォルダ /srv/in"]),
+        ("取込失敗・不採用", ["転出届 受付ログ（moveout_log）: 取込失敗（2026-03-31 時点） 読込元: フォルダ /srv/in"]),
         ("データ遅延", ["ノーコード: データ遅延"]),
         ("解消", ["【目標未達成】外部専門人材 2025年度: 解消しました"]),
     ]

@@ -118,9 +118,9 @@ def test_a_source_failure_names_the_folder_and_the_host_in_japanese(tmp_path, mo
     lines = plain.splitlines()
     port = api.split(":")[3].split("/")[0]
     assert "■ 取込失敗・不採用（2 件）" in lines
-    assert (f"- オンライン手続の一覧（手続 API）（online_procedures）: 取込失敗（2026-03-31 時点） "
+    assert (f"- 行政オンラインシステム 手続カタログ（online_procedures）: 取込失敗（2026-03-31 時点） "
             f"読込元: API http://127.0.0.1:{port}") in lines
-    assert (f"- 転出届の受付ログ（moveout_log）: 取込失敗（2026-03-31 時点） "
+    assert (f"- 転出届 受付ログ（moveout_log）: 取込失敗（2026-03-31 時点） "
             f"読込元: フォルダ {tmp_path / 'missing-folder'}") in lines
     assert [line for line in lines if line.startswith(" 理由: ")], plain   # source_run's own words
     assert "failed" not in plain and "rejected" not in plain
@@ -149,7 +149,7 @@ def test_a_relay_that_is_down_keeps_the_digest_for_the_next_run(tmp_path) -> Non
         plain, _ = parts(box.messages()[0])
         assert box.messages()[0]["subject"].endswith("取込失敗 2 件")
         entries = [line for line in plain.splitlines() if line.startswith("- ")]
-        assert [e.split("）: ")[0] for e in entries] == ["- 転出届の受付ログ（moveout_log", "- AI音声認識の利用ログ（speech_usage"]
+        assert [e.split("）: ")[0] for e in entries] == ["- 転出届 受付ログ（moveout_log", "- AI音声認識端末 利用ログ（speech_usage"]
         first, second = flow_runs(url)
         assert f"フロー実行 ID: {first}" in plain and f"フロー実行 ID: {second}" in plain
         assert run_nightly(config, DEMO_AS_OF, None) == 1   # the same failures again: nothing new to say

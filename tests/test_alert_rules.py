@@ -70,12 +70,12 @@ def test_failed_and_rejected_sources_alert_by_name() -> None:
     assert {"source_failed:moveout_log", "source_failed:nocode_apps"} <= keys(checked)
     assert "source_failed:speech_usage" not in keys(checked) and "run:speech_usage" in checked.scopes
     rejected = next(a for a in checked.active if a.subject == "moveout_log")
-    assert rejected.title == "【検証で不採用】転出届の受付ログ（moveout_log）"
+    assert rejected.title == "【検証で不採用】転出届 受付ログ（moveout_log）"
     assert rejected.body.split("\n")[:2] == [
-        "転出届の受付ログ（moveout_log）: 検証で不採用（2026-04-19 時点） 読込元: フォルダ /srv/inbox/tenshutsu",
+        "転出届 受付ログ（moveout_log）: 検証で不採用（2026-04-19 時点） 読込元: フォルダ /srv/inbox/tenshutsu",
         "理由: 不正な行が 10%"]
     failed = next(a for a in checked.active if a.subject == "nocode_apps")
-    assert failed.body.split("\n")[0] == ("ノーコードアプリの一覧（API）（nocode_apps）: 取込失敗（2026-04-19 時点） "
+    assert failed.body.split("\n")[0] == ("ノーコードツール アプリ一覧（nocode_apps）: 取込失敗（2026-04-19 時点） "
                                           "読込元: API https://nocode.example.internal:8443")
     for alert in (rejected, failed):
         assert "failed" not in alert.body and "rejected" not in alert.body and "対応: " in alert.body
@@ -108,7 +108,7 @@ def test_a_daily_log_is_late_by_business_days_over_the_new_year(as_of: date, lat
         assert body is None
         return
     # the digest's line, which the resolution message quotes
-    assert body.startswith("転出届の受付ログ（moveout_log）: データ遅延（"
+    assert body.startswith("転出届 受付ログ（moveout_log）: データ遅延（"
                            f"{as_of} 時点） 読込元: フォルダ /srv/inbox/tenshutsu\n")
     for text in (f"最新のデータ日 2025-12-26（金）から基準日 2026-01-08（木）までに {late} 営業日",
                  "許容: 3 営業日まで", "年末年始（12/29〜1/3）", "[calendar] closed_days",

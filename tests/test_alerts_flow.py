@@ -135,6 +135,6 @@ def test_a_failure_while_landing_is_recorded_summarised_and_alerted(tmp_path, wa
     assert f"speech_usage: 失敗 — {message}" in out.out
     [digest] = receiver.messages
     assert "取込失敗 1 件" in digest["title"]
-    assert "AI音声認識の利用ログ（speech_usage）: 取込失敗" in digest["message"] and message in digest["message"]
+    assert "AI音声認識端末 利用ログ（speech_usage）: 取込失敗" in digest["message"] and message in digest["message"]
     assert REFUSAL not in out.out + out.err + every_cell(warehouse_url)
     assert not [m for m in receiver.messages if REFUSAL in m["title"] + m["message"]]

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from jisseki.catalog import load_catalog
+from jisseki.catalog import SOURCE_NAMES, load_catalog
 from jisseki.config import FolderSourceConfig, MoveoutSourceConfig, to_toml
 from jisseki.pipeline import collect
-from jisseki.rejections import MAX_SHOWN, REASONS, SOURCE_NAMES, Rejections, rejections_html
+from jisseki.rejections import MAX_SHOWN, REASONS, Rejections, rejections_html
 from jisseki.report_files import write_report
 from jisseki.sources import SOURCE_DEFS
 from warehouse.quarantine import quarantined, reason_counts

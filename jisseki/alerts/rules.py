@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
 
-from jisseki.catalog import Catalog, Indicator
+from jisseki.catalog import Catalog, Indicator, source_label
 from jisseki.city_calendar import CityCalendar, day_label
 from jisseki.evaluate import Verdict
 from jisseki.freshness import EntryDue, Freshness, NewDataDay, RecentCrawl
@@ -29,11 +29,6 @@ NOT_COUNTED = ("土曜・日曜・祝日（振替休日・国民の休日を含�
 LOCK_SCOPE = "run_lock"    # the warehouse lock: checked by every run that gets it or gives up on it
 WATCHDOG_RUN = "watchdog"  # the flow_run_id of what the watchdog queues: it has no flow run
 # The sources in the words of the people who read the alerts
-SOURCE_NAMES = {"online_procedures": "オンライン手続の一覧（手続 API）", "moveout_log": "転出届の受付ログ",
-                "speech_usage": "AI音声認識の利用ログ", "nocode_apps": "ノーコードアプリの一覧（API）",
-                "dataviz_access": "データ可視化環境のアクセスログ", "manual_entries": "実績入力シート"}
-
-
 @dataclass(frozen=True)
 class Alert:
     key: str          # identity of the condition, stable across runs; its first part is its kind (digest.py)
@@ -75,10 +70,6 @@ def check(verdicts: Iterable[Verdict], figures: Iterable[Figure], catalog: Catal
     for name, rule in freshness.items():
         _stale_alert(out, name, rule, states.get(name), as_of, now, calendar, places.get(name))
     return out
-
-
-def source_label(name: str) -> str:
-    return f"{SOURCE_NAMES.get(name, name)}（{name}）"
 
 
 def _source_failed(name: str, status: str, message: str, place: str | None, as_of: date) -> Alert:
