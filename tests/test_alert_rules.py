@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from jisseki.alerts.rules import SourceState, check
+from jisseki.alerts.rules import API_CHECK, FOLDER_CHECK, Place, SourceState, check
 from jisseki.catalog import load_catalog
 from jisseki.city_calendar import CityCalendar
 from jisseki.evaluate import evaluate
@@ -20,8 +20,9 @@ DEFAULTS = {"online_procedures": RecentCrawl(2), "moveout_log": NewDataDay(3), "
             "nocode_apps": RecentCrawl(2), "dataviz_access": NewDataDay(3), "manual_entries": EntryDue(4, 30)}
 
 
-PLACES = {"moveout_log": "フォルダ /srv/inbox/tenshutsu", "nocode_apps": "API https://nocode.example.internal:8443",
-          "manual_entries": "フォルダ /srv/inbox/manual"}
+PLACES = {"moveout_log": Place("フォルダ /srv/inbox/tenshutsu", FOLDER_CHECK),
+          "nocode_apps": Place("API https://nocode.example.internal:8443", API_CHECK),
+          "manual_entries": Place("フォルダ /srv/inbox/manual", FOLDER_CHECK)}
 
 
 def run(figures, as_of, outcomes=None, states=None, freshness=None, calendar=CITY, now=NOW):
@@ -77,6 +78,9 @@ def test_failed_and_rejected_sources_alert_by_name() -> None:
     failed = next(a for a in checked.active if a.subject == "nocode_apps")
     assert failed.body.split("\n")[0] == ("ノーコードツール アプリ一覧（nocode_apps）: 取込失敗（2026-04-19 時点） "
                                           "読込元: API https://nocode.example.internal:8443")
+    # what to check is the place's own: an API's answer and token, not a folder's mount
+    assert failed.body.split("\n")[-1] == ("対応: API が応答しているか、認証情報（トークン）が有効かと理由を確認し、"
+                                            "直ったら `jisseki run` で取り込み直してください")
     for alert in (rejected, failed):
         assert "failed" not in alert.body and "rejected" not in alert.body and "対応: " in alert.body
 

@@ -94,7 +94,8 @@ def test_where_sources_read_from_is_told_without_what_is_secret_and_the_ui_addre
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", "https://u:pw@api.example.jp:8443/v1?key=k",
                           **{"sources.nocode_apps": {"base_url": "http://[fd00::5]/apps", "token_env": "X"}})
     loaded = load_config(config, {"PREFECT_UI_URL": "http://prefect.example.internal:4200/"})
-    assert source_places(loaded) == {"online_procedures": "API https://api.example.jp:8443",
+    shown = {name: str(place) for name, place in source_places(loaded).items()}
+    assert shown == {"online_procedures": "API https://api.example.jp:8443",
                                      "moveout_log": f"フォルダ {tmp_path / 'moveout'}",
                                      "speech_usage": f"フォルダ {tmp_path / 'speech'}",
                                      "nocode_apps": "API http://[fd00::5]"}

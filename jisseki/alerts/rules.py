@@ -30,6 +30,20 @@ LOCK_SCOPE = "run_lock"    # the warehouse lock: checked by every run that gets 
 WATCHDOG_RUN = "watchdog"  # the flow_run_id of what the watchdog queues: it has no flow run
 # The sources in the words of the people who read the alerts
 @dataclass(frozen=True)
+class Place:
+    """Where a source reads from, safe to mail, and what to check there when it cannot be read."""
+    text: str     # 「フォルダ …」 or 「API scheme://host:port」
+    check: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+FOLDER_CHECK = "フォルダがマウントされていて読み取れるか（権限）、ファイルが届いているか"
+API_CHECK = "API が応答しているか、認証情報（トークン）が有効か"
+
+
+@dataclass(frozen=True)
 class Alert:
     key: str          # identity of the condition, stable across runs; its first part is its kind (digest.py)
     scope: str        # what was checked; a firing alert whose scope was checked and is quiet resolves
@@ -53,7 +67,7 @@ class SourceState:
 
 def check(verdicts: Iterable[Verdict], figures: Iterable[Figure], catalog: Catalog, as_of: date, now: datetime,
           outcomes: Mapping[str, tuple[str, str]], states: Mapping[str, SourceState],
-          freshness: Mapping[str, Freshness], calendar: CityCalendar, places: Mapping[str, str]) -> Checked:
+          freshness: Mapping[str, Freshness], calendar: CityCalendar, places: Mapping[str, Place]) -> Checked:
     """outcomes: this run's (status, message) per source; states: the last landing per source;
     freshness: when each configured source is late, from its config section; places: where each source reads
     from, in words that hold no secret (a folder, an API's host). The digest links the flow run, not the rules."""
@@ -72,13 +86,13 @@ def check(verdicts: Iterable[Verdict], figures: Iterable[Figure], catalog: Catal
     return out
 
 
-def _source_failed(name: str, status: str, message: str, place: str | None, as_of: date) -> Alert:
+def _source_failed(name: str, status: str, message: str, place: Place | None, as_of: date) -> Alert:
     rejected = status == "rejected"
     word = "検証で不採用" if rejected else "取込失敗"
     where = f"読込元: {place}" if place else "読込元: 設定ファイルにありません"
     todo = ("対応: 不採用の理由（不正な行の割合など）を確認し、読込元のファイルを直すか差し替えてください。"
             "前回までの実績は残っています" if rejected else
-            "対応: 読込元に届くか（フォルダならマウントと権限、API なら応答と認証情報）と理由を確認し、"
+            f"対応: {place.check if place else '設定ファイルの読込元'}と理由を確認し、"
             "直ったら `jisseki run` で取り込み直してください")
     reasons = [f"理由: {line}" for line in message.splitlines() if line.strip()] or ["理由: 記録がありません"]
     return Alert(f"source_failed:{name}", f"run:{name}", name, "failure", f"【{word}】{source_label(name)}",
@@ -95,7 +109,7 @@ def lock_check(refusal: str | None, as_of: date) -> Checked:
     return out
 
 
-def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None, place: str | None) -> None:
+def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None, place: Place | None) -> None:
     scope = f"kpi:{ind.id}"
     out.scopes.add(scope)
     who = f"{ind.name}（{ind.id}） {v.fiscal_year}年度"
@@ -161,7 +175,7 @@ def _monthly_alerts(out: Checked, figures: list[Figure], catalog: Catalog, as_of
 
 
 def _stale_alert(out: Checked, name: str, rule: Freshness, state: SourceState | None, as_of: date, now: datetime,
-                 calendar: CityCalendar, place: str | None) -> None:
+                 calendar: CityCalendar, place: Place | None) -> None:
     scope = f"stale:{name}"
     out.scopes.add(scope)
     if state is None:
@@ -174,7 +188,7 @@ def _stale_alert(out: Checked, name: str, rule: Freshness, state: SourceState | 
 
 
 def _lateness(rule: Freshness, state: SourceState, as_of: date, now: datetime, calendar: CityCalendar,
-              place: str | None) -> str | None:
+              place: Place | None) -> str | None:
     """What was checked and what to do, while the source is late by its own rule."""
     there = f"（{place}）" if place else ""
     if isinstance(rule, NewDataDay) and state.max_event_date is not None:

@@ -9,7 +9,18 @@ from zoneinfo import ZoneInfo
 
 from jisseki.alerts import digest
 from jisseki.alerts.deliver import Channel, channel, deliver
-from jisseki.alerts.rules import WATCHDOG_RUN, Checked, NightRun, check, lock_check, night_missed, to_state
+from jisseki.alerts.rules import (
+    API_CHECK,
+    FOLDER_CHECK,
+    WATCHDOG_RUN,
+    Checked,
+    NightRun,
+    Place,
+    check,
+    lock_check,
+    night_missed,
+    to_state,
+)
 from jisseki.catalog import Catalog
 from jisseki.city_calendar import CityCalendar
 from jisseki.config import ApiSourceConfig, Config, FolderSourceConfig
@@ -38,19 +49,19 @@ def process_alerts(engine: Any, config: Config, catalog: Catalog, verdicts: list
     return _announce(engine, config, checked, run_id, None, as_of)
 
 
-def source_places(config: Config) -> dict[str, str]:
+def source_places(config: Config) -> dict[str, Place]:
     """Where each configured source reads from, safe to mail: a folder's path, an API's scheme, host and port
     (never its user, password, path or query)."""
     places = {}
     for name in config.enabled_sources():
         source = config.source(name)
         if isinstance(source, FolderSourceConfig):
-            places[name] = f"フォルダ {source.path}"
+            places[name] = Place(f"フォルダ {source.path}", FOLDER_CHECK)
         elif isinstance(source, ApiSourceConfig):
             parts = urlsplit(source.base_url)
             host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname or "?"
             port = f":{parts.port}" if parts.port else ""
-            places[name] = f"API {parts.scheme}://{host}{port}"
+            places[name] = Place(f"API {parts.scheme}://{host}{port}", API_CHECK)
     return places
 
 
