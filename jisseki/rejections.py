@@ -169,10 +169,11 @@ class Rejections:
 
 
 def rejections_html(rows: Sequence[Mapping[str, Any]], counts: Mapping[tuple[str, str], int] | None = None,
-                    sources: Sequence[str] = ()) -> list[str]:
-    """One <section> per source (those in `sources` even without rows): its rows (the first MAX_SHOWN) and the
-    count per reason. `counts` per (source, reason code) are of all entries when `rows` are only the first
-    of each source (warehouse.quarantine.quarantined's limit); left out, they are counted from `rows`."""
+                    sources: Sequence[str] = ()) -> str:
+    """The report's 「除外した行」: one section holding a <section> per source (those in `sources` even without
+    rows) with its rows (the first MAX_SHOWN) and the count per reason. `counts` per (source, reason code) are
+    of all entries when `rows` are only the first of each source (warehouse.quarantine.quarantined's limit);
+    left out, they are counted from `rows`."""
     if counts is None:
         counts = Counter((r["source"], r["reason_code"]) for r in rows)
     by_source: dict[str, list[Rejected]] = {name: [] for name in sources}
@@ -180,10 +181,13 @@ def rejections_html(rows: Sequence[Mapping[str, Any]], counts: Mapping[tuple[str
         by_source.setdefault(row["source"], []).append(rejected(row))
     for source, _code in counts:
         by_source.setdefault(source, [])
+    head = '<section class="rejected"><h2>除外した行</h2>'
     if not by_source:
-        return ['<section class="rejections"><h2>除外した行</h2><p>除外した行はありません</p></section>']
-    return [_section(source, items, {code: n for (s, code), n in counts.items() if s == source})
-            for source, items in by_source.items()]
+        return f"{head}<p>除外した行はありません</p></section>"
+    parts = [_section(source, items, {code: n for (s, code), n in counts.items() if s == source})
+             for source, items in by_source.items()]
+    return (f'{head}<p class="note">取り込まずに除外した行とその理由です（所管の所属で元のファイルを確認してください）。'
+            f"すべては jisseki quarantine で一覧できます</p>{''.join(parts)}</section>")
 
 
 ROW_HEADINGS = ("ファイル", "行", "列", "理由", "値", "除外日")
@@ -191,8 +195,7 @@ ROW_HEADINGS = ("ファイル", "行", "列", "理由", "値", "除外日")
 
 def _section(source: str, items: list[Rejected], counts: Mapping[str, int]) -> str:
     # The heading reads in Japanese; the source's name, which `--source` takes, is in its tooltip and the note.
-    parts = [f'<section class="rejections"><h2 title="{escape(source)}">除外した行 — '
-             f"{escape(SOURCE_NAMES.get(source, source))}</h2>"]
+    parts = [f'<section class="rejections"><h3 title="{escape(source)}">{escape(SOURCE_NAMES.get(source, source))}</h3>']
     total = sum(counts.values())
     if not total:
         parts.append("<p>除外した行はありません</p></section>")

@@ -98,7 +98,7 @@ def write_report(evaluations: Sequence[Mapping[str, Any]], figures: Sequence[Fig
     out.mkdir(parents=True, exist_ok=True)
     rows = evaluation_rows(evaluations, catalog)
     html_path, xlsx_path = out / "index.html", out / f"achievement_FY{fy}.xlsx"
-    after = rejections_html(rejections.rows, rejections.counts, rejections.sources) if rejections else []
+    after = [rejections_html(rejections.rows, rejections.counts, rejections.sources)] if rejections else []
     html_path.write_text(render_html(rows, evaluations, figures, catalog, fy, history=history,
                                      sections_after=after), "utf-8")
     write_workbook(evaluations, figures, catalog, fy, xlsx_path)

@@ -202,7 +202,7 @@ def test_nothing_personal_that_was_planted_is_shown(inbox: Path, tmp_path: Path)
     texts = [run_cli("quarantine", "--config", config, *extra).stdout
              for extra in ((), ("--format", "csv"), ("--out", str(out)))]
     engine = connect(f"sqlite:///{inbox / 'warehouse.db'}", create=False)
-    html = "".join(rejections_html(quarantined(engine), reason_counts(engine)))
+    html = rejections_html(quarantined(engine), reason_counts(engine))
     engine.dispose()
     blob = "".join(texts) + out.read_text("utf-8-sig") + html
     assert [v for v in sorted(PERSONAL) if v in blob] == []
@@ -252,18 +252,19 @@ def row(source: str, item: str, code: str, value: str = "", location: str = "a.c
 def test_rejections_html_has_a_section_per_source_with_counts_escaped_and_capped() -> None:
     rows = [row("moveout_log", str(n), "bad_date", location="<b>x</b>.csv") for n in range(2, 2 + MAX_SHOWN + 5)]
     rows += [row("moveout_log", "9", "unknown_ward"), row("manual_entries", "3", "unknown_kpi", "R&D")]
-    sections = rejections_html(rows, sources=["moveout_log", "manual_entries", "speech_usage"])
-    assert len(sections) == 3 and all(s.startswith("<section") and s.endswith("</section>") for s in sections)
+    whole = rejections_html(rows, sources=["moveout_log", "manual_entries", "speech_usage"])
+    assert whole.startswith('<section class="rejected"><h2>除外した行</h2>') and whole.endswith("</section></section>")
+    sections = ['<section class="rejections">' + part for part in whole.split('<section class="rejections">')[1:]]
+    assert len(sections) == 3
     moveout, manual, speech = sections
-    assert '<h2 title="moveout_log">除外した行 — 転出届 受付ログ</h2>' in moveout
+    assert '<h3 title="moveout_log">転出届 受付ログ</h3>' in moveout
     assert "<td>受付日を解釈できません</td><td class=\"num\">205</td>" in moveout
     assert "<td>区コードが大阪市の24区にありません</td><td class=\"num\">1</td>" in moveout
     assert moveout.count('<td data-label="ファイル">&lt;b&gt;x&lt;/b&gt;.csv</td>') == MAX_SHOWN and "<b>x</b>" not in moveout
     assert "ほか 6 件は表示していません" in moveout
     assert '<td data-label="値">R&amp;D</td>' in manual and '<td data-label="列">KPI ID</td>' in manual
     assert "除外した行はありません" in speech and "<table>" not in speech
-    assert rejections_html([]) == ['<section class="rejections"><h2>除外した行</h2><p>除外した行はありません</p>'
-                                   '</section>']
+    assert rejections_html([]) == '<section class="rejected"><h2>除外した行</h2><p>除外した行はありません</p></section>'
 
 
 def test_csv_keeps_a_formula_like_value_as_text_and_a_negative_number_as_it_is() -> None:

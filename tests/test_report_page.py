@@ -241,7 +241,7 @@ f.onload = () => {{
     innerWidth: w.innerWidth, scrollWidth: root.scrollWidth, scrollHeight: root.scrollHeight, wide,
     attentionBottom: d.querySelector("ul.attention li").getBoundingClientRect().bottom,
     firstChartTop: d.querySelector("figure.chart").getBoundingClientRect().top,
-    rejectionsTop: (d.querySelector("section.rejections") || root).getBoundingClientRect().top,
+    rejectionsTop: (d.querySelector("section.rejected") || root).getBoundingClientRect().top,
     shown: shown.map(s => s.getAttribute("class")), charts: d.querySelectorAll("figure.chart").length}});
 }};
 </script></body></html>"""
