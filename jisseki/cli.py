@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fy_arg(parser: argparse.ArgumentParser, what: str, required: bool = False) -> None:
-    parser.add_argument("--fy", type=_fiscal_year, required=required, metavar="年度",
+    parser.add_argument("--fy", type=_fiscal_year, required=required, metavar="FY",
                         help=f"{what}。2025・FY2025・令和7年度・令和7・R7 のどの書き方でも（全角数字も可）")
 
 
