@@ -1,6 +1,8 @@
 """Shared test helpers: configs for a run, reading the warehouse back."""
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -96,3 +98,15 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def libreoffice(source: Path, target: str, outdir: Path) -> Path:
+    """One conversion in real LibreOffice, with a profile of its own so parallel runs never share one."""
+    subprocess.run([soffice(), "--headless", "--norestore", "--nologo", "--nolockcheck",
+                    f"-env:UserInstallation={(outdir / 'profile').as_uri()}", "--convert-to", target,
+                    "--outdir", str(outdir), str(source)], check=True, capture_output=True, timeout=180)
+    return outdir / f"{source.stem}.{target.split(':')[0]}"

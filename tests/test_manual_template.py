@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from datetime import date, datetime
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from jisseki.config import FolderSourceConfig
 from jisseki.manual_template import TEMPLATE_ROWS, number_or_word
 from jisseki.pipeline import collect
 from jisseki.sources import SOURCE_DEFS
+from tests.support import libreoffice, soffice
 from warehouse.store import connect, current_figures, land
 
 CATALOG = load_catalog()
@@ -98,21 +97,8 @@ def test_an_out_that_is_not_xlsx_is_a_usage_error(tmp_path: Path, capsys) -> Non
     assert "は .xlsx のファイル名ではありません" in capsys.readouterr().err and not (tmp_path / "t.csv").exists()
 
 
-def soffice() -> str | None:
-    return shutil.which("soffice") or shutil.which("libreoffice")
-
-
 needs_libreoffice = pytest.mark.skipif(soffice() is None and os.environ.get("CI") != "true",
                                        reason="LibreOffice is not installed")
-
-
-def convert(path: Path, target: str, tmp_path: Path) -> Path:
-    """The file as LibreOffice Calc opens and saves it, with a profile of its own (others may run at once)."""
-    out = tmp_path / "converted"
-    subprocess.run([soffice(), f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}", "--headless",
-                    "--convert-to", target, "--outdir", str(out), str(path)],
-                   check=True, capture_output=True, timeout=180)
-    return out / f"{path.stem}.{target.split(':')[0]}"
 
 
 @needs_libreoffice
@@ -132,7 +118,7 @@ def test_libreoffice_takes_the_contracts_forms_and_warns_on_the_rest(tmp_path: P
     book.save(path)
     import csv
 
-    lines = list(csv.reader(convert(path, "csv:Text - txt - csv (StarCalc):44,34,76,1", tmp_path).read_text("utf-8").splitlines()))
+    lines = list(csv.reader(libreoffice(path, "csv:Text - txt - csv (StarCalc):44,34,76,1", tmp_path / "converted").read_text("utf-8").splitlines()))
     judged = {line[2]: line[9] for line in lines[19:19 + len(values)]}
     assert judged == {value: "TRUE" if ok else "FALSE" for value, ok in values.items()}
 
@@ -155,7 +141,7 @@ def test_a_template_filled_in_and_saved_by_libreoffice_lands_with_units_and_full
     # A row a department added below the template, for a year written the Reiwa way.
     sheet.append(["data_pilot_projects", "令和7年度", "１２件", "報告書", "デジタル統括室", datetime(2026, 4, 9)])
     book.save(path)
-    saved = convert(path, "xlsx:Calc MS Excel 2007 XML", tmp_path)
+    saved = libreoffice(path, "xlsx:Calc MS Excel 2007 XML", tmp_path / "converted")
     # LibreOffice keeps the rules as written: warnings, down to row 500.
     rules = load_workbook(saved)["実績"].data_validations.dataValidation
     assert {v.errorStyle for v in rules} == {"warning"}

@@ -16,6 +16,7 @@ from jisseki.catalog import Catalog, load_catalog
 from jisseki.evaluate import evaluate
 from jisseki.model import Figure
 from jisseki.report_workbook import neutralise, write_workbook
+from tests.support import libreoffice, soffice
 from warehouse.store import connect, latest_evaluations, save_evaluations
 
 CATALOG = load_catalog()
@@ -212,18 +213,6 @@ def test_no_cell_is_a_formula_even_when_the_catalog_has_formula_like_names(tmp_p
     texts = {c.value for c in cells if isinstance(c.value, str)}
     assert {"'@SUM(1+1)", "'-cmd", "経営課題1 =HYPERLINK(\"http://x\",\"課題\")"} <= texts
     assert not [t for t in texts if t.startswith(("=", "+", "-", "@"))]
-
-
-def soffice() -> str | None:
-    return shutil.which("soffice") or shutil.which("libreoffice")
-
-
-def libreoffice(source: Path, target: str, outdir: Path) -> Path:
-    """One conversion in real LibreOffice, with a profile of its own so parallel runs never share one."""
-    subprocess.run([soffice(), "--headless", "--norestore", "--nologo", "--nolockcheck",
-                    f"-env:UserInstallation={(outdir / 'profile').as_uri()}", "--convert-to", target,
-                    "--outdir", str(outdir), str(source)], check=True, capture_output=True, timeout=180)
-    return outdir / f"{source.stem}.{target.split(':')[0]}"
 
 
 needs_libreoffice = pytest.mark.skipif(
