@@ -55,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
             # threads blocked in I/O, which nothing can stop, and which must not keep the process.
             _exit_now(ExitCode.INTERRUPTED)
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader of the output went away (`jisseki quarantine … | head`): not an error to report. Python
+        # would still try to flush stdout at exit and complain; point it at /dev/null first.
+        with suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.FAILED if runs_flow else ExitCode.OK
     except OSError as exc:
         _debug_traceback(args)
         print(f"ファイルを扱えません: {exc.filename or ''} ({type(exc).__name__}: {exc.strerror or exc})",

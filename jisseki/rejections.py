@@ -129,9 +129,17 @@ def rejected(row: Mapping[str, Any]) -> Rejected:
     moment: datetime = row["detected_at"]
     return Rejected(
         source=row["source"], file=row["location"], line=ITEMS.get(row["item"], row["item"]),
-        column=REASONS[code].column if code in REASONS else "", value=row["value"], reason=reason,
+        column=REASONS[code].column if code in REASONS else "", value=_value(row["value"]), reason=reason,
         detail="" if stored == reason else stored, rows=int(row["rows"]),
         day=moment.astimezone(JST).date().isoformat())
+
+
+# A field that was missing or null reaches quarantine as Python's or pandas' word for nothing.
+NOTHING = ("None", "nan", "NaN", "NaT", "<NA>")
+
+
+def _value(stored: str | None) -> str:
+    return "（空）" if stored is None or stored in NOTHING else stored
 
 
 def render_table(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -347,3 +347,21 @@ def test_a_suite_code_with_one_reason_has_the_suites_words() -> None:
     differ = {code: (REASONS[code].text, texts) for code, texts in said.items()
               if len(texts) == 1 and REASONS[code].text not in texts}
     assert differ == {}
+
+
+def test_a_missing_value_reads_as_empty_not_as_pythons_none() -> None:
+    from jisseki.rejections import rejected
+
+    assert [rejected(row("speech_usage", "3", "bad_timestamp", v)).value for v in ("None", "nan", "", "25.0")] \
+        == ["（空）", "（空）", "", "25.0"]
+
+
+def test_a_reader_that_stops_reading_is_not_an_error(inbox: Path) -> None:
+    """`jisseki quarantine … | head -1`: the reader goes away, and that is what the user asked for. `true` reads
+    nothing and is gone long before jisseki has started, so every write meets a closed pipe."""
+    env = {**os.environ, "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false"}
+    env.pop("JISSEKI_CONFIG", None)
+    done = subprocess.run(f"'{JISSEKI}' quarantine --config '{inbox / 'jisseki.toml'}' | true; "
+                          'exit "${PIPESTATUS[0]}"', shell=True, executable="/bin/bash", capture_output=True,
+                          text=True, encoding="utf-8", env=env, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done
