@@ -186,8 +186,17 @@ class HttpClient:
             if not request.done.is_set():
                 request.abort()   # the worker wakes up, fails and ends; nobody waits for it
         if isinstance(outcome[0], BaseException):
+            if self._was_the_deadline(outcome[0], deadline):
+                raise _Deadline() from outcome[0]
             raise outcome[0]
         return outcome[0]
+
+    def _was_the_deadline(self, exc: BaseException, deadline: float) -> bool:
+        """requests' own connect timeout is cut to total_timeout, so it and the deadline race: whichever wakes
+        first, the request ran out of the time it had, and says so the same way."""
+        if isinstance(exc, requests.ConnectTimeout) and self.connect_timeout >= self.total_timeout:
+            return True
+        return isinstance(exc, requests.Timeout) and time.monotonic() >= deadline
 
     def _get(self, path: str, params: Mapping[str, Any]) -> tuple[int, bytes, Mapping[str, str]]:
         with self.session.get(
