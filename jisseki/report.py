@@ -12,7 +12,6 @@ from jisseki.catalog import Catalog, Indicator
 from jisseki.evaluate import EPS
 from jisseki.periods import fy_end, fy_months, fy_start, month_end
 
-GRADE_TEXT = {"A": "A", "B": "B"}
 GRADE_LEGEND = "※A：達成 B：未達成"
 SOURCE_STATUS_TEXT = {"landed": "取込済", "rejected": "不採用", "failed": "失敗"}
 STATUS_TEXT = {"achieved": "達成", "on_track": "順調", "at_risk": "要注意", "missed": "未達成", "no_data": "データなし"}
@@ -136,7 +135,7 @@ def evaluation_rows(verdicts: Iterable[Any], catalog: Catalog) -> list[dict[str,
             "指標": ind.name,
             "目標": format_value(ind, _get(v, "target")),
             "実績": format_value(ind, _get(v, "actual")),
-            "達成状況": GRADE_TEXT.get(_get(v, "grade") or "", "—"),
+            "達成状況": _get(v, "grade") or "—",
             "状況": STATUS_TEXT[_get(v, "status")],
             "年度末見込み": format_value(ind, _get(v, "projected")),
             "前年度実績": format_value(ind, _get(v, "prior_year_actual")),

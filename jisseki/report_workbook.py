@@ -18,7 +18,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from jisseki.catalog import Catalog, Indicator
 from jisseki.model import CITY, Figure
 from jisseki.periods import fy_months, month_label
-from jisseki.report import GRADE_LEGEND, GRADE_TEXT, STATUS_TEXT, reiwa
+from jisseki.report import GRADE_LEGEND, STATUS_TEXT, reiwa
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NO_GRADE = "—"
@@ -123,7 +123,7 @@ def _achievement_sheet(sheet: Worksheet, evaluations: list[Mapping[str, Any]], c
 
 
 def _indicator_row(sheet: Worksheet, row: int, ind: Indicator, e: Mapping[str, Any]) -> None:
-    grade = GRADE_TEXT.get(e["grade"] or "", NO_GRADE)
+    grade = e["grade"] or NO_GRADE
     values = (ind.name, _cell_value(ind, e["target"]), _cell_value(ind, e["actual"]), grade, STATUS_TEXT[e["status"]],
               _cell_value(ind, e["projected"]), _cell_value(ind, e["prior_year_actual"]), ind.id)
     for column, value in enumerate(values, start=1):

@@ -13,8 +13,6 @@ from pydantic import SecretStr
 from jisseki.alerts.digest import Digest
 from jisseki.imports import heavy
 
-SEVERITY = {"failure": "failure", "warning": "warning", "success": "success"}
-
 
 @dataclass(frozen=True)
 class Channel:
@@ -38,7 +36,7 @@ def apprise_send(ch: Channel, title: str, body: str, severity: str) -> bool:
     if not notifier.add(ch.url.get_secret_value()):
         return False
     return bool(notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.HTML,
-                                notify_type=SEVERITY.get(severity, "info")))
+                                notify_type=severity))   # failure | warning | success: Apprise's own words
 
 
 def deliver(queued: list[Mapping[str, Any]], channels: Mapping[str, Channel],
