@@ -9,8 +9,8 @@ from datetime import date
 from typing import Any
 
 from jisseki.catalog import Catalog, Indicator
+from jisseki.core.periods import fy_end, fy_months, fy_start, month_end
 from jisseki.evaluate import EPS
-from jisseki.periods import fy_end, fy_months, fy_start, month_end
 
 GRADE_TEXT = {"A": "A", "B": "B"}
 GRADE_LEGEND = "※A：達成 B：未達成"
