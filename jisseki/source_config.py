@@ -106,7 +106,7 @@ class ManualSourceConfig(FolderSourceConfig):
 
 
 class MoveoutSourceConfig(DailyLogSourceConfig):
-    # The key of the fingerprints that let a night read only new files (warehouse/notification_index.py):
+    # The key of the fingerprints that let a night read only new files (jisseki/moveout/index.py):
     # an environment variable or a Prefect Secret block; without either, a key file that the first run
     # makes in fingerprint_key_dir (default: the user's config folder, outside the data folder).
     fingerprint_key_env: str | None = None

@@ -1,5 +1,5 @@
 """The layers, read from the source with `ast`: the core package depends on nothing else of jisseki;
-connectors/ and warehouse/ depend only on the core (and on themselves); no project module imports another
+connectors/, warehouse/ and expectations/ depend only on the core (and on themselves); no project module imports another
 that imports it back, however far round; no module takes another's private name. Imports inside functions
 count too: an import deferred to first use still closes a cycle, only later."""
 from __future__ import annotations
@@ -65,9 +65,9 @@ def test_the_core_imports_nothing_of_jisseki_outside_it() -> None:
     assert wrong == []
 
 
-def test_connectors_and_warehouse_import_only_the_core_and_themselves() -> None:
+def test_connectors_warehouse_and_expectations_import_only_the_core_and_themselves() -> None:
     wrong = [f"{name}:{line} imports {target}" for name, path in MODULES.items()
-             for layer in ("connectors", "warehouse") if _in(name, layer)
+             for layer in ("connectors", "warehouse", "expectations") if _in(name, layer)
              for target, _, line in _imports(name, path) if not (_in(target, CORE) or _in(target, layer))]
     assert wrong == []
 

@@ -68,8 +68,15 @@ def test_a_source_has_one_way_to_a_batch() -> None:
     assert moveout.bulk is not None and moveout.read is None and moveout.measure is None
     assert all(s.bulk is None and s.read and s.measure for n, s in SOURCE_DEFS.items() if n != "moveout_log")
     try:
-        Source("both", "両方", SourceConfig)
+        Source("neither", "どちらもない", SourceConfig)
     except ValueError as exc:
         assert "either a reader and a measure, or a bulk path" in str(exc)
     else:
         raise AssertionError("a source with neither way was accepted")
+
+
+def test_the_demo_configures_every_registered_source_in_the_registry_order() -> None:
+    from jisseki.demo.run import demo_config
+
+    text = demo_config("http://127.0.0.1:1", "http://127.0.0.1:2")
+    assert [line[len("[sources."):-1] for line in text.splitlines() if line.startswith("[sources.")] == list(SOURCES)
