@@ -27,8 +27,7 @@ from connectors.files import delivered_files, file_name, read_delivery, signed_i
 from jisseki import worker
 from jisseki.batch import CHUNK_ROWS, Batch, Progress, RunContext, Source, chunks, valid_records
 from jisseki.core.records import Bad, FileInfo, Record
-from jisseki.moveout import columnar
-from jisseki.moveout import measure as moveout
+from jisseki.moveout import columnar, measure
 from jisseki.moveout.columnar import insert_rows
 from jisseki.moveout.index import OTHER_IDENTITY, IndexedFile, NotificationIndex
 from jisseki.moveout.log import read_file
@@ -80,7 +79,7 @@ def collect_moveout(ctx: RunContext) -> Batch:
             index.close()
     batch.lineage.files = files
     batch.files_state = files
-    batch.figures = moveout.figures(counts, as_of)
+    batch.figures = measure.figures(counts, as_of)
     batch.max_event_date = latest
     batch.rejected = ctx.rejection(batch)
     _report(ctx.progress, batch, len(files), len(files), True)
@@ -272,7 +271,7 @@ def _load(index: NotificationIndex, chunk: _Work, batch: Batch, source: Source, 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as pool:
         verdicts = pool.submit(validate, source.records_suite, [fields for _, fields in shapes], gx_root, run_name)
         index.add_files([_indexed(info, chunk.ids) for info in parsed],
-                        columnar.notification_rows_sql(moveout.MYNA), {"excluded": sorted(refused)})
+                        columnar.notification_rows_sql(measure.MYNA), {"excluded": sorted(refused)})
         failing = sorted({f.index for f in verdicts.result()})
     diverted = columnar.files_with_shapes(con, [shapes[i][0] for i in failing]) | refused
     batch.rows_read += sum(info.rows for info in parsed if chunk.ids[info.name] not in diverted)
@@ -311,7 +310,7 @@ def _load_rows(index: NotificationIndex, files: list[FileInfo], chunk: _Work, ba
     con.execute("CREATE OR REPLACE TEMP TABLE row_reader_rows (file_id INTEGER, seq INTEGER, ward VARCHAR, "
                 "receipt VARCHAR, day DATE, myna BOOLEAN, withdrawn BOOLEAN)")
     insert_rows(con, "row_reader_rows", [
-        (file_id, int(r.item), r.key[0], r.key[1], r.fields["reception_date"], r.fields["route"] == moveout.MYNA,
+        (file_id, int(r.item), r.key[0], r.key[1], r.fields["reception_date"], r.fields["route"] == measure.MYNA,
          r.fields["withdrawn"] == "1") for file_id, r in valid])
     try:
         index.add_files([_indexed(info, chunk.ids) for info in files], "SELECT * FROM row_reader_rows", {})
