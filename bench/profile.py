@@ -33,9 +33,10 @@ def main() -> None:
     (work / "jisseki.toml").write_text(CONFIG.replace('"inbox"', f'"{data}"'), "utf-8")
     os.environ["XDG_CONFIG_HOME"] = str(work / "config-home")   # the key the first run makes, not the user's
 
+    from jisseki.batch import Incremental
     from jisseki.catalog import load_catalog
     from jisseki.config import load_config
-    from jisseki.pipeline import Incremental, collect
+    from jisseki.pipeline import collect
     from jisseki.sources import SOURCE_DEFS
 
     config = load_config(work / "jisseki.toml")

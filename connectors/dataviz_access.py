@@ -23,8 +23,8 @@ from connectors.files import (
     shown_path,
     split_cells,
 )
-from connectors.records import Bad, FileInfo, Lineage, Record, accounted, text_problem
-from jisseki.normalize import nfkc, parse_iso_date, parse_timestamp, shown
+from jisseki.core.normalize import nfkc, parse_iso_date, parse_timestamp, shown
+from jisseki.core.records import Bad, FileInfo, Lineage, Record, accounted, text_problem
 
 MASTER_COLUMNS = ("department_code", "department_name", "valid_from", "valid_to")
 ACCESS_COLUMNS = ("accessed_at", "department_code")

@@ -2,7 +2,7 @@
 failed and where (file, folder, or the request with its host but no credentials), and its hint says what to do."""
 from __future__ import annotations
 
-from jisseki.errors import JissekiError
+from jisseki.core.errors import JissekiError
 
 
 class SourceError(JissekiError):

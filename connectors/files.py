@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.errors import SourceConfigError
-from connectors.records import FileInfo, digest
+from jisseki.core.records import FileInfo, digest
 
 BOM = b"\xef\xbb\xbf"
 MAX_NAME = 255   # warehouse.schema: ingest_file.name, quarantine.location

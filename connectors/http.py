@@ -21,7 +21,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any
 
 import requests
@@ -30,6 +30,7 @@ import urllib3.connection
 import urllib3.connectionpool
 
 from connectors.errors import SourceConfigError, SourceError, SourceFormatError, SourceUnavailable
+from jisseki.core.periods import now_utc
 
 
 class Action(enum.Enum):
@@ -371,7 +372,7 @@ def parse_retry_after(value: str) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - now_utc()).total_seconds())
 
 
 def _decode(body: bytes, where: str) -> Any:

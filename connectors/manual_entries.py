@@ -30,10 +30,10 @@ from xml.parsers.expat import ExpatError
 from defusedxml import DefusedXmlException
 
 from connectors.files import delivered_files, read_delivery
-from connectors.records import Bad, FileInfo, Lineage, Record
-from jisseki.imports import heavy
-from jisseki.normalize import nfkc, parse_date, shown
-from jisseki.periods import fiscal_year_text
+from jisseki.core.imports import heavy
+from jisseki.core.normalize import nfkc, parse_date, shown
+from jisseki.core.periods import fiscal_year_text
+from jisseki.core.records import Bad, FileInfo, Lineage, Record
 
 SHEET = "実績"
 COLUMNS = ("KPI ID", "年度", "実績値", "根拠", "入力日")   # the only columns read
@@ -291,7 +291,7 @@ def _record(row: Mapping[str, object], number: int, info: FileInfo, kinds: Mappi
         "value": None if exact is None else float(exact),
         "entered_on": entered,
         "evidence": nfkc(str(get("根拠") or ""))[:500],
-        # In memory only, for validation to show in the shape its suite declares (jisseki.normalize.shown):
+        # In memory only, for validation to show in the shape its suite declares (jisseki.core.normalize.shown):
         # whole, so that free text typed there is shown as text of its real length.
         "raw_kpi_id": kpi_id[:64],
         "raw_year": str(get("年度"))[:20],

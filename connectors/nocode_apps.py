@@ -4,13 +4,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 from connectors.errors import SourceFormatError
 from connectors.http import HttpClient
-from connectors.records import Bad, Lineage, Record, named, raw
-from jisseki.normalize import parse_iso_date
+from jisseki.core.normalize import parse_iso_date
+from jisseki.core.periods import now_utc
+from jisseki.core.records import Bad, Lineage, Record, named, raw
 
 PATH = "/v1/apps"
 MAX_PAGES = 10_000
@@ -18,7 +18,7 @@ MAX_PAGES = 10_000
 
 def read_nocode_apps(client: HttpClient, lineage: Lineage, limit: int = 100) -> Iterator[Record | Bad]:
     """There is no total: the list ends with the first page shorter than `limit` (possibly empty)."""
-    crawled_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    crawled_at = now_utc().isoformat(timespec="seconds")
     identity, offset, pages, records = hashlib.sha256(), 0, 0, 0
     while True:
         if pages >= MAX_PAGES:

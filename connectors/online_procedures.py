@@ -4,20 +4,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 from connectors.errors import SourceFormatError
 from connectors.http import HttpClient
-from connectors.records import Bad, Lineage, Record, named, raw
-from jisseki.normalize import parse_iso_date, parse_timestamp
+from jisseki.core.normalize import parse_iso_date, parse_timestamp
+from jisseki.core.periods import now_utc
+from jisseki.core.records import Bad, Lineage, Record, named, raw
 
 PATH = "/v1/procedures"
 MAX_PAGES = 10_000
 
 
 def read_online_procedures(client: HttpClient, lineage: Lineage, per_page: int = 100) -> Iterator[Record | Bad]:
-    crawled_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    crawled_at = now_utc().isoformat(timespec="seconds")
     page: int | None = 1
     seen: set[int] = set()
     identity = hashlib.sha256()

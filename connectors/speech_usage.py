@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from connectors.files import byte_lines, delivered_files, read_delivery
-from connectors.records import Bad, FileInfo, Lineage, Record, accounted, text_problem
-from jisseki.normalize import parse_timestamp
+from jisseki.core.normalize import parse_timestamp
+from jisseki.core.records import Bad, FileInfo, Lineage, Record, accounted, text_problem
 
 TEXT_FIELDS = ("session_id", "device_id", "department_code", "loan_type")
 TIME_FIELDS = ("started_at", "ended_at")

@@ -2,7 +2,7 @@
 
 GX and pandas are imported on first use only: a run with nothing to validate should not pay
 for them. One context per process and root. GX is not thread-safe, its import included, so every
-import, set-up and run of it holds the process-wide lock of jisseki.imports.
+import, set-up and run of it holds the process-wide lock of jisseki.core.imports.
 
 The file context under a root is derived state: the suites are declared here, in expectations/*.json,
 and what else it holds is old results. A stored file that is damaged (a disk-full night leaves empty
@@ -25,8 +25,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from jisseki.imports import LOCK, heavy
-from jisseki.normalize import shown
+from jisseki.core.imports import LOCK, heavy
+from jisseki.core.normalize import shown
 
 _runs = [0]   # validations run by this process
 _notes: list[str] = []   # what rebuilding a GX folder means for the operator, until a batch takes it
@@ -113,7 +113,7 @@ def validate(suite_name: str, rows: list[dict[str, Any]], root: Path | None = No
             _count(tally, position, spec["expectations"][position], res.result)
         column = meta.get("value_column")
         for index in res.result.get("unexpected_index_list") or []:
-            # Quarantine keeps a value only in the shape its column is declared to have (jisseki.normalize).
+            # Quarantine keeps a value only in the shape its column is declared to have (jisseki.core.normalize).
             value = "" if column is None else shown(rows[index].get(column), meta["value_shape"])
             failures.append(Failure(int(index), meta["code"], meta["reason"], value))
     return failures

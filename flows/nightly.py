@@ -27,11 +27,11 @@ from flows.tasks import (
     save_evaluation,
     send_alerts,
 )
-from jisseki import stopping
 from jisseki.catalog import Catalog, load_catalog
 from jisseki.config import Config, config_file, load_config
-from jisseki.errors import ConfigError, ExitCode, JissekiError, UsageError
-from jisseki.periods import as_of_day, parse_day
+from jisseki.core import stopping
+from jisseki.core.errors import ConfigError, ExitCode, JissekiError, UsageError
+from jisseki.core.periods import as_of_day, parse_day
 from warehouse.lock import Gate, RunLocked, exclusive_run
 from warehouse.store import (
     connect,

@@ -6,8 +6,8 @@ from datetime import date
 from pathlib import Path
 
 from jisseki.config import load_config
-from jisseki.errors import DETAILS, ExitCode, JissekiError
-from jisseki.periods import as_of_day
+from jisseki.core.errors import DETAILS, ExitCode, JissekiError
+from jisseki.core.periods import as_of_day
 from jisseki.report import SOURCE_STATUS_TEXT
 from warehouse.store import connect, source_runs
 

@@ -19,11 +19,12 @@ from sqlalchemy.exc import DBAPIError
 from expectations.runner import SuiteTally, take_tallies
 from jisseki import progress as terminal
 from jisseki.alerts.run import process_alerts, process_lock_alert
+from jisseki.batch import Incremental, Progress
 from jisseki.catalog import Catalog
 from jisseki.config import Config
-from jisseki.errors import DETAILS, JissekiError, internal_error
+from jisseki.core.errors import DETAILS, JissekiError, internal_error
 from jisseki.evaluate import Verdict, evaluate
-from jisseki.pipeline import Incremental, Progress, collect
+from jisseki.pipeline import collect
 from jisseki.rejections import reason_text
 from jisseki.report import SOURCE_STATUS_TEXT, evaluation_rows
 from jisseki.sources import SOURCE_DEFS
@@ -62,7 +63,7 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
                             config.max_bad_ratio(name, source.default_max_bad_ratio),
                             gx_root=gx_root(config), run_name=_run_name(run_id, name), progress=progress,
                             incremental=Incremental(ingest_files(engine, name), state_dir(config),
-                                                    {f.key: f for f in current_figures(engine, source.kpis(catalog))}))
+                                                    {f.key: f for f in current_figures(engine, catalog.kpis(name))}))
             result = land(engine, batch, run_id, gate)
         except Exception as exc:
             message = failure_message(exc)

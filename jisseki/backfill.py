@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from datetime import date
 
 from jisseki.catalog import Catalog, Indicator
+from jisseki.core.model import CITY, Figure
+from jisseki.core.periods import fiscal_year, fy_end, fy_label, fy_months, month_end, month_label, months_between
 from jisseki.evaluate import Verdict, evaluate
-from jisseki.model import CITY, Figure
-from jisseki.periods import fiscal_year, fy_end, fy_label, fy_months, month_end, month_label, months_between
 
 
 def month_ends(first: date, last: date) -> list[date]:

@@ -8,29 +8,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from jisseki.errors import ConfigError, validation_text
+from jisseki.core.errors import ConfigError, validation_text
+from jisseki.sources import SOURCES
 from jisseki.tomlfile import read_toml
 
 Kind = Literal["cumulative_count", "ratio", "count_per_fy", "hours_per_month", "milestone"]
-SOURCES = ("online_procedures", "moveout_log", "speech_usage",
-           "nocode_apps", "dataviz_access", "manual_entries")
-# What people call the sources: the contracts' names (../shared/contracts/sources.md), in alerts, listings and the report.
-SOURCE_NAMES = {
-    "online_procedures": "行政オンラインシステム 手続カタログ",
-    "moveout_log": "転出届 受付ログ",
-    "speech_usage": "AI音声認識端末 利用ログ",
-    "nocode_apps": "ノーコードツール アプリ一覧",
-    "dataviz_access": "データ可視化環境 利用ログ",
-    "manual_entries": "実績入力シート",
-}
-
-
-def source_label(name: str) -> str:
-    """The Japanese name with the name the config and `--source` use."""
-    japanese = SOURCE_NAMES.get(name)
-    return f"{japanese}（{name}）" if japanese else name
-
-
 class Indicator(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -86,6 +68,13 @@ class Catalog(BaseModel):
             if indicator.id == kpi_id:
                 return indicator
         raise KeyError(kpi_id)
+
+    def kinds(self, source: str) -> dict[str, str]:
+        """The source's indicators, id → kind, in catalog order."""
+        return {i.id: i.kind for i in self.indicators if i.source == source}
+
+    def kpis(self, source: str) -> tuple[str, ...]:
+        return tuple(self.kinds(source))
 
     def ids(self) -> set[str]:
         return {i.id for i in self.indicators}

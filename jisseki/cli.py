@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from jisseki.config import load_config
-from jisseki.errors import DETAILS, ConfigError, ExitCode, JissekiError, UsageError, internal_error
-from jisseki.periods import as_of_day, parse_day, parse_fiscal_year
+from jisseki.core.errors import DETAILS, ConfigError, ExitCode, JissekiError, UsageError, internal_error
+from jisseki.core.periods import as_of_day, parse_day, parse_fiscal_year
 
 QUIET_DEFAULTS = {
     "DO_NOT_TRACK": "1",
@@ -453,8 +453,8 @@ def cmd_watchdog(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    from jisseki.catalog import SOURCES
     from jisseki.rejections import render_table, write_csv
+    from jisseki.sources import SOURCES
     from warehouse.quarantine import quarantined
     from warehouse.store import connect
 

@@ -8,142 +8,22 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, create_model, field_validator
 from pydantic_core import PydanticCustomError
 
-from jisseki.catalog import SOURCES
-from jisseki.errors import ConfigError, validation_text
-from jisseki.freshness import EntryDue, Freshness, NewDataDay, RecentCrawl
-from jisseki.periods import iso_day
+from jisseki.core.errors import ConfigError, validation_text
+from jisseki.core.freshness import Freshness
+from jisseki.core.periods import iso_day
+from jisseki.source_config import ApiSourceConfig, MoveoutSourceConfig, SourceConfig, Strict
+from jisseki.sources import SOURCE_DEFS
 from jisseki.tomlfile import read_toml
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class WarehouseConfig(_Strict):
+class WarehouseConfig(Strict):
     url: str = "sqlite:///warehouse.db"
 
 
-def _days(value: Any, least: int, unit: str) -> int:
-    """A count of days from the config, or a Japanese error (the location names the key)."""
-    if type(value) is not int or value < least:
-        message = "{least} 以上の整数（{unit}）で書いてください（指定値: {value}）"
-        raise PydanticCustomError("jisseki_days", message, {"least": least, "unit": unit,
-                                                            "value": repr(value)})
-    return value
-
-
-class SourceConfig(_Strict):
-    """Keys common to every source; a source reads only the ones its contract needs."""
-    max_bad_ratio: float | None = Field(default=None, ge=0, le=1)
-    # A source still running this long after the night's sources started is given up on (flows/nightly.py):
-    # a server that trickles bytes or a hung network mount must not hold the warehouse all night.
-    deadline_seconds: float = Field(default=1800.0, gt=0)
-
-    def freshness(self) -> Freshness:
-        """When the alerts call this source late: each kind of source declares it by keys of its own."""
-        raise NotImplementedError(f"{type(self).__name__} declares no freshness")
-
-
-class ApiSourceConfig(SourceConfig):
-    base_url: str
-    token_env: str | None = None        # the environment variable that holds the token
-    token_secret: str | None = None     # or the name of a Prefect Secret block that does
-    verify_tls: bool = True
-    connect_timeout: float = Field(default=5.0, gt=0)
-    read_timeout: float = Field(default=30.0, gt=0)
-    total_timeout: float = Field(default=120.0, gt=0)
-    max_retries: int = Field(default=4, ge=0)
-    backoff_seconds: float = Field(default=1.0, ge=0)
-    max_retry_after: float = Field(default=120.0, ge=0)
-    page_size: int = Field(default=100, ge=1, le=100)
-    stale_after_days: int = 2  # calendar days since the last successful crawl: these systems run every day
-    token: SecretStr | None = Field(default=None, exclude=True)
-
-    @field_validator("stale_after_days", mode="before")
-    @classmethod
-    def _stale_days(cls, value: Any) -> int:
-        return _days(value, 1, "日数")
-
-    def freshness(self) -> Freshness:
-        return RecentCrawl(self.stale_after_days)
-
-    @model_validator(mode="after")
-    def _one_token_source(self) -> ApiSourceConfig:
-        if (self.token_env is None) == (self.token_secret is None):
-            raise ValueError("token_env（環境変数名）か token_secret（Prefect Secret ブロック名）の"
-                             "どちらか一方を指定してください")
-        return self
-
-
-class FolderSourceConfig(SourceConfig):
-    path: Path
-
-
-class DailyLogSourceConfig(FolderSourceConfig):
-    # Business days after the last data day (jisseki/city_calendar.py): nothing is late on a closed day.
-    stale_after_business_days: int = 3
-
-    @field_validator("stale_after_business_days", mode="before")
-    @classmethod
-    def _business_days(cls, value: Any) -> int:
-        return _days(value, 0, "営業日数")
-
-    def freshness(self) -> Freshness:
-        return NewDataDay(self.stale_after_business_days)
-
-
-class ManualSourceConfig(FolderSourceConfig):
-    # A fiscal year's entries are due by this month-day of the year it ends in: FY2025 by 2026-04-30.
-    entry_due: str = "04-30"
-
-    @field_validator("entry_due", mode="before")
-    @classmethod
-    def _month_day(cls, value: Any) -> str:
-        day = iso_day(f"2001-{value}") if isinstance(value, str) else None
-        if day is None or day.month < 4:
-            raise PydanticCustomError(
-                "jisseki_entry_due", "年度末（3月31日）の後の月日を \"MM-DD\"（\"04-01\"〜\"12-31\"、"
-                "例: \"04-30\"）で書いてください（指定値: {value}）", {"value": repr(value)})
-        return value
-
-    def freshness(self) -> Freshness:
-        month, day = self.entry_due.split("-")
-        return EntryDue(int(month), int(day))
-
-
-class MoveoutSourceConfig(DailyLogSourceConfig):
-    # The key of the fingerprints that let a night read only new files (warehouse/notification_index.py):
-    # an environment variable or a Prefect Secret block; without either, a key file that the first run
-    # makes in fingerprint_key_dir (default: the user's config folder, outside the data folder).
-    fingerprint_key_env: str | None = None
-    fingerprint_key_secret: str | None = None
-    fingerprint_key_dir: Path | None = None
-    fingerprint_key: SecretStr | None = Field(default=None, exclude=True)
-
-    @model_validator(mode="after")
-    def _one_key_source(self) -> MoveoutSourceConfig:
-        if self.fingerprint_key_env and self.fingerprint_key_secret:
-            raise ValueError("fingerprint_key_env と fingerprint_key_secret は一方だけ指定してください")
-        return self
-
-
-class DatavizSourceConfig(DailyLogSourceConfig):
-    departments: Path
-
-
-class SourcesConfig(_Strict):
-    online_procedures: ApiSourceConfig | None = None
-    moveout_log: MoveoutSourceConfig | None = None
-    speech_usage: DailyLogSourceConfig | None = None
-    nocode_apps: ApiSourceConfig | None = None
-    dataviz_access: DatavizSourceConfig | None = None
-    manual_entries: ManualSourceConfig | None = None
-
-
-class AlertsConfig(_Strict):
+class AlertsConfig(Strict):
     urls: list[str] = []  # Apprise URLs; "env:NAME" takes a secret URL from the environment
     resolved: list[SecretStr] = Field(default=[], exclude=True)
     missing_env: list[str] = Field(default=[], exclude=True)
@@ -157,21 +37,21 @@ class AlertsConfig(_Strict):
         return [url.get_secret_value() for url in self.resolved]
 
 
-class ValidationConfig(_Strict):
+class ValidationConfig(Strict):
     max_bad_ratio: float = Field(default=0.05, ge=0, le=1)
 
 
-class CatalogConfig(_Strict):
+class CatalogConfig(Strict):
     path: Path | None = None
 
 
-class ScheduleConfig(_Strict):
+class ScheduleConfig(Strict):
     """`jisseki serve`'s schedule, which `jisseki watchdog` expects; what is left out comes from prefect.yaml."""
     cron: str | None = None
     timezone: str | None = None
 
 
-class WatchdogConfig(_Strict):
+class WatchdogConfig(Strict):
     # By this time (the schedule's time zone) a night's run must have finished, or `jisseki watchdog` alerts.
     deadline: time = time(4, 0)
 
@@ -190,7 +70,7 @@ class WatchdogConfig(_Strict):
                                   {"value": repr(value)})
 
 
-class CalendarConfig(_Strict):
+class CalendarConfig(Strict):
     closed_days: list[date] = []  # closed besides weekends, national holidays and 12/29–1/3
 
     @field_validator("closed_days", mode="before")
@@ -212,9 +92,14 @@ def _closed_day(n: int, item: Any) -> date:
                               "ありません（指定値: {value}）", {"n": n, "value": shown})
 
 
-class Config(_Strict):
+# One optional section per source of the registry, of that source's own model: a new source brings its section.
+SourcesConfig = create_model("SourcesConfig", __base__=Strict,
+                             **{name: (source.config | None, None) for name, source in SOURCE_DEFS.items()})
+
+
+class Config(Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
-    sources: SourcesConfig = SourcesConfig()
+    sources: SourcesConfig = SourcesConfig()  # type: ignore[valid-type]  # made from the registry
     alerts: AlertsConfig = AlertsConfig()
     validation: ValidationConfig = ValidationConfig()
     catalog: CatalogConfig = CatalogConfig()
@@ -224,7 +109,7 @@ class Config(_Strict):
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     def enabled_sources(self) -> list[str]:
-        return [name for name in SOURCES if getattr(self.sources, name) is not None]
+        return [name for name in SOURCE_DEFS if getattr(self.sources, name) is not None]
 
     def source(self, name: str) -> SourceConfig:
         found = getattr(self.sources, name, None)

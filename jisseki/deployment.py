@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from jisseki.config import Config
-from jisseki.errors import ConfigError
+from jisseki.core.errors import ConfigError
 
 DEFINITION = Path(__file__).resolve().parent.parent / "prefect.yaml"
 

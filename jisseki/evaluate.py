@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from jisseki.catalog import Catalog, Indicator
-from jisseki.model import CITY, Figure
-from jisseki.periods import fy_end, fy_label, fy_start
+from jisseki.core.model import CITY, Figure
+from jisseki.core.periods import fy_end, fy_label, fy_start
 
 EPS = 1e-9
 METHODS = {

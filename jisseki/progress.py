@@ -6,7 +6,7 @@ import sys
 import threading
 from typing import TextIO
 
-from jisseki.pipeline import Progress
+from jisseki.batch import Progress
 
 _sink: ProgressSink | None = None
 

@@ -12,9 +12,9 @@ from datetime import datetime
 from html import escape
 from typing import Any, TextIO
 
-from jisseki.catalog import SOURCE_NAMES, source_label
-from jisseki.periods import JST
+from jisseki.core.periods import JST
 from jisseki.report import aligned
+from jisseki.sources import SOURCE_NAMES, source_label
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from datetime import date
 from typing import Any
 
 from jisseki.catalog import Catalog, Indicator
+from jisseki.core.periods import fy_end, fy_months, fy_start, month_end
 from jisseki.evaluate import EPS
-from jisseki.periods import fy_end, fy_months, fy_start, month_end
 
 GRADE_LEGEND = "※A：達成 B：未達成"
 SOURCE_STATUS_TEXT = {"landed": "取込済", "rejected": "不採用", "failed": "失敗"}

@@ -13,8 +13,8 @@ from typing import Any
 from jisseki.backfill import STATUS_MARK
 from jisseki.catalog import Catalog, Indicator
 from jisseki.charts import line_chart
-from jisseki.model import CITY, Figure
-from jisseki.periods import fy_months, month_label
+from jisseki.core.model import CITY, Figure
+from jisseki.core.periods import fy_months, month_label
 from jisseki.rejections import Rejections, rejections_html
 from jisseki.report import (
     GRADE_LEGEND,

@@ -16,8 +16,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from jisseki.catalog import Catalog, Indicator
-from jisseki.model import CITY, Figure
-from jisseki.periods import fy_months, month_label
+from jisseki.core.model import CITY, Figure
+from jisseki.core.periods import fy_months, month_label
 from jisseki.report import GRADE_LEGEND, STATUS_TEXT, reiwa
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

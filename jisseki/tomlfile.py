@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from jisseki.errors import ConfigError
+from jisseki.core.errors import ConfigError
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:

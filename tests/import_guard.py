@@ -1,6 +1,6 @@
 """`python tests/import_guard.py REPORT jisseki-args...`: runs the jisseki CLI in this fresh interpreter and
 writes to REPORT every heavy library module that a thread other than the main one began to import without
-holding jisseki.imports.LOCK: each is a race two source tasks can lose (a partially initialised module or an
+holding jisseki.core.imports.LOCK: each is a race two source tasks can lose (a partially initialised module or an
 import deadlock), whether or not the timing of this run happened to expose it."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class Guard(importlib.abc.MetaPathFinder):
         self.unguarded: list[dict[str, str]] = []
 
     def find_spec(self, name, path, target=None):  # noqa: ANN001, ANN201 - the MetaPathFinder protocol
-        from jisseki.imports import LOCK
+        from jisseki.core.imports import LOCK
 
         if threading.current_thread() is not threading.main_thread() and name.startswith(HEAVY) \
                 and not LOCK._is_owned():  # noqa: SLF001 - the only way to ask an RLock who holds it
@@ -27,7 +27,7 @@ class Guard(importlib.abc.MetaPathFinder):
 
 def main() -> int:
     report, argv = sys.argv[1], sys.argv[2:]
-    import jisseki.imports  # noqa: F401 - before the guard, which asks its lock
+    import jisseki.core.imports  # noqa: F401 - before the guard, which asks its lock
 
     guard = Guard()
     sys.meta_path.insert(0, guard)

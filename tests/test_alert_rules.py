@@ -8,9 +8,9 @@ import pytest
 from jisseki.alerts.rules import API_CHECK, FOLDER_CHECK, Place, SourceState, check
 from jisseki.catalog import load_catalog
 from jisseki.city_calendar import CityCalendar
+from jisseki.core.freshness import EntryDue, NewDataDay, RecentCrawl
+from jisseki.core.model import Figure
 from jisseki.evaluate import evaluate
-from jisseki.freshness import EntryDue, NewDataDay, RecentCrawl
-from jisseki.model import Figure
 
 CATALOG = load_catalog()
 NOW = datetime(2026, 4, 20, 3, 0, tzinfo=timezone.utc)

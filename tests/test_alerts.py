@@ -6,11 +6,10 @@ from datetime import date
 
 import pytest
 
-from jisseki.alerts import digest
+from jisseki.alerts import digest, store
 from jisseki.alerts.deliver import channel, deliver
 from jisseki.alerts.rules import Alert, Checked
 from tests.support import Receiver, closed_port, write_config
-from warehouse import alerts as store
 from warehouse.store import connect
 
 

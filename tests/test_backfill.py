@@ -9,8 +9,8 @@ import pytest
 from jisseki.backfill import backfill, figures_as_of, month_ends
 from jisseki.catalog import load_catalog
 from jisseki.cli import main
+from jisseki.core.model import Figure
 from jisseki.evaluate import evaluate
-from jisseki.model import Figure
 from tests.support import write_config
 from warehouse.schema import kpi_actual
 from warehouse.store import connect, latest_evaluations, save_evaluations

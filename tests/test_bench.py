@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from jisseki.catalog import load_catalog
-from jisseki.config import MoveoutSourceConfig
 from jisseki.pipeline import collect
+from jisseki.source_config import MoveoutSourceConfig
 from jisseki.sources import SOURCE_DEFS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))

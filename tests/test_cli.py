@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jisseki.periods import today_jst
+from jisseki.core.periods import today_jst
 from tests.support import table_counts, write_config
 from tests.unseen import SUGGESTED_AS_OF, write_unseen
 from warehouse.lock import exclusive_run
@@ -118,7 +118,7 @@ def test_report_onto_a_file_is_refused_in_japanese(landed, tmp_path) -> None:
 
 def test_a_deployment_run_with_a_future_as_of_fails_before_anything_is_saved(tmp_path) -> None:
     from flows.nightly import nightly
-    from jisseki.errors import UsageError
+    from jisseki.core.errors import UsageError
 
     write_unseen(tmp_path, 9)
     url = f"sqlite:///{tmp_path / 'w.db'}"

@@ -15,9 +15,9 @@ import pytest
 
 from jisseki.catalog import load_catalog
 from jisseki.cli import build_parser, main
-from jisseki.errors import UsageError
+from jisseki.core.errors import UsageError
+from jisseki.core.periods import parse_fiscal_year
 from jisseki.evaluate import evaluate
-from jisseki.periods import parse_fiscal_year
 from tests.support import write_config
 from warehouse.store import connect, save_evaluations
 

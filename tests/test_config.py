@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from jisseki.config import ApiSourceConfig, ConfigError, load_config
+from jisseki.config import ConfigError, load_config
+from jisseki.source_config import ApiSourceConfig
 
 FULL = """
 [warehouse]
@@ -105,7 +106,7 @@ def test_a_source_left_out_is_not_collected(tmp_path: Path) -> None:
 
 
 def test_an_unexpected_errors_text_keeps_its_words_not_the_values_it_failed_on() -> None:
-    from jisseki.errors import internal_error
+    from jisseki.core.errors import internal_error
 
     try:
         int("R7-0000001")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from jisseki.catalog import SOURCES
 from jisseki.config import ConfigError, load_config
-from jisseki.freshness import EntryDue, NewDataDay, RecentCrawl
+from jisseki.core.freshness import EntryDue, NewDataDay, RecentCrawl
+from jisseki.sources import SOURCES
 from tests.test_config import FULL, write
 
 

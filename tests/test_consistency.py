@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from flows.nightly import nightly
 from flows.run import run_nightly
 from jisseki.catalog import load_catalog
+from jisseki.core.errors import UsageError
 from jisseki.demo.sample_api import SampleApi
-from jisseki.errors import UsageError
 from tests.handcount import expected_figures
 from tests.handcount_more import expected_figures_more
 from tests.support import TOKEN, TOKEN_ENV, table_counts, write_config

@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 
 from flows.run import run_nightly
-from jisseki import moveout_bulk
 from jisseki.catalog import load_catalog
-from jisseki.config import MoveoutSourceConfig
+from jisseki.moveout import bulk as moveout_bulk
 from jisseki.pipeline import collect
+from jisseki.source_config import MoveoutSourceConfig
 from jisseki.sources import SOURCE_DEFS
 from tests.handcount import moveout_figures, moveout_rows
 from tests.support import write_config

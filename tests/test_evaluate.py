@@ -6,8 +6,8 @@ from datetime import date
 import pytest
 
 from jisseki.catalog import load_catalog
+from jisseki.core.model import Figure
 from jisseki.evaluate import evaluate
-from jisseki.model import Figure
 
 CATALOG = load_catalog()
 

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from jisseki.catalog import load_catalog
-from jisseki.config import DatavizSourceConfig, FolderSourceConfig, MoveoutSourceConfig
 from jisseki.pipeline import collect
+from jisseki.source_config import DatavizSourceConfig, FolderSourceConfig, MoveoutSourceConfig
 from jisseki.sources import SOURCE_DEFS
 
 CATALOG = load_catalog()

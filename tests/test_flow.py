@@ -318,8 +318,8 @@ def test_a_file_name_that_is_not_utf8_is_stored_escaped_and_the_good_rows_land(
 def test_every_text_landed_is_cleaned_of_nul_and_lone_surrogates(warehouse_url) -> None:
     """At the warehouse boundary, whatever a connector lets through: PostgreSQL refuses NUL, no driver takes a
     lone surrogate (what surrogateescape makes of a byte that is not UTF-8)."""
-    from connectors.records import Bad, FileInfo, Lineage
-    from jisseki.pipeline import Batch
+    from jisseki.batch import Batch
+    from jisseki.core.records import Bad, FileInfo, Lineage
     from warehouse.store import connect, land, record_failure
 
     name = b"a\x82\xa0.csv".decode("utf-8", "surrogateescape")

@@ -393,8 +393,8 @@ def test_the_run_giving_up_on_a_source_ends_its_request_in_flight() -> None:
 
     from pydantic import SecretStr
 
-    from jisseki import stopping
-    from jisseki.config import ApiSourceConfig
+    from jisseki.core import stopping
+    from jisseki.source_config import ApiSourceConfig
     from jisseki.sources import http_client
     from warehouse.lock import Gate
 

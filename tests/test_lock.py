@@ -54,8 +54,8 @@ def test_a_lock_whose_heartbeat_stopped_on_another_host_is_taken_over(tmp_path) 
 
 
 def empty_batch(source: str = "speech_usage"):
-    from connectors.records import Bad, Lineage
-    from jisseki.pipeline import Batch
+    from jisseki.batch import Batch
+    from jisseki.core.records import Bad, Lineage
 
     return Batch(source, ("speech_hours_monthly",), datetime(2026, 3, 31).date(), Lineage(),
                  bad=[Bad("a.jsonl", "1", "not_json", "JSONとして読めない行です", content_hash="h")], rows_read=1)

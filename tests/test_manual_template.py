@@ -9,9 +9,9 @@ import pytest
 
 from jisseki.catalog import load_catalog
 from jisseki.cli import main
-from jisseki.config import FolderSourceConfig
 from jisseki.manual_template import TEMPLATE_ROWS, number_or_word
 from jisseki.pipeline import collect
+from jisseki.source_config import FolderSourceConfig
 from jisseki.sources import SOURCE_DEFS
 from tests.support import libreoffice, soffice
 from warehouse.store import connect, current_figures, land

@@ -11,10 +11,10 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors import moveout_columnar as columnar
-from connectors.moveout_log import REQUIRED, _read_file
-from connectors.records import Bad, FileInfo, Record
-from jisseki.normalize import nfkc, parse_date, ward_code
+from jisseki.core.normalize import nfkc, parse_date, ward_code
+from jisseki.core.records import Bad, FileInfo, Record
+from jisseki.moveout import columnar
+from jisseki.moveout.log import REQUIRED, read_file
 
 PROFILE = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                            HealthCheck.function_scoped_fixture])
@@ -115,7 +115,7 @@ def files() -> st.SearchStrategy[bytes]:
 
 
 def row_reader(data: bytes) -> tuple[list[tuple], list[Bad]]:
-    items = list(_read_file(data, FileInfo("f.csv", len(data), 0, "0" * 64)))
+    items = list(read_file(data, FileInfo("f.csv", len(data), 0, "0" * 64)))
     records = [(r.fields["reception_date"], r.fields["ward_code"], r.fields["route"], r.fields["withdrawn"],
                 r.fields["has_receipt"], r.fields["raw_date"], r.fields["raw_ward"], r.key[1])
                for r in items if isinstance(r, Record)]
@@ -157,7 +157,7 @@ def columnar_reader(data: bytes, folder: Path) -> tuple[list[tuple], list[tuple]
 @PROFILE
 @given(generated())
 def test_the_row_reader_reads_what_was_written_and_quarantines_each_malformed_line(g: Generated) -> None:
-    items = list(_read_file(g.data, info := FileInfo("f.csv", len(g.data), 0, "0" * 64)))
+    items = list(read_file(g.data, info := FileInfo("f.csv", len(g.data), 0, "0" * 64)))
     assert info.rows == len(g.rows)             # every data row of the file, counted or quarantined
     if g.rejected:
         assert [(b.item, b.code, b.rows) for b in items] == [("header", g.rejected, len(g.rows))]

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from jisseki.batch import Batch, Incremental
 from jisseki.catalog import load_catalog
-from jisseki.config import MoveoutSourceConfig
-from jisseki.pipeline import Batch, Incremental, collect
+from jisseki.moveout.index import NotificationIndex
+from jisseki.pipeline import collect
+from jisseki.source_config import MoveoutSourceConfig
 from jisseki.sources import SOURCE_DEFS
-from warehouse.notification_index import NotificationIndex
 from warehouse.store import connect, ingest_files, land
 
 CATALOG = load_catalog()
@@ -145,7 +146,7 @@ def test_a_lost_index_or_a_new_key_costs_a_full_read_not_a_wrong_figure(tmp_path
 
 def test_an_index_of_another_format_is_rebuilt_and_the_figures_stay_exact(tmp_path: Path, monkeypatch) -> None:
     """The index's own schema has no migrations: a new FORMAT empties it, and the night reads every file again."""
-    import warehouse.notification_index as module
+    import jisseki.moveout.index as module
 
     night = Night(tmp_path)
     write(night.inbox, "d1.csv", day_rows("2025/04/01", 10, 0, "マイナポータル"))
@@ -237,7 +238,7 @@ def test_irregular_files_are_quarantined_by_line_as_before(tmp_path: Path, bad: 
 
 def test_the_transcoding_worker_reads_what_this_process_reads(tmp_path: Path, monkeypatch) -> None:
     """Many files go to a worker process; regular, irregular and failing files come back the same."""
-    from jisseki import moveout_bulk
+    from jisseki.moveout import bulk as moveout_bulk
 
     inbox = tmp_path / "inbox"
     for day in range(1, 10):

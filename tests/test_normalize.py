@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from jisseki.normalize import WARDS, check_digit, parse_date, parse_timestamp, ward_code
+from jisseki.core.normalize import WARDS, check_digit, parse_date, parse_timestamp, ward_code
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -52,7 +52,7 @@ def test_timestamps_are_japan_time() -> None:
 
 
 def test_a_quarantined_value_is_shown_only_in_its_columns_shape() -> None:
-    from jisseki.normalize import shown
+    from jisseki.core.normalize import shown
 
     assert shown("2025/13/45", "date") == "2025/13/45"
     assert shown("271999", "ward") == "271999"
@@ -70,7 +70,7 @@ def test_every_suite_value_column_declares_its_shape() -> None:
     import json
     from pathlib import Path
 
-    from jisseki.normalize import VALUE_SHAPES
+    from jisseki.core.normalize import VALUE_SHAPES
 
     suites = sorted((Path(__file__).parents[1] / "expectations").glob("*.json"))
     assert suites
@@ -85,7 +85,7 @@ def test_every_suite_value_column_declares_its_shape() -> None:
                                           ("R7.4.1", "date"), ("２０２５/０４/０１", "date"), ("FY2025", "year"),
                                           ("in_operation", "code"), ("FY2025", "key"), ("D0412", "department")])
 def test_values_in_their_shape_are_shown(value: str, shape: str) -> None:
-    from jisseki.normalize import shown
+    from jisseki.core.normalize import shown
 
     assert shown(value, shape) == value
 
@@ -93,6 +93,6 @@ def test_values_in_their_shape_are_shown(value: str, shape: str) -> None:
 @pytest.mark.parametrize("value, shape", [("R7-5550020", "date"), ("usr-445560", "code"), ("山田花子", "department"),
                                           ("S-20250402-7001", "date"), ("usr-445568", "date")])
 def test_ids_are_not_shown_in_any_shape_they_could_pass_for(value: str, shape: str) -> None:
-    from jisseki.normalize import shown
+    from jisseki.core.normalize import shown
 
     assert shown(value, shape) == f"文字列（{len(value)}文字）"

@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.moveout_columnar import insert_rows
-from warehouse.notification_index import IndexedFile, NotificationIndex
+from jisseki.moveout.columnar import insert_rows
+from jisseki.moveout.index import IndexedFile, NotificationIndex
 
 DAYS = [date(2025, 4, 1), date(2025, 4, 30), date(2025, 5, 2), date(2026, 3, 31), date(2026, 4, 1)]
 AS_OF = date(2026, 3, 31)
@@ -79,7 +79,7 @@ def test_the_tally_follows_every_change(tmp_path: Path, ops: list, delta: bool) 
 
 def test_a_large_index_recounts_in_parts(tmp_path: Path, monkeypatch) -> None:
     """Split by fingerprint, a duplicate still meets its twin: parts give the counts one pass gives."""
-    import warehouse.notification_index as module
+    import jisseki.moveout.index as module
 
     index = NotificationIndex(tmp_path / "i.duckdb", "key", tmp_path / "spill")
     rows_a = [(w, r, DAYS[i % 3], i % 2 == 0, r == "E") for i, (w, r) in enumerate((w, r) for w in (1, 2, 3)

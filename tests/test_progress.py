@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from jisseki.pipeline import Progress
+from jisseki.batch import Progress
 from jisseki.progress import ProgressSink, TerminalSink, install
 
 

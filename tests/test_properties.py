@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from connectors.dataviz_access import DepartmentMaster, _access_file
 from connectors.manual_entries import parse_value, parse_year
-from connectors.moveout_log import _read_file
 from connectors.nocode_apps import _record as nocode_record
 from connectors.online_procedures import _record as procedure_record
-from connectors.records import Bad, FileInfo, Record
 from connectors.speech_usage import _line
-from jisseki.normalize import WARDS, parse_date, parse_timestamp, ward_code
+from jisseki.core.normalize import WARDS, parse_date, parse_timestamp, ward_code
+from jisseki.core.records import Bad, FileInfo, Record
+from jisseki.moveout.log import read_file
 
 PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FULL_WIDTH = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
@@ -41,7 +41,7 @@ def only_items(items) -> list:
 @PROFILE
 @given(st.binary(max_size=2048))
 def test_moveout_parser_takes_any_bytes(data: bytes) -> None:
-    only_items(_read_file(data, info()))
+    only_items(read_file(data, info()))
 
 
 @PROFILE
@@ -53,7 +53,7 @@ def test_moveout_parser_takes_any_rows_under_the_contract_header(rows: list[list
             data = text.encode(encoding)
         except UnicodeEncodeError:
             continue
-        only_items(_read_file(data, info()))
+        only_items(read_file(data, info()))
 
 
 @PROFILE

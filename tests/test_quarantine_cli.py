@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from jisseki.catalog import SOURCE_NAMES, load_catalog
-from jisseki.config import FolderSourceConfig, MoveoutSourceConfig, to_toml
+from jisseki.catalog import load_catalog
+from jisseki.config import to_toml
 from jisseki.pipeline import collect
 from jisseki.rejections import MAX_SHOWN, REASONS, Rejections, rejections_html
 from jisseki.report_files import write_report
-from jisseki.sources import SOURCE_DEFS
+from jisseki.source_config import FolderSourceConfig, MoveoutSourceConfig
+from jisseki.sources import SOURCE_DEFS, SOURCE_NAMES
 from warehouse.quarantine import quarantined, reason_counts
 from warehouse.store import connect, land
 
@@ -119,7 +120,7 @@ MANUAL = [
 
 
 def japan_today() -> str:
-    from jisseki.periods import JST
+    from jisseki.core.periods import JST
 
     return datetime.now(JST).date().isoformat()
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from jisseki.catalog import load_catalog
+from jisseki.core.model import Figure
 from jisseki.evaluate import evaluate
-from jisseki.model import Figure
 from jisseki.report_files import write_report
 from warehouse.store import connect, latest_evaluations, save_evaluations
 

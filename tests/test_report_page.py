@@ -285,8 +285,8 @@ def test_the_page_in_chromium_at_desktop_and_phone_width(demo_report, tmp_path: 
 
 
 def test_sections_from_elsewhere_come_after_the_indicators_and_in_the_contents() -> None:
+    from jisseki.core.model import Figure
     from jisseki.evaluate import evaluate
-    from jisseki.model import Figure
     from jisseki.report import evaluation_rows
     from jisseki.report_files import render_html
 

@@ -13,8 +13,8 @@ import pytest
 from openpyxl import load_workbook
 
 from jisseki.catalog import Catalog, load_catalog
+from jisseki.core.model import Figure
 from jisseki.evaluate import evaluate
-from jisseki.model import Figure
 from jisseki.report_workbook import neutralise, write_workbook
 from tests.support import libreoffice, soffice
 from warehouse.store import connect, latest_evaluations, save_evaluations

@@ -6,9 +6,9 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from connectors.records import Bad, FileInfo, Lineage
-from jisseki.model import Figure
-from jisseki.pipeline import Batch
+from jisseki.batch import Batch
+from jisseki.core.model import Figure
+from jisseki.core.records import Bad, FileInfo, Lineage
 from tests.support import table_counts
 from warehouse.store import connect, current_figures, land
 

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from jisseki.alerts.rules import NightRun, night_missed
-from jisseki.periods import JST
+from jisseki.core.periods import JST
 from tests.support import Receiver, write_config
 from tests.unseen import SUGGESTED_AS_OF, write_unseen
 

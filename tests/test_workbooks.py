@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from connectors.manual_entries import MAX_VALUE, parse_number, parse_value, read_manual_entries
-from connectors.records import Bad, Lineage, Record
 from jisseki.catalog import load_catalog
 from jisseki.charts import line_chart
-from jisseki.config import FolderSourceConfig
+from jisseki.core.records import Bad, Lineage, Record
 from jisseki.pipeline import collect
 from jisseki.report import status_json
+from jisseki.source_config import FolderSourceConfig
 from jisseki.sources import SOURCE_DEFS
 from tests.support import every_cell, write_config
 
@@ -271,7 +271,7 @@ READ_AND_MEASURE = """
 import sys
 from pathlib import Path
 from connectors.manual_entries import read_manual_entries
-from connectors.records import Lineage, Record
+from jisseki.core.records import Lineage, Record
 kinds = {"external_specialists": "count_per_fy"}
 items = list(read_manual_entries(Path(sys.argv[1]), Lineage(), kinds))
 landed = sorted(i.location for i in items if isinstance(i, Record))
@@ -303,7 +303,7 @@ def test_bombs_are_refused_in_little_memory(tmp_path: Path) -> None:
 # --- no figure, output or chart is ever non-finite ----------------------------------------------------
 
 def test_a_source_that_yields_infinity_is_rejected_by_the_figure_guard(tmp_path: Path) -> None:
-    def read_infinity(cfg, lineage, catalog):
+    def read_infinity(cfg, lineage, kinds):
         yield Record({"kpi_id": "external_specialists", "kpi_known": True, "fiscal_year": 2025, "value": math.inf,
                       "entered_on": date(2026, 4, 3), "evidence": "", "raw_kpi_id": "external_specialists",
                       "raw_year": "2025", "raw_value": "inf", "raw_entered": "2026/04/03"},

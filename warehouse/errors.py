@@ -1,7 +1,7 @@
 """Warehouse errors, importable without SQLAlchemy (the CLI catches them)."""
 from __future__ import annotations
 
-from jisseki.errors import JissekiError
+from jisseki.core.errors import JissekiError
 
 
 class WarehouseError(JissekiError):

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from jisseki.errors import ExitCode
-from jisseki.periods import as_utc
+from jisseki.core.errors import ExitCode
+from jisseki.core.periods import as_utc, now_utc
 from warehouse.errors import WarehouseError
 from warehouse.schema import run_lock
 
@@ -70,7 +70,7 @@ class Gate:
         self._lock = threading.Lock()
         self._closed: str | None = None
         self._written = False
-        self.stopped = threading.Event()   # set on close: what the source waits for may end early (jisseki.stopping)
+        self.stopped = threading.Event()   # set on close: what the source waits for may end early (jisseki.core.stopping)
 
     @contextmanager
     def passing(self) -> Iterator[None]:
@@ -120,12 +120,8 @@ def exclusive_run(engine: Engine, wait_seconds: float = 0.0) -> Iterator[str]:
             conn.execute(delete(run_lock).where(run_lock.c.name == NAME, run_lock.c.owner == owner))
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _try_acquire(engine: Engine, owner: str) -> bool:
-    mine = dict(owner=owner, host=socket.gethostname(), pid=os.getpid(), acquired_at=_now(), heartbeat_at=_now())
+    mine = dict(owner=owner, host=socket.gethostname(), pid=os.getpid(), acquired_at=now_utc(), heartbeat_at=now_utc())
     try:
         with engine.begin() as conn:
             row = conn.execute(select(run_lock).where(run_lock.c.name == NAME)).first()
@@ -143,7 +139,7 @@ def _try_acquire(engine: Engine, owner: str) -> bool:
 
 
 def _abandoned(row: object) -> bool:
-    if _now() - as_utc(row.heartbeat_at) > STALE:
+    if now_utc() - as_utc(row.heartbeat_at) > STALE:
         return True
     return row.host == socket.gethostname() and not _alive(row.pid)
 
@@ -162,7 +158,7 @@ def _heartbeat(engine: Engine, owner: str, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_SECONDS):
         try:
             with engine.begin() as conn:
-                conn.execute(update(run_lock).where(run_lock.c.owner == owner).values(heartbeat_at=_now()))
+                conn.execute(update(run_lock).where(run_lock.c.owner == owner).values(heartbeat_at=now_utc()))
         except Exception:  # a missed beat only makes the lock look older; the run goes on
             pass
 

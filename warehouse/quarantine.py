@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, case, func, select
 
-from jisseki.periods import as_utc, day_start_jst
+from jisseki.core.periods import as_utc, day_start_jst
 from warehouse.schema import quarantine
 
 COLUMNS = ("source", "location", "item", "reason_code", "reason", "value", "rows", "detected_at")

@@ -8,16 +8,17 @@ import socket
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, make_url, select, update
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from connectors.records import FileInfo
-from jisseki.model import Figure
-from jisseki.normalize import UNSTORABLE
+from jisseki.core.model import Figure
+from jisseki.core.normalize import UNSTORABLE
+from jisseki.core.periods import now_utc
+from jisseki.core.records import FileInfo
 from warehouse import migrations
 from warehouse.errors import WarehouseError
 from warehouse.lock import Abandoned, Gate, holds
@@ -94,15 +95,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def land(engine: Engine, batch: Any, run_id: str, gate: Gate | None = None) -> LandResult:
     """Everything of one source in one transaction: lineage, quarantine, figures, state, run log. With a gate,
     the commit passes it (Abandoned once the run gave up on the source) and checks that the run still holds
     the warehouse lock (Abandoned when not), so nothing lands after the run let go of the source or the lock."""
-    stamp = now()
+    stamp = now_utc()
     with engine.connect() as conn:
         transaction = conn.begin()
         lineage_id = batch.lineage.lineage_id()
@@ -145,7 +142,7 @@ def record_failure(engine: Engine, source: str, as_of: date, message: str, run_i
         transaction = conn.begin()
         conn.execute(insert(source_run).values(
             flow_run_id=run_id, source=source, status="failed", as_of=as_of, rows_read=0,
-            rows_quarantined=0, figures=0, revisions_added=0, message=clean_text(message), finished_at=now()))
+            rows_quarantined=0, figures=0, revisions_added=0, message=clean_text(message), finished_at=now_utc()))
         try:
             if gate is None:
                 transaction.commit()
@@ -300,7 +297,7 @@ def current_figures(engine: Engine, kpi_ids: Iterable[str] | None = None) -> lis
 
 
 def save_evaluations(engine: Engine, verdicts: Sequence[Any], run_id: str) -> None:
-    stamp = now()
+    stamp = now_utc()
     rows = [dict(kpi_id=v.kpi_id, fiscal_year=v.fiscal_year, as_of=v.as_of, actual=v.actual, target=v.target,
                  grade=v.grade, status=v.status, projected=v.projected, prior_year_actual=v.prior_year_actual,
                  data_as_of=v.data_as_of, projection_method=v.projection_method, flow_run_id=run_id,
@@ -361,7 +358,7 @@ def recorded_night(engine: Engine, run_id: str, as_of: date) -> Iterator[None]:
         # A flow run that Prefect retries keeps its id: the row starts again.
         conn.execute(delete(night_run).where(night_run.c.flow_run_id == run_id))
         conn.execute(insert(night_run).values(flow_run_id=run_id, as_of=as_of, host=socket.gethostname(),
-                                              pid=os.getpid(), started_at=now()))
+                                              pid=os.getpid(), started_at=now_utc()))
     outcome = "failed"
     try:
         yield
@@ -369,7 +366,7 @@ def recorded_night(engine: Engine, run_id: str, as_of: date) -> Iterator[None]:
     finally:
         with engine.begin() as conn:
             conn.execute(update(night_run).where(night_run.c.flow_run_id == run_id)
-                         .values(finished_at=now(), outcome=outcome))
+                         .values(finished_at=now_utc(), outcome=outcome))
 
 
 def last_nights(engine: Engine) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:

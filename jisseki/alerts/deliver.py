@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from jisseki.alerts.digest import Digest
-from jisseki.imports import heavy
+from jisseki.core.imports import heavy
 
 
 @dataclass(frozen=True)

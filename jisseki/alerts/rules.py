@@ -10,13 +10,14 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
 
-from jisseki.catalog import Catalog, Indicator, source_label
+from jisseki.catalog import Catalog, Indicator
 from jisseki.city_calendar import CityCalendar, day_label
+from jisseki.core.freshness import EntryDue, Freshness, NewDataDay, RecentCrawl
+from jisseki.core.model import CITY, Figure
+from jisseki.core.periods import as_utc, fy_months, month_end, month_label
 from jisseki.evaluate import Verdict
-from jisseki.freshness import EntryDue, Freshness, NewDataDay, RecentCrawl
-from jisseki.model import CITY, Figure
-from jisseki.periods import as_utc, fy_months, month_end, month_label
 from jisseki.report import format_value
+from jisseki.sources import source_label
 
 WATCHDOG_SCOPE = "watchdog"
 WATCHDOG_KEY = "night_missed"

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from jisseki.alerts import digest
+from jisseki.alerts import digest, store
 from jisseki.alerts.deliver import Channel, channel, deliver
 from jisseki.alerts.rules import (
     API_CHECK,
@@ -23,10 +23,11 @@ from jisseki.alerts.rules import (
 )
 from jisseki.catalog import Catalog
 from jisseki.city_calendar import CityCalendar
-from jisseki.config import ApiSourceConfig, Config, FolderSourceConfig
+from jisseki.config import Config
+from jisseki.core.periods import now_utc
 from jisseki.deployment import schedule
 from jisseki.evaluate import Verdict
-from warehouse import alerts as store
+from jisseki.source_config import ApiSourceConfig, FolderSourceConfig
 from warehouse.store import current_figures, ingest_states, last_nights, source_runs
 
 
@@ -41,7 +42,7 @@ class AlertSummary:
 
 def process_alerts(engine: Any, config: Config, catalog: Catalog, verdicts: list[Verdict], as_of: date,
                    run_id: str, now: datetime | None = None) -> AlertSummary:
-    now = now or datetime.now(timezone.utc)
+    now = now or now_utc()
     outcomes = {r["source"]: (r["status"], r["message"]) for r in source_runs(engine, run_id)}
     states = {name: to_state(row) for name, row in ingest_states(engine).items()}
     checked = check(verdicts, current_figures(engine), catalog, as_of, now, outcomes, states,
@@ -108,7 +109,7 @@ class WatchSummary:
 def process_watchdog(engine: Any, config: Config, now: datetime | None = None) -> WatchSummary:
     """`jisseki watchdog`: the night that did not happen, told through the alert channels once (and resolved
     by the next night that runs). It needs no Prefect: only the warehouse, the schedule and the channels."""
-    now = now or datetime.now(timezone.utc)
+    now = now or now_utc()
     last, running = (_night(row) for row in last_nights(engine))
     cron, zone = schedule(config)
     checked = night_missed(now, cron, zone, config.watchdog.deadline, last, running)

@@ -121,15 +121,15 @@ def _department_codes(rng: random.Random) -> list[str]:
     return [f"D{n:04d}" for n in sorted(rng.sample(range(100, 1000), 48))]
 
 
-def _fy_months(fy: int) -> list[tuple[int, int]]:
+def year_months(fy: int) -> list[tuple[int, int]]:
     return [(fy + (m < 4), m) for m in (*range(4, 13), 1, 2, 3)]
 
 
-def _month_days(year: int, month: int) -> list[date]:
+def month_days(year: int, month: int) -> list[date]:
     return [date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
 
 
-def _is_business_day(d: date) -> bool:
+def is_business_day(d: date) -> bool:
     year_end = (d.month == 12 and d.day >= 29) or (d.month == 1 and d.day <= 3)
     return d.weekday() < 5 and not year_end
 
@@ -183,7 +183,7 @@ def _opening_dates(rng: random.Random) -> list[_Procedure]:
     first = len(months_before)
     # Linear growth in openings per month, continued across both segments.
     early = _dates_by_month(rng, months_before, before, [i + 15 for i in range(first)])
-    late = _dates_by_month(rng, _fy_months(2025), during, [i + 15 for i in range(first, first + 12)])
+    late = _dates_by_month(rng, year_months(2025), during, [i + 15 for i in range(first, first + 12)])
     # Boundary dates make the "<= D" rule observable.
     early[-1], late[0], late[-1] = date(2025, 3, 31), date(2025, 4, 1), date(2026, 3, 31)
     future = sorted(DEMO_AS_OF + timedelta(days=rng.randint(1, 90)) for _ in range(NOT_YET_ONLINE))
@@ -194,7 +194,7 @@ def _dates_by_month(rng: random.Random, months: list[tuple[int, int]], total: in
                     weights: list[float]) -> list[date]:
     dates = []
     for (year, month), count in zip(months, _spread(total, weights)):
-        dates += sorted(rng.choice(_month_days(year, month)) for _ in range(count))
+        dates += sorted(rng.choice(month_days(year, month)) for _ in range(count))
     return dates
 
 
@@ -321,7 +321,7 @@ def _write_moveout(rng: random.Random, folder: Path) -> None:
 
 
 def _moveout_notices(rng: random.Random, fy: int) -> list[_Notice]:
-    months = _fy_months(fy)
+    months = year_months(fy)
     day_counts = [_daily_counts(rng, fy, y, m) for y, m in months]
     totals = [sum(c for _, c in days) for days in day_counts]
     offset = 12 * FISCAL_YEARS.index(fy)
@@ -339,7 +339,7 @@ def _moveout_notices(rng: random.Random, fy: int) -> list[_Notice]:
 def _daily_counts(rng: random.Random, fy: int, year: int, month: int) -> list[tuple[date, int]]:
     mean = DAILY_BASE[fy] * MONTH_FACTOR[month]
     return [(d, round(mean * rng.uniform(0.8, 1.2)))
-            for d in _month_days(year, month) if _is_business_day(d)]
+            for d in month_days(year, month) if is_business_day(d)]
 
 
 def _month_notices(rng: random.Random, days: list[tuple[date, int]], n: int,
@@ -389,7 +389,7 @@ def _day_groups(rng: random.Random, fy: int, by_day: dict[date, list[_Notice]]) 
     days = sorted(by_day)
     batch_starts = set()
     for k in BATCH_MONTHS:
-        year, month = _fy_months(fy)[k]
+        year, month = year_months(fy)[k]
         in_month = [d for d in days if (d.year, d.month) == (year, month)]
         batch_starts.add(in_month[rng.randint(0, 3)])
     groups, i = [], 0
@@ -518,7 +518,7 @@ class _Session:
 
 
 def _write_speech(rng: random.Random, folder: Path, departments: list[str]) -> None:
-    months = [ym for fy in FISCAL_YEARS for ym in _fy_months(fy)]
+    months = [ym for fy in FISCAL_YEARS for ym in year_months(fy)]
     devices = _devices(rng, departments)
     night = [_Session(start, minutes, devices[0]) for start, minutes in MONTH_END_SESSIONS]
     quarters = _monthly_quarters(rng)
@@ -584,7 +584,7 @@ def _split_by_month(start: datetime, minutes: int) -> dict[tuple[int, int], int]
 
 def _month_sessions(rng: random.Random, ym: tuple[int, int], quarters: int,
                     devices: list[_Device]) -> list[_Session]:
-    days = [d for d in _month_days(*ym) if _is_business_day(d)]
+    days = [d for d in month_days(*ym) if is_business_day(d)]
     sessions = []
     while quarters > 0:
         length = min(quarters, rng.choices(range(1, 9), DURATION_WEIGHTS)[0])

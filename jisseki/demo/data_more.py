@@ -26,7 +26,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from jisseki.demo.data import _fy_months, _is_business_day, _month_days
+from jisseki.demo.data import is_business_day, month_days, year_months
 
 DEMO_AS_OF: date = date(2026, 3, 31)
 SEED = 20260331 + 40  # far from the seeds of jisseki.demo.data
@@ -188,7 +188,7 @@ def _nocode_app_plan(rng: random.Random) -> tuple[list[_App], int]:
 
 def _start_days(rng: random.Random, fy: int, n: int) -> list[date]:
     """n go-live days within the fiscal year, both boundary days included for FY2024/25."""
-    days = [d for ym in _fy_months(fy) for d in _month_days(*ym) if _is_business_day(d)]
+    days = [d for ym in year_months(fy) for d in month_days(*ym) if is_business_day(d)]
     chosen = sorted(rng.choice(days) for _ in range(n))
     if fy in (2024, 2025):
         chosen[0], chosen[-1] = _fy_start(fy), _fy_end(fy)
@@ -210,7 +210,7 @@ def _business_names(rng: random.Random, n: int) -> list[tuple[str, str]]:
 
 # --- data-visualization access log (contract 5) ------------------------------
 
-DATAVIZ_FILE_MONTHS = [ym for fy in (2024, 2025) for ym in _fy_months(fy)]
+DATAVIZ_FILE_MONTHS = [ym for fy in (2024, 2025) for ym in year_months(fy)]
 DATAVIZ_MONTH_ROWS = (380, 1820)  # rows in the first and last month (linear rise)
 DATAVIZ_UNKNOWN_CODES = ("D9990", "D0013", "D9991", "X0417", "D9990")
 DATAVIZ_UNKNOWN_MONTHS = (3, 8, 13, 17, 22)  # file indexes (all 400+ rows)
@@ -354,7 +354,7 @@ def _accesses(rng: random.Random, depts: list[_Dept]) -> dict[tuple[int, int], l
         users = [d for d in depts if fy in d.windows]
         for d in users:  # every used department at least once in the year
             access(d, rng.choice(days_in(d, fy)))
-        for ym in _fy_months(fy):
+        for ym in year_months(fy):
             k = DATAVIZ_FILE_MONTHS.index(ym)
             target = round((first + (last - first) * k / 23) * rng.uniform(0.9, 1.1))
             active = [d for d in users if days_in(d, fy, ym) and d.windows[fy][0] != d.windows[fy][1]]
@@ -374,7 +374,7 @@ def _window_days(d: _Dept, fy: int, ym: tuple[int, int] | None) -> list[date]:
         lo = max(lo, date(*ym, 1))
         hi = min(hi, date(*ym, calendar.monthrange(*ym)[1]))
     days = [lo + timedelta(days=i) for i in range((hi - lo).days + 1)]
-    return [x for x in days if _is_business_day(x)] or days
+    return [x for x in days if is_business_day(x)] or days
 
 
 def _add_unknown(rng: random.Random, rows: dict[tuple[int, int], list[tuple]]) -> None:

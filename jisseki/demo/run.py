@@ -5,21 +5,31 @@ import os
 from pathlib import Path
 
 from jisseki.config import to_toml
+from jisseki.sources import SOURCES
 
 TOKEN_ENV = "JISSEKI_DEMO_PROCEDURES_TOKEN"
 NOCODE_TOKEN_ENV = "JISSEKI_DEMO_NOCODE_TOKEN"
 DEMO_TOKEN = "demo-token-not-secret"
 
 
+def demo_sections(procedures_url: str, nocode_url: str) -> dict[str, dict[str, str]]:
+    """The demo's section of every source, where its sample data is (a source with none has no demo yet)."""
+    return {
+        "online_procedures": {"base_url": procedures_url, "token_env": TOKEN_ENV},
+        "moveout_log": {"path": "inbox/tenshutsu"},
+        "speech_usage": {"path": "inbox/speech"},
+        "nocode_apps": {"base_url": nocode_url, "token_env": NOCODE_TOKEN_ENV},
+        "dataviz_access": {"path": "inbox/dataviz", "departments": "inbox/departments.csv"},
+        "manual_entries": {"path": "inbox/manual"},
+    }
+
+
 def demo_config(procedures_url: str, nocode_url: str) -> str:
+    sections = demo_sections(procedures_url, nocode_url)
     return to_toml({
         "warehouse": {"url": "sqlite:///warehouse.db"},
-        "sources.online_procedures": {"base_url": procedures_url, "token_env": TOKEN_ENV},
-        "sources.moveout_log": {"path": "inbox/tenshutsu"},
-        "sources.speech_usage": {"path": "inbox/speech"},
-        "sources.nocode_apps": {"base_url": nocode_url, "token_env": NOCODE_TOKEN_ENV},
-        "sources.dataviz_access": {"path": "inbox/dataviz", "departments": "inbox/departments.csv"},
-        "sources.manual_entries": {"path": "inbox/manual"},
+        # Every registered source, in the registry's order: the demo runs them all.
+        **{f"sources.{name}": sections[name] for name in SOURCES},
         "alerts": {"urls": []},
     })
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import date
 
 from connectors.dataviz_access import DepartmentMaster
-from connectors.records import Record
-from jisseki.model import CITY, Figure
-from jisseki.periods import JST, fiscal_year, fy_end, fy_label, fy_months, fy_start, month_end, month_label
+from jisseki.core.model import CITY, Figure
+from jisseki.core.periods import JST, fiscal_year, fy_end, fy_label, fy_months, fy_start, month_end, month_label
+from jisseki.core.records import Record
 
 KPI = "dataviz_department_share"
 

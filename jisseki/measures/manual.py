@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from connectors.records import Record
-from jisseki.model import CITY, Figure
-from jisseki.periods import fy_end, fy_label
+from jisseki.core.model import CITY, Figure
+from jisseki.core.periods import fy_end, fy_label
+from jisseki.core.records import Record
 
 
 class ManualEntries:

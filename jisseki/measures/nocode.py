@@ -4,9 +4,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from connectors.records import Record
-from jisseki.model import CITY, Figure
-from jisseki.periods import fiscal_year, fy_end, fy_label, fy_months, fy_start, month_end, month_label
+from jisseki.core.model import CITY, Figure
+from jisseki.core.periods import fiscal_year, fy_end, fy_label, fy_months, fy_start, month_end, month_label
+from jisseki.core.records import Record
 
 KPI = "nocode_operations"
 OPERATING = {"in_operation", "retired"}

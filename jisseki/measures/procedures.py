@@ -4,9 +4,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from datetime import date, datetime
 
-from connectors.records import Record
-from jisseki.model import CITY, Figure
-from jisseki.periods import fiscal_year, fy_end, fy_label, fy_start, month_end, month_label, months_between
+from jisseki.core.model import CITY, Figure
+from jisseki.core.periods import fiscal_year, fy_end, fy_label, fy_start, month_end, month_label, months_between
+from jisseki.core.records import Record
 
 KPI = "online_procedures"
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from connectors.records import Record
-from jisseki.model import CITY, Figure
-from jisseki.periods import (
+from jisseki.core.model import CITY, Figure
+from jisseki.core.periods import (
     JST,
     day_start_jst,
     fiscal_year,
@@ -17,6 +16,7 @@ from jisseki.periods import (
     month_start,
     next_month,
 )
+from jisseki.core.records import Record
 
 KPI = "speech_hours_monthly"
 

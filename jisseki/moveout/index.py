@@ -20,9 +20,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from connectors.moveout_columnar import insert_rows
-from jisseki.imports import heavy
-from jisseki.measures.moveout import MonthCount
+from jisseki.core.imports import heavy
+from jisseki.moveout.columnar import insert_rows
+from jisseki.moveout.measure import MonthCount
 
 FORMAT = "3"     # bump when what a partition holds changes: old indexes are then rebuilt
 MEMORY_LIMIT = "192MB"

@@ -20,8 +20,8 @@ from connectors.files import (
     read_delivery,
     split_cells,
 )
-from connectors.records import Bad, FileInfo, Lineage, Record, accounted, text_problem
-from jisseki.normalize import nfkc, parse_date, ward_code
+from jisseki.core.normalize import nfkc, parse_date, ward_code
+from jisseki.core.records import Bad, FileInfo, Lineage, Record, accounted, text_problem
 
 REQUIRED = ("受付日", "区コード", "受付番号", "届出経路")
 WITHDRAWN = "取消"
@@ -43,10 +43,10 @@ def read_moveout_log(folder: Path, lineage: Lineage) -> Iterator[Record | Bad]:
     for path in paths:
         data, info = read_delivery(path)
         lineage.files.append(info)
-        yield from _read_file(data, info)
+        yield from read_file(data, info)
 
 
-def _read_file(data: bytes, info: FileInfo) -> Iterator[Record | Bad]:
+def read_file(data: bytes, info: FileInfo) -> Iterator[Record | Bad]:
     first, body = header_and_body(data)
     if first is None:
         info.rows = 0

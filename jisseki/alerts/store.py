@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from jisseki.alerts.rules import Alert, Checked, resolved_message
+from jisseki.core.periods import now_utc
 from warehouse.schema import alert_outbox, alert_state
-from warehouse.store import now
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ def reconcile(engine: Engine, checked: Checked, channels: Sequence[str], run_id:
               stamp: datetime | None = None) -> list[Change]:
     """Records what changed since the last run and queues one row per change and channel (the digest of each
     channel is built from its rows when it is delivered)."""
-    stamp = stamp or now()
+    stamp = stamp or now_utc()
     active = {a.key: a for a in checked.active}
     with engine.begin() as conn:
         known = {r.alert_key: r for r in conn.execute(select(alert_state))}
@@ -77,7 +77,7 @@ def mark(engine: Engine, outbox_ids: Sequence[int], error: str | None) -> None:
     o = alert_outbox.c
     values: dict[str, Any] = {"attempts": o.attempts + 1, "last_error": error}
     if error is None:
-        values["delivered_at"] = now()
+        values["delivered_at"] = now_utc()
     with engine.begin() as conn:
         conn.execute(update(alert_outbox).where(o.id.in_(list(outbox_ids))).values(**values))
 

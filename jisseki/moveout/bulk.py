@@ -19,29 +19,26 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-from connectors import moveout_columnar as columnar
 from connectors.errors import SourceError
 from connectors.files import delivered_files, file_name, read_delivery, signed_inode
-from connectors.moveout_columnar import insert_rows
-from connectors.moveout_log import _read_file
-from connectors.records import Bad, FileInfo, Lineage, Record
 from jisseki import worker
-from jisseki.catalog import Catalog
-from jisseki.measures import moveout
-from jisseki.pipeline import CHUNK_ROWS, Batch, Incremental, Progress, _chunks, _rejection, _valid
-from jisseki.sources import SourceDef, fingerprint_key
+from jisseki.batch import CHUNK_ROWS, Batch, Progress, RunContext, Source, chunks, valid_records
+from jisseki.core.records import Bad, FileInfo, Record
+from jisseki.moveout import columnar, measure
+from jisseki.moveout.columnar import insert_rows
+from jisseki.moveout.index import OTHER_IDENTITY, IndexedFile, NotificationIndex
+from jisseki.moveout.log import read_file
+from jisseki.secrets import fingerprint_key
 from warehouse import keyfile
-from warehouse.notification_index import OTHER_IDENTITY, IndexedFile, NotificationIndex
 
 CHUNK_BYTES = 64 * 1024 * 1024   # UTF-8 text staged in DuckDB at once
 INDEX_FILE = "moveout_log.duckdb"
 Transcoded = tuple[FileInfo, columnar.Regular | None, int]
 WORKER_FILES = 8   # fewer new files are transcoded here: a worker process costs a Python start
-TRANSCODE = "connectors.moveout_columnar:transcode_file"
+TRANSCODE = "jisseki.moveout.columnar:transcode_file"
 # The work folder holds plain UTF-8 copies of the delivered files (receipt numbers in clear). Named
 # WORK_PREFIX + pid in the system temp folder and locked (LOCK_FILE) for as long as a run or its worker
 # uses it, so a run can tell, and remove, what a killed one left.
@@ -60,10 +57,10 @@ class _Work:
     size: int = 0
 
 
-def collect_moveout(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, max_bad_ratio: float,
-                    gx_root: Path | None, run_name: str | None, progress: Callable[[Progress], None] | None,
-                    incremental: Incremental | None) -> Batch:
-    batch = Batch(source.name, source.kpis(catalog), as_of, Lineage())
+def collect_moveout(ctx: RunContext) -> Batch:
+    """The moving-out log's bulk path (jisseki.batch.BulkPath)."""
+    source, cfg, as_of, incremental = ctx.source, ctx.cfg, ctx.as_of, ctx.incremental
+    batch = ctx.batch()
     key = fingerprint_key(cfg)
     keep = incremental is not None and (key is not None or cfg.fingerprint_key_dir is not None)
     with _work_folder(batch) as (work, lock):
@@ -76,17 +73,16 @@ def collect_moveout(source: SourceDef, cfg: Any, catalog: Catalog, as_of: date, 
                                "すべて読み直しました（集計値は変わりません）")
         try:
             files = _read_new(index, cfg.path, incremental.known if keep else {}, batch, work, lock, source,
-                              gx_root, run_name, progress)
+                              ctx.gx_root, ctx.run_name, ctx.progress)
             counts, latest = index.counts(as_of)
         finally:
             index.close()
     batch.lineage.files = files
     batch.files_state = files
-    batch.figures = moveout.figures(counts, as_of)
+    batch.figures = measure.figures(counts, as_of)
     batch.max_event_date = latest
-    batch.rejected = _rejection(source, batch, max_bad_ratio, gx_root, run_name,
-                                incremental.landed if incremental else None)
-    _report(progress, batch, len(files), len(files), True)
+    batch.rejected = ctx.rejection(batch)
+    _report(ctx.progress, batch, len(files), len(files), True)
     return batch
 
 
@@ -167,7 +163,7 @@ def _index_key(cfg: Any, key: str | None, index_path: Path, batch: Batch) -> tup
 
 
 def _read_new(index: NotificationIndex, folder: Path, known: dict[str, FileInfo], batch: Batch, work: Path,
-              lock: int, source: SourceDef, gx_root: Path | None, run_name: str | None,
+              lock: int, source: Source, gx_root: Path | None, run_name: str | None,
               progress: Callable[[Progress], None] | None) -> list[FileInfo]:
     """Brings the index up to the folder; returns every current file's lineage, in name order."""
     index.keep_only({name: f.sha256 for name, f in known.items()})
@@ -254,7 +250,7 @@ def _chunked(files: Iterator[tuple[int, Path, Transcoded]], known: dict[str, Fil
         yield chunk
 
 
-def _load(index: NotificationIndex, chunk: _Work, batch: Batch, source: SourceDef, gx_root: Path | None,
+def _load(index: NotificationIndex, chunk: _Work, batch: Batch, source: Source, gx_root: Path | None,
           run_name: str | None) -> None:
     """One chunk into the index: regular files validated by row shape, the others row by row."""
     con = index.con
@@ -275,7 +271,7 @@ def _load(index: NotificationIndex, chunk: _Work, batch: Batch, source: SourceDe
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as pool:
         verdicts = pool.submit(validate, source.records_suite, [fields for _, fields in shapes], gx_root, run_name)
         index.add_files([_indexed(info, chunk.ids) for info in parsed],
-                        columnar.notification_rows_sql(moveout.MYNA), {"excluded": sorted(refused)})
+                        columnar.notification_rows_sql(measure.MYNA), {"excluded": sorted(refused)})
         failing = sorted({f.index for f in verdicts.result()})
     diverted = columnar.files_with_shapes(con, [shapes[i][0] for i in failing]) | refused
     batch.rows_read += sum(info.rows for info in parsed if chunk.ids[info.name] not in diverted)
@@ -287,7 +283,7 @@ def _load(index: NotificationIndex, chunk: _Work, batch: Batch, source: SourceDe
     chunk.irregular[:] = row_by_row
 
 
-def _load_rows(index: NotificationIndex, files: list[FileInfo], chunk: _Work, batch: Batch, source: SourceDef,
+def _load_rows(index: NotificationIndex, files: list[FileInfo], chunk: _Work, batch: Batch, source: Source,
                gx_root: Path | None, run_name: str | None) -> None:
     """The chunk's irregular files through the row reader, validated together (one suite run per
     CHUNK_ROWS records, not per file)."""
@@ -299,7 +295,7 @@ def _load_rows(index: NotificationIndex, files: list[FileInfo], chunk: _Work, ba
         if fresh.sha256 != info.sha256:
             raise SourceError(f"{info.name} が読込中に書き換えられました。次回の実行で読み直します")
         info.rows, info.encoding = 0, ""
-        for item in _read_file(data, info):
+        for item in read_file(data, info):
             if isinstance(item, Bad):
                 batch.bad.append(item)
                 batch.rows_read += item.rows
@@ -307,14 +303,14 @@ def _load_rows(index: NotificationIndex, files: list[FileInfo], chunk: _Work, ba
                 records.append((chunk.ids[info.name], item))
                 batch.rows_read += 1
     valid: list[tuple[int, Record]] = []
-    for part in _chunks(records, CHUNK_ROWS):
-        kept = {id(r) for r in _valid(source.records_suite, [r for _, r in part], batch.bad, gx_root, run_name)}
+    for part in chunks(records, CHUNK_ROWS):
+        kept = {id(r) for r in valid_records(source.records_suite, [r for _, r in part], batch.bad, gx_root, run_name)}
         valid.extend((file_id, r) for file_id, r in part if id(r) in kept)
     con = index.con
     con.execute("CREATE OR REPLACE TEMP TABLE row_reader_rows (file_id INTEGER, seq INTEGER, ward VARCHAR, "
                 "receipt VARCHAR, day DATE, myna BOOLEAN, withdrawn BOOLEAN)")
     insert_rows(con, "row_reader_rows", [
-        (file_id, int(r.item), r.key[0], r.key[1], r.fields["reception_date"], r.fields["route"] == moveout.MYNA,
+        (file_id, int(r.item), r.key[0], r.key[1], r.fields["reception_date"], r.fields["route"] == measure.MYNA,
          r.fields["withdrawn"] == "1") for file_id, r in valid])
     try:
         index.add_files([_indexed(info, chunk.ids) for info in files], "SELECT * FROM row_reader_rows", {})

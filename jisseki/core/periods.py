@@ -6,7 +6,7 @@ import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
 
-from jisseki.errors import UsageError
+from jisseki.core.errors import UsageError
 
 JST = timezone(timedelta(hours=9), "Asia/Tokyo")
 
@@ -91,8 +91,13 @@ def fy_months(fy: int) -> list[date]:
     return months_between(fy_start(fy), fy_end(fy))
 
 
+def now_utc() -> datetime:
+    """The one clock: every stamp the warehouse, the alerts and the crawls write, and today in Japan."""
+    return datetime.now(timezone.utc)
+
+
 def today_jst(now: datetime | None = None) -> date:
-    return (now or datetime.now(JST)).astimezone(JST).date()
+    return (now or now_utc()).astimezone(JST).date()
 
 
 def yesterday_jst(now: datetime | None = None) -> date:

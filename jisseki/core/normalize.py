@@ -5,7 +5,7 @@ import re
 import unicodedata
 from datetime import date, datetime
 
-from jisseki.periods import JST
+from jisseki.core.periods import JST
 
 # Only the forms the contract lists are repaired; anything else is quarantined, not guessed at.
 REIWA_FIRST_DAY = date(2019, 5, 1)

@@ -1,6 +1,6 @@
 """Contract 2 at volume: regular files go into DuckDB whole and are normalised column by column.
 
-connectors.moveout_log stays the definition of what a file means. A file takes this path only when
+jisseki.moveout.log stays the definition of what a file means. A file takes this path only when
 it is regular: its header is on the first line and trusted, it decodes as a whole, it has no NUL and
 no CR outside a CRLF, every row with a quote is strict CSV to the row reader, and DuckDB parses it
 strictly (every row as many cells as the header). Anything else is read by the row reader. Each
@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from connectors.files import BOM, byte_lines, csv_rows, read_delivery
-from connectors.moveout_log import WITHDRAWN, read_header
-from connectors.records import FileInfo
-from jisseki.imports import heavy
-from jisseki.normalize import nfkc, parse_date, ward_code
+from jisseki.core.imports import heavy
+from jisseki.core.normalize import nfkc, parse_date, ward_code
+from jisseki.core.records import FileInfo
+from jisseki.moveout.log import WITHDRAWN, read_header
 
 # staged column ← contract column; 取消 may be absent (then every row is valid)
 FIELDS = {"raw_date": "受付日", "raw_ward": "区コード", "receipt": "受付番号", "raw_route": "届出経路",

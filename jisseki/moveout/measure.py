@@ -2,7 +2,7 @@
 
 One notification per (区コード, 受付番号) across all files: its first row gives date, ward and route;
 a withdrawal on any row removes it from everything. The deduplication itself happens in the
-notification index (warehouse/notification_index.py); this module turns its per-day counts into figures.
+notification index (jisseki/moveout/index.py); this module turns its per-day counts into figures.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from jisseki.model import CITY, Figure
-from jisseki.periods import fiscal_year, fy_end, fy_label, month_end, month_label
+from jisseki.core.model import CITY, Figure
+from jisseki.core.periods import fiscal_year, fy_end, fy_label, month_end, month_label
 
 KPI = "myna_moveout_share"
 MYNA = "マイナポータル"

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jisseki.normalize import UNSTORABLE
+from jisseki.core.normalize import UNSTORABLE
 
 
 @dataclass(slots=True)
@@ -84,7 +84,7 @@ def digest(data: bytes) -> str:
 
 def text_problem(values: Mapping[str, object]) -> str | None:
     """Why the row's values cannot be recorded (naming the column), or None when every text is storable
-    (jisseki.normalize.UNSTORABLE)."""
+    (jisseki.core.normalize.UNSTORABLE)."""
     for name, value in values.items():
         if isinstance(value, str) and UNSTORABLE.search(value):
             return f"{name} に NUL 文字か不正な文字（対のないサロゲート）があります"

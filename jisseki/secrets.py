@@ -1,0 +1,35 @@
+"""A source's secrets, read when its run starts: an API token, the moving-out index's fingerprint key."""
+from __future__ import annotations
+
+from connectors.errors import SourceConfigError
+from jisseki.core.imports import heavy
+from jisseki.source_config import ApiSourceConfig, MoveoutSourceConfig
+
+
+def token(cfg: ApiSourceConfig) -> str:
+    """From the environment (resolved when the config was read) or a Prefect Secret block."""
+    if cfg.token_secret:
+        return _secret_block(cfg.token_secret)
+    if cfg.token is None:
+        raise SourceConfigError(f"環境変数 {cfg.token_env} にトークンが設定されていません",
+                                "その環境変数を設定してから実行し直してください（トークンは設定ファイルに書きません）")
+    return cfg.token.get_secret_value()
+
+
+def fingerprint_key(cfg: MoveoutSourceConfig) -> str | None:
+    """The key of the notification index's fingerprints, or None (then nothing is kept between runs)."""
+    if cfg.fingerprint_key_secret:
+        return _secret_block(cfg.fingerprint_key_secret)
+    if cfg.fingerprint_key_env and cfg.fingerprint_key is None:
+        raise SourceConfigError(f"環境変数 {cfg.fingerprint_key_env} に指紋の鍵が設定されていません")
+    return cfg.fingerprint_key.get_secret_value() if cfg.fingerprint_key else None
+
+
+def _secret_block(name: str) -> str:
+    secret = heavy("prefect.blocks.system").Secret
+    try:
+        return str(secret.load(name).get())
+    except (ValueError, RuntimeError) as exc:
+        raise SourceConfigError(f"Prefect Secret ブロック {name!r} を読めません ({type(exc).__name__})",
+                                "その名前の Secret ブロックがあるか、PREFECT_API_URL が正しいかを"
+                                "確認してください") from None
