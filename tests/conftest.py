@@ -20,6 +20,16 @@ atexit.register(shutil.rmtree, _CONFIG_HOME, True)
 POSTGRES_ADMIN_URL = os.environ.get("JISSEKI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fast tier (-m "not e2e") must never start the Prefect test server: a test that asks for it
+    without the e2e marker is refused at collection, whichever tier is run, rather than slowing the fast
+    tier unnoticed."""
+    unmarked = [item.nodeid for item in items
+                if "prefect_harness" in getattr(item, "fixturenames", ()) and item.get_closest_marker("e2e") is None]
+    if unmarked:
+        raise pytest.UsageError("prefect_harness を使うテストには @pytest.mark.e2e が必要です: " + ", ".join(unmarked))
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """One Prefect test server for the whole session (it costs seconds to start)."""

@@ -19,7 +19,7 @@ from tests.mailbox import PASSWORD, WARNING, Mailbox, mailto, parts
 from tests.support import TOKEN, closed_port, write_config
 from tests.support import TOKEN_ENV as TOKEN_ENV_OF_TESTS
 
-pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.filterwarnings(WARNING)]
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness"), pytest.mark.filterwarnings(WARNING)]
 UI = "http://prefect.example.internal:4200"
 SPEECH = "AI音声認識技術 市全体の利用実績（月時間）（speech_hours_monthly）"
 

@@ -17,7 +17,7 @@ from tests.unseen import write_unseen
 from tests.unseen_more import SUGGESTED_AS_OF_MORE as AS_OF
 from tests.unseen_more import write_unseen_more
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
 
 def named(messages: list[dict], kpi: str) -> bool:

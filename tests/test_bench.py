@@ -18,6 +18,7 @@ from generate import generate  # noqa: E402
 from run import baseline  # noqa: E402
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("iconv") is None, reason="iconv is not installed")
 def test_baseline_and_pipeline_agree_per_month_and_ward(tmp_path: Path) -> None:
     import duckdb

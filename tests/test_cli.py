@@ -17,7 +17,7 @@ from tests.unseen import SUGGESTED_AS_OF, write_unseen
 from warehouse.lock import exclusive_run
 from warehouse.store import connect
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 # Words of Python's, pydantic's and argparse's English that must not reach people.
 ENGLISH = re.compile(r"Traceback|Error:|error:|Field required|Value error|not found|not configured|figures")
 

@@ -56,6 +56,7 @@ def test_every_option_of_every_command_says_what_it_does() -> None:
             assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", action.help or ""), (name, action.option_strings)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("args", [("--help",), *((command, "--help") for command in COMMANDS)])
 def test_help_is_japanese(args) -> None:
     done = jisseki(*args)
@@ -68,6 +69,7 @@ def test_help_is_japanese(args) -> None:
         assert all(command in done.stdout for command in COMMANDS)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("args", "says"), [
     ((), "次の指定が必要です: コマンド"),
     (("nope",), "コマンド: 'nope' は選べません（選べるもの: 'demo', 'run'"),

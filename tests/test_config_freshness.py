@@ -70,6 +70,7 @@ def test_an_unknown_key_in_the_calendar_section_is_named(tmp_path: Path) -> None
         load_config(write(tmp_path, "[calendar]\nholidays = []\n"))
 
 
+@pytest.mark.e2e
 def test_jisseki_run_refuses_a_bad_threshold_before_it_starts(tmp_path: Path) -> None:
     config = write(tmp_path, "[sources.moveout_log]\npath = 'moveout'\nstale_after_business_days = -2\n")
     done = subprocess.run([sys.executable, "-m", "jisseki.cli", "run", "--config", str(config)],

@@ -27,7 +27,7 @@ from tests.test_moveout_incremental import day_rows, write
 from tests.unseen import write_unseen
 from tests.unseen_more import SUGGESTED_AS_OF_MORE, write_unseen_more
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = load_catalog()
 AS_OF = SUGGESTED_AS_OF_MORE

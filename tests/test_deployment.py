@@ -199,6 +199,7 @@ def _healthy(api: str) -> bool:
         return False
 
 
+@pytest.mark.e2e
 def test_served_and_work_pool_deployments_side_by_side_overlapping_runs_wait(stack: dict[str, Any]) -> None:
     procs, url, receiver = stack["procs"], stack["url"], stack["receiver"]
     spec = definition()

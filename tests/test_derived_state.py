@@ -26,7 +26,7 @@ from tests.support import write_config
 from tests.test_exactness import assert_matches, landed
 from tests.unseen import SUGGESTED_AS_OF, personal_values, write_unseen
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 HEADER = "受付日,区コード,区名,受付番号,届出経路,取消\r\n"
 
 

@@ -14,7 +14,7 @@ from tests.support import TOKEN, TOKEN_ENV, every_cell, table_counts, write_conf
 from tests.unseen import SUGGESTED_AS_OF, personal_values, write_unseen
 from warehouse.store import connect, current_figures
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
 
 def landed(url: str) -> dict[tuple[str, str, str], tuple]:

@@ -19,7 +19,7 @@ from tests.unseen_more import (
     write_unseen_more,
 )
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 NOCODE_ENV = "JISSEKI_TEST_NOCODE_TOKEN"
 AS_OF = SUGGESTED_AS_OF_MORE
 

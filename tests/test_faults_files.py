@@ -125,6 +125,7 @@ def test_a_repeated_column_rejects_the_file_and_not_the_notifications_of_others(
     assert batch.rows_read == 80 and city["2025-04"] == (20.0, 40.0) and batch.rejected is None
 
 
+@pytest.mark.e2e
 @pytest.mark.usefixtures("prefect_harness")
 def test_file_names_that_are_not_utf8_land_escaped_in_every_file_source(tmp_path, warehouse_url) -> None:
     from flows.run import run_nightly

@@ -27,7 +27,7 @@ from tests.support import (
 from tests.test_exactness import assert_matches, landed
 from tests.unseen import SUGGESTED_AS_OF, write_unseen
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 NOCODE_ENV = "JISSEKI_TEST_NOCODE_TOKEN"
 
 

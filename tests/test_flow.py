@@ -15,7 +15,7 @@ from jisseki.demo.data import write_demo_inbox
 from jisseki.demo.sample_api import SampleApi
 from tests.support import TOKEN, TOKEN_ENV, every_cell, table_counts, write_config
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 AS_OF = date(2026, 3, 31)
 
 

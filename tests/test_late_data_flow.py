@@ -14,7 +14,7 @@ from tests.digests import entries, sources
 from tests.support import TOKEN, TOKEN_ENV, Receiver, closed_port, write_config
 from warehouse.schema import ingest_state
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 LATE = "データ遅延"
 
 

@@ -101,6 +101,7 @@ needs_libreoffice = pytest.mark.skipif(soffice() is None and os.environ.get("CI"
                                        reason="LibreOffice is not installed")
 
 
+@pytest.mark.e2e
 @needs_libreoffice
 def test_libreoffice_takes_the_contracts_forms_and_warns_on_the_rest(tmp_path: Path) -> None:
     """Calc evaluates the 実績値 rule itself: the rule in spare cells next to typed values, saved as CSV."""
@@ -123,6 +124,7 @@ def test_libreoffice_takes_the_contracts_forms_and_warns_on_the_rest(tmp_path: P
     assert judged == {value: "TRUE" if ok else "FALSE" for value, ok in values.items()}
 
 
+@pytest.mark.e2e
 @needs_libreoffice
 def test_a_template_filled_in_and_saved_by_libreoffice_lands_with_units_and_full_width_digits(tmp_path: Path) -> None:
     from openpyxl import load_workbook

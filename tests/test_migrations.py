@@ -159,6 +159,7 @@ def landed_file_hashes(dump: dict) -> dict[str, str]:
     return {name: sha for row in data["rows"] for name, sha, *_ in json.loads(row[detail]).get("files", [])}
 
 
+@pytest.mark.e2e
 @pytest.mark.usefixtures("prefect_harness")
 def test_an_upgrade_keeps_every_row_and_the_next_run_lands_exactly(tmp_path, monkeypatch, warehouse_url) -> None:
     restore(warehouse_url)
@@ -247,6 +248,7 @@ def test_revision_2_removes_only_evaluations_about_a_later_day_in_japan(warehous
     assert left == {n for n, (_, _, keep) in enumerate(cases, 1) if keep}
 
 
+@pytest.mark.e2e
 def test_a_warehouse_of_a_newer_jisseki_is_refused_and_left_as_it_is(tmp_path, warehouse_url) -> None:
     connect(warehouse_url).dispose()
     engine = engine_of(warehouse_url)
@@ -264,6 +266,7 @@ def test_a_warehouse_of_a_newer_jisseki_is_refused_and_left_as_it_is(tmp_path, w
     assert schema_of(warehouse_url) == before and version(warehouse_url) == ["0003_from_a_newer_jisseki"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", [["status"], ["report", "--out", "report"],
                                      ["backfill", "--from", "2025-04-01", "--to", "2025-06-30"]])
 def test_a_read_command_on_a_missing_sqlite_warehouse_fails_and_creates_no_file(tmp_path, command) -> None:
@@ -274,6 +277,7 @@ def test_a_read_command_on_a_missing_sqlite_warehouse_fails_and_creates_no_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jisseki.toml"]
 
 
+@pytest.mark.e2e
 def test_status_on_a_postgresql_database_without_the_tables_fails_and_creates_nothing(tmp_path, postgres_url) -> None:
     url = with_password(postgres_url)
     done = run_cli("status", "--config", str(write_config(tmp_path, url, None, moveout="", speech="")))
@@ -382,6 +386,7 @@ def wait_for(condition: Callable[[], bool], seconds: float = 120) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see the children waiting")
 @pytest.mark.parametrize("start", ["new", "release"])
 def test_two_processes_arriving_at_once_both_succeed(tmp_path, warehouse_url, start) -> None:

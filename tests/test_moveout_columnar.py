@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -154,6 +155,7 @@ def columnar_reader(data: bytes, folder: Path) -> tuple[list[tuple], list[tuple]
     return validated, indexed
 
 
+@pytest.mark.e2e
 @PROFILE
 @given(generated())
 def test_the_row_reader_reads_what_was_written_and_quarantines_each_malformed_line(g: Generated) -> None:
@@ -171,6 +173,7 @@ def test_the_row_reader_reads_what_was_written_and_quarantines_each_malformed_li
         expected_record(g.names, cells) for _, cells in g.rows if cells is not None]
 
 
+@pytest.mark.e2e
 @PROFILE
 @given(generated())
 def test_columnar_reader_agrees_with_the_row_reader(tmp_path: Path, g: Generated) -> None:
@@ -187,6 +190,7 @@ def test_columnar_reader_agrees_with_the_row_reader(tmp_path: Path, g: Generated
                        for day, ward, route, withdrawn, _, _, _, receipt in expected]
 
 
+@pytest.mark.e2e
 def test_generated_files_mostly_take_the_columnar_path(tmp_path: Path) -> None:
     """The property above must not pass by handing everything on: count what it accepts."""
     accepted = 0

@@ -24,6 +24,9 @@ AS_OF = date(2026, 3, 31)
 HEADER = "受付日,区コード,区名,受付番号,届出経路,取消\r\n"
 KEY = "test-fingerprint-key"
 
+# Every night here is a collect that starts the transcoding worker (a Python subprocess).
+pytestmark = pytest.mark.e2e
+
 
 def write(folder: Path, name: str, rows: list[str], mtime: int | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)

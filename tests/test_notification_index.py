@@ -5,6 +5,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -56,6 +57,7 @@ def add(index: NotificationIndex, name: str, rows: list[Row]) -> None:
     index.add_files([IndexedFile(file_id, name, "sha-" + name, 100, len(rows), "cp932")], "SELECT * FROM given", {})
 
 
+@pytest.mark.e2e
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=ops_strategy, delta=st.booleans())
 def test_the_tally_follows_every_change(tmp_path: Path, ops: list, delta: bool) -> None:

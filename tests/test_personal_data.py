@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from jisseki.config import to_toml
 from jisseki.demo.sample_api import SampleApi
 from tests.support import Receiver
@@ -172,6 +174,7 @@ def files_under(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.e2e
 def test_no_personal_value_of_any_malformed_row_is_written_anywhere(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()

@@ -138,6 +138,7 @@ def listed(rows: list[dict[str, str]]) -> list[tuple[str, ...]]:
     return [(r["ソース"], r["ファイル"], r["行"], r["列"], r["値"], r["理由"], r["除外日"]) for r in rows]
 
 
+@pytest.mark.e2e
 def test_csv_lists_exactly_the_planted_rows_of_both_sources(inbox: Path) -> None:
     done = run_cli("quarantine", "--config", str(inbox / "jisseki.toml"), "--format", "csv")
     rows = parsed(done.stdout)
@@ -151,6 +152,7 @@ def test_csv_lists_exactly_the_planted_rows_of_both_sources(inbox: Path) -> None
     assert not done.stdout.startswith("\ufeff")    # stdout is plain UTF-8; --out writes the BOM
 
 
+@pytest.mark.e2e
 def test_the_table_is_aligned_by_display_width_and_counts(inbox: Path) -> None:
     out = run_cli("quarantine", "--config", str(inbox / "jisseki.toml")).stdout
     lines = out.splitlines()
@@ -163,6 +165,7 @@ def test_the_table_is_aligned_by_display_width_and_counts(inbox: Path) -> None:
     assert sum("転出届 受付ログ（moveout_log）" in line for line in lines) == 4
 
 
+@pytest.mark.e2e
 def test_source_and_since_restrict_the_list(inbox: Path) -> None:
     config = str(inbox / "jisseki.toml")
     only = parsed(run_cli("quarantine", "--config", config, "--source", "moveout_log", "--format", "csv").stdout)
@@ -176,6 +179,7 @@ def test_source_and_since_restrict_the_list(inbox: Path) -> None:
     assert none.stdout == "除外した行はありません\n"
 
 
+@pytest.mark.e2e
 def test_an_unknown_source_or_a_bad_option_is_a_usage_error(inbox: Path, tmp_path: Path) -> None:
     config = str(inbox / "jisseki.toml")
     done = run_cli("quarantine", "--config", config, "--source", "moveout", check=2)
@@ -187,6 +191,7 @@ def test_an_unknown_source_or_a_bad_option_is_a_usage_error(inbox: Path, tmp_pat
     assert "除外した行" in run_cli("quarantine", "--help").stdout
 
 
+@pytest.mark.e2e
 def test_out_writes_csv_with_a_bom_for_excel(inbox: Path, tmp_path: Path) -> None:
     out = tmp_path / "除外.csv"
     done = run_cli("quarantine", "--config", str(inbox / "jisseki.toml"), "--source", "manual_entries",
@@ -197,6 +202,7 @@ def test_out_writes_csv_with_a_bom_for_excel(inbox: Path, tmp_path: Path) -> Non
     assert listed(parsed(data.decode("utf-8-sig"))) == expected("manual_entries", MANUAL, japan_today())
 
 
+@pytest.mark.e2e
 def test_nothing_personal_that_was_planted_is_shown(inbox: Path, tmp_path: Path) -> None:
     config = str(inbox / "jisseki.toml")
     out = tmp_path / "all.csv"
@@ -210,6 +216,7 @@ def test_nothing_personal_that_was_planted_is_shown(inbox: Path, tmp_path: Path)
     assert str(Path.home()) not in blob and str(inbox) not in "".join(texts[:2])
 
 
+@pytest.mark.e2e
 def test_a_missing_warehouse_is_said_and_not_made_and_an_empty_one_lists_nothing(tmp_path: Path) -> None:
     config = tmp_path / "jisseki.toml"
     config.write_text(to_toml({"warehouse": {"url": "sqlite:///none.db"}}), "utf-8")

@@ -22,7 +22,7 @@ from tests.test_flow import source_runs
 from tests.unseen import write_unseen
 from tests.unseen_more import SUGGESTED_AS_OF_MORE, write_unseen_more
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 ROOT = Path(__file__).resolve().parents[1]
 NOCODE_ENV = "JISSEKI_TEST_NOCODE_TOKEN"
 

@@ -67,6 +67,7 @@ def png_pixels(path: Path) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(idat)
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(chromium() is None and os.environ.get("CI") != "true", reason="chromium is not installed")
 def test_the_report_renders_in_headless_chromium(report, tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"

@@ -170,6 +170,7 @@ def between(page: str, start: str, end: str) -> str:
     return page[page.index(start):page.index(end, page.index(start))]
 
 
+@pytest.mark.e2e
 def test_the_first_screen_counts_and_lists_what_is_at_risk_with_the_pace_it_needs(demo_report) -> None:
     page_path, db = demo_report
     page = page_path.read_text("utf-8")
@@ -194,6 +195,7 @@ def test_the_first_screen_counts_and_lists_what_is_at_risk_with_the_pace_it_need
     assert "2025-04-30（最初の評価）から要注意" in attention   # at risk from the first month end on
 
 
+@pytest.mark.e2e
 def test_charts_label_targets_with_round_ticks_and_yearly_figures_are_lines(demo_report) -> None:
     page = demo_report[0].read_text("utf-8")
     with_months = {k for (k,) in warehouse_rows(demo_report[1], "select distinct kpi_id from kpi_actual where "
@@ -224,6 +226,7 @@ def test_charts_label_targets_with_round_ticks_and_yearly_figures_are_lines(demo
     assert "#c0221b" not in " ".join(re.findall(r'<line class="target"[^>]*>', page))
 
 
+@pytest.mark.e2e
 def test_the_page_fetches_nothing(demo_report) -> None:
     page = demo_report[0].read_text("utf-8")
     assert not re.findall(r"(?:https?:)?//", page.replace('xmlns="http://www.w3.org/2000/svg"', ""))
@@ -264,6 +267,7 @@ def measure(page: Path, tmp_path: Path, width: int) -> dict:
     return json.loads(html.unescape(re.search(r'<pre id="out">(.*?)</pre>', dom, re.S).group(1)))
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(chromium() is None and os.environ.get("CI") != "true", reason="chromium is not installed")
 def test_the_page_in_chromium_at_desktop_and_phone_width(demo_report, tmp_path: Path) -> None:
     page = demo_report[0]

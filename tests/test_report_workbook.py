@@ -220,6 +220,7 @@ needs_libreoffice = pytest.mark.skipif(
     reason="LibreOffice (libreoffice-calc-nogui) or poppler-utils is not installed")
 
 
+@pytest.mark.e2e
 @needs_libreoffice
 def test_libreoffice_prints_the_table_on_one_landscape_page_wide(workbook: Path, tmp_path: Path) -> None:
     pdf = libreoffice(workbook, "pdf", tmp_path)
@@ -245,6 +246,7 @@ def test_libreoffice_prints_the_table_on_one_landscape_page_wide(workbook: Path,
     assert header.endswith(" ".join(f"{m}月" for _, m in MONTHS) + " KPI ID"), header
 
 
+@pytest.mark.e2e
 @needs_libreoffice
 def test_libreoffice_reads_the_values_as_numbers(workbook: Path, tmp_path: Path) -> None:
     resaved = libreoffice(workbook, "xlsx:Calc MS Excel 2007 XML", tmp_path / "lo")
@@ -261,6 +263,7 @@ LONG_NAME = ("AI音声認識技術を活用した業務効率化の推進 市全
              "（会議録・面談記録・交渉録・市民電話対応の記録作成業務を含む）")
 
 
+@pytest.mark.e2e
 @needs_libreoffice
 def test_a_long_table_prints_one_page_wide_on_as_many_pages_down_with_the_header_on_each(tmp_path: Path) -> None:
     raw = CATALOG.model_dump()

@@ -58,6 +58,7 @@ def test_tls_verification_can_be_turned_off_for_a_named_source_only(tmp_path, ce
     assert batch.lineage.crawl["records"] == 3
 
 
+@pytest.mark.e2e
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_token_from_a_prefect_secret_block(tmp_path) -> None:
     from prefect.blocks.system import Secret

@@ -55,6 +55,7 @@ def jisseki(*args: str, **env: str) -> subprocess.CompletedProcess:
                           env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), **env})
 
 
+@pytest.mark.e2e
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_night_that_did_not_run_is_told_once_and_resolved_by_the_next_run(tmp_path) -> None:
     write_unseen(tmp_path, 12)
@@ -91,6 +92,7 @@ def test_a_night_that_did_not_run_is_told_once_and_resolved_by_the_next_run(tmp_
         receiver.close()
 
 
+@pytest.mark.e2e
 def test_the_watchdog_on_a_warehouse_that_does_not_exist_creates_none(tmp_path) -> None:
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", None)
     done = jisseki("watchdog", "--config", str(config))

@@ -248,7 +248,7 @@ HOSTILE = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(HOSTILE))
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.e2e) if k == "too_many_rows" else k for k in sorted(HOSTILE)])
 def test_a_hostile_workbook_is_quarantined_as_a_file_and_the_others_land(tmp_path: Path, kind: str) -> None:
     make, code, words = HOSTILE[kind]
     workbook(tmp_path / "m" / "a_good.xlsx", [GOOD_ROW])
@@ -283,6 +283,7 @@ print(int(peak.split()[1]) // 1024)
 """
 
 
+@pytest.mark.e2e
 def test_bombs_are_refused_in_little_memory(tmp_path: Path) -> None:
     """A few hundred kilobytes that expand to hundreds of megabytes (or a billion characters) are refused
     before they are expanded: measured as the peak memory of a fresh process."""
@@ -335,6 +336,7 @@ def test_charts_draw_a_non_finite_value_as_missing() -> None:
 
 # --- the whole way, in fresh processes ----------------------------------------------------------------
 
+@pytest.mark.e2e
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_run_lands_the_good_workbooks_beside_hostile_ones_and_status_is_strict_json(tmp_path: Path) -> None:
     from prefect.settings import PREFECT_API_URL

@@ -47,6 +47,7 @@ PARENT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.e2e
 def test_a_child_whose_parent_is_killed_ends_too() -> None:
     parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
     assert parent.stdout.readline().strip() == "started"
