@@ -364,6 +364,7 @@ def test_a_missing_value_reads_as_empty_not_as_pythons_none() -> None:
         == ["（空）", "（空）", "", "25.0"]
 
 
+@pytest.mark.e2e
 def test_a_reader_that_stops_reading_is_not_an_error(inbox: Path) -> None:
     """`jisseki quarantine … | head -1`: the reader goes away, and that is what the user asked for. `true` reads
     nothing and is gone long before jisseki has started, so every write meets a closed pipe."""
