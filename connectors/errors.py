@@ -8,8 +8,6 @@ from jisseki.core.errors import JissekiError
 class SourceError(JissekiError):
     """The source could not be collected; nothing of it lands this run."""
 
-    transient = False
-
 
 class SourceConfigError(SourceError):
     """Credentials or settings are wrong: retrying will not help."""
@@ -20,7 +18,6 @@ class SourceConfigError(SourceError):
 class SourceUnavailable(SourceError):
     """The source is down or slow; the next run may succeed."""
 
-    transient = True
     hint = ("相手のシステムが止まっているか遅いようです。復旧すれば次回の実行で取り込まれます"
             "（続くときは相手先に確認してください）")
 

@@ -79,9 +79,6 @@ class Catalog(BaseModel):
     def ids(self) -> set[str]:
         return {i.id for i in self.indicators}
 
-    def fiscal_years(self) -> list[int]:
-        return sorted({fy for i in self.indicators for fy in i.targets})
-
 
 def load_catalog(path: Path | None = None) -> Catalog:
     """The bundled FY2025 policy unless a path names another catalog file."""

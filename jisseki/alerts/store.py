@@ -81,8 +81,3 @@ def mark(engine: Engine, outbox_ids: Sequence[int], error: str | None) -> None:
     with engine.begin() as conn:
         conn.execute(update(alert_outbox).where(o.id.in_(list(outbox_ids))).values(**values))
 
-
-def firing(engine: Engine) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(
-            select(alert_state).where(alert_state.c.status == "firing").order_by(alert_state.c.alert_key))]
