@@ -110,3 +110,23 @@ def libreoffice(source: Path, target: str, outdir: Path) -> Path:
                     f"-env:UserInstallation={(outdir / 'profile').as_uri()}", "--convert-to", target,
                     "--outdir", str(outdir), str(source)], check=True, capture_output=True, timeout=180)
     return outdir / f"{source.stem}.{target.split(':')[0]}"
+
+
+# The seed's FY2025 table (令和7年度実績, 達成状況, 前年度実績); ratios as fractions, milestones as 1.
+SEED_FY2025 = {
+    "online_procedures": (2180, "A", 1674),
+    "myna_moveout_share": (0.34, "A", 0.24),
+    "backoffice_platform_started": (1, "A", None),
+    "nocode_operations": (50, "A", 59),
+    "genai_verified_operations": (2, "A", None),
+    "speech_hours_monthly": (403, "B", 276),
+    "construction_dx_working_groups": (1, "A", None),
+    "dx_support_departments": (2, "A", 2),
+    "external_specialists": (7, "A", 5),
+    "dx_core_training_participants": (69, "A", 55),
+    "infra_training_participants": (60, "A", 30),
+    "dataviz_department_share": (0.64, "A", 0.55),
+    "talent_plan_and_training": (1, "A", None),
+    "data_pilot_projects": (3, "A", 3),
+    "security_strategy_revised": (1, "A", None),
+}

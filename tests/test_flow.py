@@ -13,7 +13,7 @@ from flows.run import run_nightly
 from jisseki.cli import main
 from jisseki.demo.data import write_demo_inbox
 from jisseki.demo.sample_api import SampleApi
-from tests.support import TOKEN, TOKEN_ENV, every_cell, table_counts, write_config
+from tests.support import SEED_FY2025, TOKEN, TOKEN_ENV, every_cell, table_counts, write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 AS_OF = date(2026, 3, 31)
@@ -96,26 +96,6 @@ def test_only_the_named_sources_run(tmp_path, demo_inbox) -> None:
     config = write_config(tmp_path, url, None, moveout=str(inbox / "tenshutsu"), speech=str(inbox / "speech"))
     assert run_nightly(config, AS_OF, ["speech_usage"]) == 0
     assert landed_sources(url) == {"speech_usage"}
-
-
-# The seed's FY2025 table (令和7年度実績, 達成状況, 前年度実績); ratios as fractions, milestones as 1.
-SEED_FY2025 = {
-    "online_procedures": (2180, "A", 1674),
-    "myna_moveout_share": (0.34, "A", 0.24),
-    "backoffice_platform_started": (1, "A", None),
-    "nocode_operations": (50, "A", 59),
-    "genai_verified_operations": (2, "A", None),
-    "speech_hours_monthly": (403, "B", 276),
-    "construction_dx_working_groups": (1, "A", None),
-    "dx_support_departments": (2, "A", 2),
-    "external_specialists": (7, "A", 5),
-    "dx_core_training_participants": (69, "A", 55),
-    "infra_training_participants": (60, "A", 30),
-    "dataviz_department_share": (0.64, "A", 0.55),
-    "talent_plan_and_training": (1, "A", None),
-    "data_pilot_projects": (3, "A", 3),
-    "security_strategy_revised": (1, "A", None),
-}
 
 
 def test_demo_then_status_matches_the_seeds_whole_fy2025_table(tmp_path, capsys) -> None:

@@ -16,7 +16,7 @@ from jisseki.catalog import Catalog, load_catalog
 from jisseki.core.model import Figure
 from jisseki.evaluate import evaluate
 from jisseki.report_workbook import neutralise, write_workbook
-from tests.support import libreoffice, soffice
+from tests.support import SEED_FY2025, libreoffice, soffice
 from warehouse.store import connect, latest_evaluations, save_evaluations
 
 CATALOG = load_catalog()
@@ -24,23 +24,6 @@ AS_OF = date(2026, 3, 31)
 MONTHS = [(2025, m) for m in range(4, 13)] + [(2026, m) for m in (1, 2, 3)]
 
 # The seed's FY2025 table (7年度実績, 達成状況, 前年度実績), as the operating policy prints it.
-SEED = {
-    "online_procedures": (2180, "A", 1674),
-    "myna_moveout_share": (0.34, "A", 0.24),
-    "backoffice_platform_started": (1, "A", None),
-    "nocode_operations": (50, "A", 59),
-    "genai_verified_operations": (2, "A", None),
-    "speech_hours_monthly": (403, "B", 276),
-    "construction_dx_working_groups": (1, "A", None),
-    "dx_support_departments": (2, "A", 2),
-    "external_specialists": (7, "A", 5),
-    "dx_core_training_participants": (69, "A", 55),
-    "infra_training_participants": (60, "A", 30),
-    "dataviz_department_share": (0.64, "A", 0.55),
-    "talent_plan_and_training": (1, "A", None),
-    "data_pilot_projects": (3, "A", 3),
-    "security_strategy_revised": (1, "A", None),
-}
 # Monthly figures as the sources report them: speech hours per month (mean 403), new no-code apps per
 # month (50 in the year), the procedures catalog's month-end total (2,180 at March's end), each month's
 # share of moving-out notifications filed through the MyNa Portal.
@@ -53,7 +36,7 @@ TITLE = "令和7年度 デジタル統括室 アウトカム指標の達成状�
 
 
 def seed_figures() -> list[Figure]:
-    out = [Figure(k, "FY2025", "city", AS_OF, float(v)) for k, (v, _, _) in SEED.items()]
+    out = [Figure(k, "FY2025", "city", AS_OF, float(v)) for k, (v, _, _) in SEED_FY2025.items()]
     for kpi_id, values in (("speech_hours_monthly", SPEECH), ("nocode_operations", NOCODE),
                            ("online_procedures", ONLINE), ("myna_moveout_share", MYNA)):
         out += [Figure(kpi_id, f"{y}-{m:02d}", "city", date(y, m, 28), v) for (y, m), v in zip(MONTHS, values)]
@@ -75,7 +58,7 @@ def workbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def indicator_rows(sheet) -> dict[str, tuple]:
-    return {row[7].value: row for row in sheet.iter_rows(min_row=4) if row[7].value in SEED}
+    return {row[7].value: row for row in sheet.iter_rows(min_row=4) if row[7].value in SEED_FY2025}
 
 
 def test_the_table_has_a_title_the_seeds_columns_and_challenge_group_rows(workbook: Path) -> None:
@@ -88,7 +71,7 @@ def test_the_table_has_a_title_the_seeds_columns_and_challenge_group_rows(workbo
     assert [v for _, v in groups] == [f"経営課題{n} {t}" for n, t in CATALOG.challenges.items()]
     assert all(f"A{r}:H{r}" in merged and sheet[f"A{r}"].font.b for r, _ in groups)
     # Each indicator sits under its own challenge, in the catalog's order, the challenge not repeated.
-    order = [row[7].value for row in sheet.iter_rows(min_row=4) if row[7].value in SEED or
+    order = [row[7].value for row in sheet.iter_rows(min_row=4) if row[7].value in SEED_FY2025 or
              str(row[0].value).startswith("経営課題")]
     expected = []
     for n in CATALOG.challenges:
@@ -102,7 +85,7 @@ def test_values_are_numbers_with_the_indicators_unit_in_the_format(workbook: Pat
     assert len(rows) == 15
     for ind in CATALOG.indicators:
         row = rows[ind.id]
-        actual, grade, prior = SEED[ind.id]
+        actual, grade, prior = SEED_FY2025[ind.id]
         assert row[0].value == ind.name and row[3].value == grade, ind.id
         if ind.kind == "milestone":
             assert (row[1].value, row[2].value, row[6].value) == ("完了", "完了", None), ind.id
