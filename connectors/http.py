@@ -158,7 +158,7 @@ class HttpClient:
         """The request as an operator needs it: host and path, never user info (a password) in the URL."""
         parts = urllib.parse.urlsplit(self.base_url)
         query = "&".join(f"{k}={v}" for k, v in (params or {}).items())
-        url = _origin(parts) + parts.path.rstrip("/") + path
+        url = origin(parts) + parts.path.rstrip("/") + path
         return f"GET {url}?{query}" if query else f"GET {url}"
 
     def _attempt(self, path: str, params: Mapping[str, Any], where: str) -> tuple[int, bytes, Mapping[str, str]]:
@@ -243,7 +243,7 @@ class HttpClient:
         return seconds
 
 
-def _origin(parts: urllib.parse.SplitResult) -> str:
+def origin(parts: urllib.parse.SplitResult) -> str:
     """Scheme, host and port: never the user info (a password) a URL may carry."""
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
@@ -256,8 +256,8 @@ def _target(url: str, location: str | None) -> str:
         return "転送を指示されましたが、転送先（Location）がありません（転送は辿りません）"
     try:
         source, target = urllib.parse.urlsplit(url), urllib.parse.urlsplit(urllib.parse.urljoin(url, location))
-        where = _origin(target) + target.path
-        other = _origin(source) != _origin(target)
+        where = origin(target) + target.path
+        other = origin(source) != origin(target)
     except ValueError:   # a port that is not a number
         return "解釈できない転送先（Location）へ転送を指示されました（転送は辿りません）"
     return (f"{'別の接続先' if other else '同じ接続先'}の {where} へ転送を指示されました"

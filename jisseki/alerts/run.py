@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from connectors.http import origin
 from jisseki.alerts import digest, store
 from jisseki.alerts.deliver import Channel, channel, deliver
 from jisseki.alerts.rules import (
@@ -59,10 +60,7 @@ def source_places(config: Config) -> dict[str, Place]:
         if isinstance(source, FolderSourceConfig):
             places[name] = Place(f"フォルダ {source.path}", FOLDER_CHECK)
         elif isinstance(source, ApiSourceConfig):
-            parts = urlsplit(source.base_url)
-            host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname or "?"
-            port = f":{parts.port}" if parts.port else ""
-            places[name] = Place(f"API {parts.scheme}://{host}{port}", API_CHECK)
+            places[name] = Place(f"API {origin(urlsplit(source.base_url))}", API_CHECK)
     return places
 
 
