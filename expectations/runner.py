@@ -78,8 +78,25 @@ class SuiteTally:
     failed: dict[int, FailedExpectation] = field(default_factory=dict)   # by declared position
 
 
+_declared: dict[str, dict[str, Any]] = {}   # suites made from a declaration (jisseki/declared/rules.py), by name
+
+
 def suite_spec(name: str) -> dict[str, Any]:
+    """A suite as declared: made from a source's declaration, else written in expectations/<name>.json."""
+    with LOCK:
+        made = _declared.get(name)
+    if made is not None:
+        return made
     return json.loads((Path(__file__).parent / f"{name}.json").read_text("utf-8"))
+
+
+def register_suite(spec: dict[str, Any]) -> None:
+    """Takes a suite made from a declaration. A declaration changed since (the config was edited, a test
+    declares another source of the same name) forgets what was built on the earlier one."""
+    with LOCK:
+        if _declared.get(spec["name"]) != spec:
+            _declared[spec["name"]] = spec
+            _definition.cache_clear()
 
 
 def validate(suite_name: str, rows: list[dict[str, Any]], root: Path | None = None,

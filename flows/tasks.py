@@ -27,7 +27,6 @@ from jisseki.evaluate import Verdict, evaluate
 from jisseki.pipeline import collect
 from jisseki.rejections import reason_text
 from jisseki.report import SOURCE_STATUS_TEXT, evaluation_rows
-from jisseki.sources import SOURCE_DEFS
 from warehouse.errors import WarehouseError
 from warehouse.lock import Gate
 from warehouse.store import current_figures, ingest_files, land, record_failure, save_evaluations
@@ -54,7 +53,7 @@ def ingest_source(name: str, config: Config, catalog: Catalog, engine: Any, as_o
     row (which the run summary and the source-failure alert read), unless the run gave up on the source first
     (gate closed: the run recorded why)."""
     logger = get_run_logger()
-    source = SOURCE_DEFS[name]
+    source = config.source_def(name)
     progress, outcome = None, "failed"
     try:
         try:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from expectations.runner import validate
 from jisseki.core.model import Figure
 from jisseki.core.records import Bad, FileInfo, Lineage, Record
+from jisseki.declared.spec import MeasureSpec
 from jisseki.source_config import SourceConfig
 
 CHUNK_ROWS = 50_000
@@ -76,8 +77,8 @@ class Measure(Protocol):
     def max_event_date(self) -> date | None: ...
 
 
-# A connector: the source's config section, the lineage to fill, and the source's indicators (id → kind).
-Reader = Callable[[Any, Lineage, Mapping[str, str]], Iterator[Record | Bad]]
+# A connector: given the run's context (config section, indicators, as-of date), it fills the lineage.
+Reader = Callable[["RunContext", Lineage], Iterator[Record | Bad]]
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class RunContext:
     run_name: str | None = None
     progress: Callable[[Progress], None] | None = None
     incremental: Incremental | None = None
+    # What the catalog declares the source's indicators count (a declared source's measures), by KPI id.
+    measures: Mapping[str, MeasureSpec] = field(default_factory=dict)
 
     def batch(self) -> Batch:
         """An empty batch of this run."""
@@ -118,7 +121,7 @@ class Source:
     japanese: str                    # what people call it: the contracts' name, in alerts, listings and the report
     config: type[SourceConfig]       # its `[sources.<name>]` section, whose freshness() says when it is late
     read: Reader | None = None
-    measure: Callable[[date, Any], Measure] | None = None
+    measure: Callable[[RunContext], Measure] | None = None
     # Rows of a machine export fail together when the feed breaks: many bad rows reject the batch.
     # Rows of the manual workbook are separate people's entries: one typo must not hold back the rest.
     default_max_bad_ratio: float | None = None

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from jisseki.core.errors import ConfigError, validation_text
+from jisseki.declared.spec import MeasureSpec
 from jisseki.sources import SOURCES
 from jisseki.tomlfile import read_toml
 
@@ -22,12 +23,21 @@ class Indicator(BaseModel):
     unit: str
     kind: Kind
     direction: Literal["at_least"]
-    source: Literal[SOURCES]  # type: ignore[valid-type]
+    # A built-in source, or one declared in the config: then `measure` says what the indicator counts there.
+    source: str
+    measure: MeasureSpec | None = None
     targets: dict[int, float]
     actuals: dict[int, float] = {}
     # A year-to-date figure that can only grow through the year (a share of departments that have
     # used something at least once): projected by the elapsed share of the year, not held flat.
     accumulates: bool = False
+
+    @model_validator(mode="after")
+    def _source_known(self) -> Indicator:
+        if self.source not in SOURCES and self.measure is None:
+            raise ValueError(f"source {self.source!r} は組み込みのソース（{', '.join(SOURCES)}）ではありません。"
+                             "設定ファイルで宣言したソースなら measure（何を数えるか）を書いてください")
+        return self
 
     def target(self, fy: int) -> float | None:
         return self.targets.get(fy)
@@ -72,6 +82,10 @@ class Catalog(BaseModel):
     def kinds(self, source: str) -> dict[str, str]:
         """The source's indicators, id → kind, in catalog order."""
         return {i.id: i.kind for i in self.indicators if i.source == source}
+
+    def measures(self, source: str) -> dict[str, MeasureSpec]:
+        """The source's indicators that declare what they count, id → measure."""
+        return {i.id: i.measure for i in self.indicators if i.source == source and i.measure is not None}
 
     def kpis(self, source: str) -> tuple[str, ...]:
         return tuple(self.kinds(source))

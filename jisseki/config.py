@@ -6,14 +6,25 @@ import re
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic import Field, SecretStr, ValidationError, create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from jisseki.batch import Source
 from jisseki.core.errors import ConfigError, validation_text
 from jisseki.core.freshness import Freshness
 from jisseki.core.periods import iso_day
+from jisseki.declared.collect import declared_source
+from jisseki.declared.spec import (
+    DECLARED_TYPES,
+    CsvSource,
+    ExcelSource,
+    Files,
+    JsonlSource,
+    RestSource,
+    SqlSource,
+)
 from jisseki.source_config import ApiSourceConfig, MoveoutSourceConfig, SourceConfig, Strict
 from jisseki.sources import SOURCE_DEFS
 from jisseki.tomlfile import read_toml
@@ -97,9 +108,14 @@ SourcesConfig = create_model("SourcesConfig", __base__=Strict,
                              **{name: (source.config | None, None) for name, source in SOURCE_DEFS.items()})
 
 
+# A [sources.<name>] section whose name is no built-in source declares one (jisseki/declared/spec.py).
+DeclaredSection = Annotated[CsvSource | ExcelSource | JsonlSource | SqlSource | RestSource, Field(discriminator="type")]
+
+
 class Config(Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     sources: SourcesConfig = SourcesConfig()  # type: ignore[valid-type]  # made from the registry
+    declared: dict[str, DeclaredSection] = Field(default={}, exclude=True)   # the rest of [sources.*]
     alerts: AlertsConfig = AlertsConfig()
     validation: ValidationConfig = ValidationConfig()
     catalog: CatalogConfig = CatalogConfig()
@@ -108,14 +124,37 @@ class Config(Strict):
     watchdog: WatchdogConfig = WatchdogConfig()
     base_dir: Path = Field(default=Path("."), exclude=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _split_sources(cls, raw: Any) -> Any:
+        """[sources.*] holds the built-in sources' sections and the declared ones: each to its own model."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("sources"), dict) or "declared" in raw:
+            return raw
+        sources = raw["sources"]
+        return {**raw, "sources": {k: v for k, v in sources.items() if k in SOURCE_DEFS},
+                "declared": {k: v for k, v in sources.items() if k not in SOURCE_DEFS}}
+
     def enabled_sources(self) -> list[str]:
-        return [name for name in SOURCE_DEFS if getattr(self.sources, name) is not None]
+        return [name for name in SOURCE_DEFS if getattr(self.sources, name) is not None] + list(self.declared)
 
     def source(self, name: str) -> SourceConfig:
-        found = getattr(self.sources, name, None)
+        found = getattr(self.sources, name, None) if name in SOURCE_DEFS else self.declared.get(name)
         if found is None:
             raise ConfigError(f"ソース {name} は設定ファイルにありません（[sources.{name}] がありません）")
         return found
+
+    def source_def(self, name: str) -> Source:
+        """The source's definition: a built-in one, or made from its declaration."""
+        if name in SOURCE_DEFS:
+            return SOURCE_DEFS[name]
+        decl = self.declared.get(name)
+        if decl is None:
+            raise ConfigError(f"ソース {name} は設定ファイルにありません（[sources.{name}] がありません）")
+        return declared_source(name, type(decl), decl.title)
+
+    def labels(self) -> dict[str, str]:
+        """What people call every configured source, with the name the config and `--source` use."""
+        return {name: self.source_def(name).label for name in self.enabled_sources()}
 
     def freshness(self) -> dict[str, Freshness]:
         """Every configured source's rule for late data, from its own section: the alert rules take it as data."""
@@ -150,8 +189,23 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"設定ファイル {path}: {validation_text(exc.errors(), hidden=('SourceConfig',))}") from None
+        raise ConfigError(f"設定ファイル {path}: "
+                          f"{validation_text(_declared_named(exc.errors()), hidden=('SourceConfig',))}") from None
     return _resolve(config, path.resolve().parent, environ)
+
+
+def _declared_named(errors: list[Any]) -> list[Any]:
+    """A declared section's errors are located as the file writes it: [sources.<name>], without the type
+    pydantic's union adds to the location."""
+    out = []
+    for err in errors:
+        loc = list(err["loc"])
+        if loc[:1] == ["declared"]:
+            loc[0] = "sources"
+            if len(loc) > 2 and loc[2] in DECLARED_TYPES:
+                del loc[2]
+        out.append({**err, "loc": tuple(loc)})
+    return out
 
 
 def _resolve(config: Config, base: Path, environ: Mapping[str, str]) -> Config:
@@ -174,6 +228,15 @@ def _resolve(config: Config, base: Path, environ: Mapping[str, str]) -> Config:
                 source.fingerprint_key = SecretStr(value) if value else None
             source.fingerprint_key_dir = base / source.fingerprint_key_dir if source.fingerprint_key_dir \
                 else default_key_dir(environ)
+    for decl in config.declared.values():
+        if isinstance(decl, Files):
+            decl.path = base / decl.path
+        if isinstance(decl, RestSource) and decl.token_env:
+            value = environ.get(decl.token_env)
+            decl.token = SecretStr(value) if value else None
+        if isinstance(decl, SqlSource) and decl.url_env:
+            value = environ.get(decl.url_env)
+            decl.url = SecretStr(value) if value else None
     return config
 
 

@@ -18,7 +18,7 @@ def collect(source: Source, cfg: Any, catalog: Catalog, as_of: date, max_bad_rat
     """Raises SourceError when the source cannot be read; returns a rejected batch when it was
     read but is not fit to land. gx_root keeps validation results for Data Docs."""
     ctx = RunContext(source, cfg, catalog.kinds(source.name), as_of, max_bad_ratio, gx_root, run_name, progress,
-                     incremental)
+                     incremental, catalog.measures(source.name))
     batch = source.bulk(ctx) if source.bulk is not None else _collect(ctx)
     # A GX folder rebuilt while this source validated (sources share it: the note goes to the first that ends).
     batch.notes.extend(take_notes())
@@ -29,9 +29,9 @@ def _collect(ctx: RunContext) -> Batch:
     source = ctx.source
     assert source.read is not None and source.measure is not None   # Source checks it has one way or the other
     batch = ctx.batch()
-    measure = source.measure(ctx.as_of, ctx.cfg)
+    measure = source.measure(ctx)
     report = _reporter(batch, ctx.progress)
-    for records in chunks(_records(source.read(ctx.cfg, batch.lineage, ctx.indicators), batch, report), CHUNK_ROWS):
+    for records in chunks(_records(source.read(ctx, batch.lineage), batch, report), CHUNK_ROWS):
         for record in valid_records(source.records_suite, records, batch.bad, ctx.gx_root, ctx.run_name):
             measure.add(record)
     batch.figures = measure.figures()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from connectors.errors import SourceConfigError
 from jisseki.core.imports import heavy
+from jisseki.declared.spec import Declared, RestSource, SqlSource
 from jisseki.source_config import ApiSourceConfig, MoveoutSourceConfig
 
 
@@ -14,6 +15,24 @@ def token(cfg: ApiSourceConfig) -> str:
         raise SourceConfigError(f"環境変数 {cfg.token_env} にトークンが設定されていません",
                                 "その環境変数を設定してから実行し直してください（トークンは設定ファイルに書きません）")
     return cfg.token.get_secret_value()
+
+
+def declared_secret(cfg: Declared) -> str | None:
+    """A declared source's secret: a SQL source's database URL, a REST API's token (None when it declares none)."""
+    if isinstance(cfg, SqlSource):
+        env, block, value = cfg.url_env, cfg.url_secret, cfg.url
+    elif isinstance(cfg, RestSource):
+        env, block, value = cfg.token_env, cfg.token_secret, cfg.token
+    else:
+        return None
+    if block:
+        return _secret_block(block)
+    if env is None:
+        return None
+    if value is None:
+        raise SourceConfigError(f"環境変数 {env} が設定されていません",
+                                "その環境変数を設定してから実行し直してください（秘密の値は設定ファイルに書きません）")
+    return value.get_secret_value()
 
 
 def fingerprint_key(cfg: MoveoutSourceConfig) -> str | None:

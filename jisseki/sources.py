@@ -3,7 +3,7 @@
 config model's freshness()). A new source is one entry here, its suites in expectations/, its catalog rows."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 
 from connectors.dataviz_access import read_dataviz_access, read_master
 from connectors.http import HttpClient
@@ -11,7 +11,7 @@ from connectors.manual_entries import read_manual_entries
 from connectors.nocode_apps import read_nocode_apps
 from connectors.online_procedures import read_online_procedures
 from connectors.speech_usage import read_speech_usage
-from jisseki.batch import Source
+from jisseki.batch import RunContext, Source
 from jisseki.core import stopping
 from jisseki.core.records import Bad, Lineage, Record
 from jisseki.measures.dataviz import DatavizShare
@@ -39,33 +39,33 @@ def http_client(cfg: ApiSourceConfig, auth: Callable[[str], dict[str, str]]) -> 
     )
 
 
-def _procedures(cfg: ApiSourceConfig, lineage: Lineage, _kinds: Mapping[str, str]) -> Iterator[Record | Bad]:
-    client = http_client(cfg, lambda token: {"Authorization": f"Bearer {token}"})
-    return read_online_procedures(client, lineage, per_page=cfg.page_size)
+def _procedures(ctx: RunContext, lineage: Lineage) -> Iterator[Record | Bad]:
+    client = http_client(ctx.cfg, lambda token: {"Authorization": f"Bearer {token}"})
+    return read_online_procedures(client, lineage, per_page=ctx.cfg.page_size)
 
 
-def _nocode(cfg: ApiSourceConfig, lineage: Lineage, _kinds: Mapping[str, str]) -> Iterator[Record | Bad]:
-    client = http_client(cfg, lambda token: {"X-Api-Token": token})
-    return read_nocode_apps(client, lineage, limit=cfg.page_size)
+def _nocode(ctx: RunContext, lineage: Lineage) -> Iterator[Record | Bad]:
+    client = http_client(ctx.cfg, lambda token: {"X-Api-Token": token})
+    return read_nocode_apps(client, lineage, limit=ctx.cfg.page_size)
 
 
 # What people call the sources: the contracts' names (../shared/contracts/sources.md).
 SOURCE_DEFS: dict[str, Source] = {
     s.name: s for s in (
         Source("online_procedures", "行政オンラインシステム 手続カタログ", ApiSourceConfig, _procedures,
-               lambda as_of, cfg: OnlineProcedures(as_of)),
+               lambda ctx: OnlineProcedures(ctx.as_of)),
         # Read only where new or changed, columnar where regular (jisseki/moveout/bulk.py).
         Source("moveout_log", "転出届 受付ログ", MoveoutSourceConfig, bulk=collect_moveout),
         Source("speech_usage", "AI音声認識端末 利用ログ", DailyLogSourceConfig,
-               lambda cfg, lin, kinds: read_speech_usage(cfg.path, lin), lambda as_of, cfg: SpeechHours(as_of)),
+               lambda ctx, lin: read_speech_usage(ctx.cfg.path, lin), lambda ctx: SpeechHours(ctx.as_of)),
         Source("nocode_apps", "ノーコードツール アプリ一覧", ApiSourceConfig, _nocode,
-               lambda as_of, cfg: NocodeOperations(as_of)),
+               lambda ctx: NocodeOperations(ctx.as_of)),
         Source("dataviz_access", "データ可視化環境 利用ログ", DatavizSourceConfig,
-               lambda cfg, lin, kinds: read_dataviz_access(cfg.path, cfg.departments, lin),
-               lambda as_of, cfg: DatavizShare(as_of, read_master(cfg.departments)[0])),
+               lambda ctx, lin: read_dataviz_access(ctx.cfg.path, ctx.cfg.departments, lin),
+               lambda ctx: DatavizShare(ctx.as_of, read_master(ctx.cfg.departments)[0])),
         Source("manual_entries", "実績入力シート", ManualSourceConfig,
-               lambda cfg, lin, kinds: read_manual_entries(cfg.path, lin, kinds),
-               lambda as_of, cfg: ManualEntries(as_of), default_max_bad_ratio=1.0),
+               lambda ctx, lin: read_manual_entries(ctx.cfg.path, lin, ctx.indicators),
+               lambda ctx: ManualEntries(ctx.as_of), default_max_bad_ratio=1.0),
     )
 }
 SOURCES = tuple(SOURCE_DEFS)

@@ -65,12 +65,16 @@ def test_environment_overrides_the_warehouse_url(tmp_path: Path) -> None:
     assert config.warehouse.url == "postgresql://u@h/db"
 
 
-@pytest.mark.parametrize("extra, named", [
-    ("[reports]\nx = 1\n", "[reports]"),
-    ("[sources.moveout]\npath = 'x'\n", "[sources.moveout]"),
+@pytest.mark.parametrize("extra, said", [
+    ("[reports]\nx = 1\n", "[reports]: 不明なキーです"),
+    # Not a built-in source, and no type that would declare one.
+    ("[sources.moveout]\npath = 'x'\n", "[sources.moveout]: 組み込みのソースではありません。新しいソースを宣言するなら type"),
+    ("[sources.moveout]\ntype = 'xml'\n", "[sources.moveout]: type は次のいずれかにしてください"),
+    ("[sources.moveout]\ntype = 'csv'\ntitle = '転出'\npath = 'x'\ncolumns = { a = 'date' }\nhost = 1\n",
+     "[sources.moveout] host: 不明なキーです"),
 ])
-def test_unknown_sections_are_named(tmp_path: Path, extra: str, named: str) -> None:
-    with pytest.raises(ConfigError, match=re.escape(f"{named}: 不明なキーです")):
+def test_unknown_sections_are_named(tmp_path: Path, extra: str, said: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(said)):
         load_config(write(tmp_path, FULL + extra))
 
 

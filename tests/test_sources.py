@@ -5,6 +5,9 @@ from __future__ import annotations
 import typing
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from jisseki.batch import Source
 from jisseki.catalog import Indicator, load_catalog
 from jisseki.config import Config
@@ -37,15 +40,22 @@ def test_every_registered_source_has_suites_a_config_model_a_freshness_rule_and_
 
 def test_a_source_missing_a_part_is_told_what_it_lacks() -> None:
     # The check itself can fail: a source of a new system with nothing but a reader.
-    bare = Source("parking_permits", " ", SourceConfig, read=lambda cfg, lineage, kinds: iter(()),
-                  measure=lambda as_of, cfg: None)  # type: ignore[arg-type, return-value]
+    bare = Source("parking_permits", " ", SourceConfig, read=lambda ctx, lineage: iter(()),
+                  measure=lambda ctx: None)  # type: ignore[arg-type, return-value]
     assert problems(bare) == ["no suite parking_permits.records", "no suite parking_permits.figures",
                               "no freshness rule", "no Japanese name"]
 
 
-def test_the_catalog_allows_exactly_the_registered_sources_and_uses_each() -> None:
-    assert typing.get_args(Indicator.model_fields["source"].annotation) == SOURCES
+def test_the_catalog_allows_the_registered_sources_and_declared_ones_that_say_what_they_count() -> None:
     assert {i.source for i in load_catalog().indicators} == set(SOURCES)
+    base = {"id": "k", "challenge": 1, "name": "指標", "unit": "件", "kind": "count_per_fy", "direction": "at_least",
+            "targets": {2025: 1}}
+    for name in SOURCES:
+        assert Indicator.model_validate({**base, "source": name}).measure is None
+    declared = Indicator.model_validate({**base, "source": "window_queue", "measure": {"type": "count"}})
+    assert declared.measure is not None and declared.measure.type == "count"
+    with pytest.raises(ValidationError, match="組み込みのソース.*measure"):
+        Indicator.model_validate({**base, "source": "window_queue"})
 
 
 def test_the_config_has_one_section_per_source_of_its_own_model() -> None:

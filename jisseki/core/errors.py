@@ -83,6 +83,10 @@ _VALIDATION_TEXT: Mapping[str, str] = {
     "date_from_datetime_parsing": "日付（YYYY-MM-DD）で指定してください",
     "path_type": "パス（文字列）で指定してください",
     "string_too_short": "空にはできません",
+    # A [sources.*] section that is not a built-in source is a declaration, told apart by its type.
+    "union_tag_not_found": "組み込みのソースではありません。新しいソースを宣言するなら type（\"csv\"・\"excel\"・"
+                           "\"jsonl\"・\"sql\"・\"rest\" のいずれか）を書いてください",
+    "union_tag_invalid": "type は次のいずれかにしてください: {expected_tags}",
 }
 
 

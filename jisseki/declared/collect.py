@@ -1,0 +1,112 @@
+"""A declared source as a `Source`: its reader by type, each row typed and validated by the suites its rules
+make, its valid rows measured in DuckDB by the catalog's declared measures. The pipeline runs it as it runs
+the built-in sources (read → validate in chunks → quarantine → measure → reject or land).
+
+A Record of a declared source carries in `key` the row as the measures' table holds it (reading order, day,
+scope, each declared column's typed value, the personal ones included): it lives in memory only, in the
+pipeline and in an in-memory DuckDB that never spills to disk."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+from expectations.runner import register_suite
+from jisseki.batch import CHUNK_ROWS, RunContext, Source
+from jisseki.core.imports import heavy
+from jisseki.core.model import Figure
+from jisseki.core.periods import fiscal_year, fy_start
+from jisseki.core.records import Bad, Lineage, Record, text_problem
+from jisseki.declared import engine, rules
+from jisseki.declared.spec import Declared
+from jisseki.declared.values import MISSING, Row, Window, typed
+from jisseki.secrets import declared_secret
+
+# Each type's reader, imported when a source of that type first runs (openpyxl, SQLAlchemy drivers and the
+# HTTP client are not needed by a night without such a source).
+READERS = {"csv": "jisseki.declared.read_csv:read_csv", "excel": "jisseki.declared.read_excel:read_excel",
+           "jsonl": "jisseki.declared.read_jsonl:read_jsonl", "sql": "jisseki.declared.read_sql:read_sql",
+           "rest": "jisseki.declared.read_rest:read_rest"}
+
+
+def declared_source(name: str, decl_type: type[Declared], title: str) -> Source:
+    """The Source of a declared section: everything it needs is in its declaration and the catalog."""
+    return Source(name, title, decl_type, read=read_declared, measure=DeclaredMeasure)
+
+
+def reader(kind: str) -> Any:
+    module, function = READERS[kind].split(":")
+    return getattr(heavy(module), function)
+
+
+def window(as_of: date) -> Window:
+    return Window(fy_start(fiscal_year(as_of)), as_of)
+
+
+def read_declared(ctx: RunContext, lineage: Lineage) -> Iterator[Record | Bad]:
+    decl: Declared = ctx.cfg
+    name = ctx.source.name
+    register_suite(rules.records_suite(name, decl))
+    register_suite(rules.figures_suite(name, dict(ctx.measures), decl.scope is not None))
+    secret = declared_secret(decl)
+    for position, item in enumerate(reader(decl.type)(decl, lineage, window(ctx.as_of), secret)):
+        yield item if isinstance(item, Bad) else _record(decl, item, position)
+
+
+def _record(decl: Declared, row: Row, position: int) -> Record | Bad:
+    values = {name: typed(row.values.get(name), column) for name, column in decl.columns.items()}
+    problem = text_problem({n: v for n, v in values.items() if not decl.columns[n].personal})
+    if problem:
+        return Bad(row.location, row.item, "bad_text", problem, content_hash=row.content_hash)
+    kept = [_stored(v) for v in values.values()]
+    day = values[decl.date] if decl.date else None
+    day = day.date() if isinstance(day, datetime) else day if isinstance(day, date) else None
+    scope = values[decl.scope] if decl.scope else None
+    scope = None if scope is MISSING else scope
+    fields = rules.fields(decl, values, dict(row.values))
+    return Record(fields, (position, day, None if scope is None else str(scope), *kept), row.location, row.item,
+                  row.content_hash)
+
+
+def _stored(value: Any) -> Any:
+    """A typed value as the measures' table holds it: a date-time as its Japan wall time (typed values are in
+    Japan time), so DuckDB never converts it by the machine's zone."""
+    if value is MISSING:
+        return None
+    return value.replace(tzinfo=None) if isinstance(value, datetime) else value
+
+
+class DeclaredMeasure:
+    """Holds the valid rows in an in-memory DuckDB and computes the catalog's declared measures over them."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.decl: Declared = ctx.cfg
+        self.measures = dict(ctx.measures)
+        self.as_of = ctx.as_of
+        self.pending: list[tuple[Any, ...]] = []
+        duckdb = heavy("duckdb")
+        # In memory, and never spilled: the rows may hold personal columns (a dedupe key).
+        self.con = duckdb.connect(":memory:", config={"temp_directory": ""})
+        engine.create_rows(self.con, self.decl)
+        self.day: date | None = None
+
+    def add(self, record: Record) -> None:
+        self.pending.append(record.key)
+        if len(self.pending) >= CHUNK_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        engine.insert_rows(self.con, "rows", self.pending)
+        self.pending = []
+
+    def figures(self) -> list[Figure]:
+        self._flush()
+        engine.kept_rows(self.con, self.decl)
+        self.day = engine.last_day(self.con, self.as_of)
+        try:
+            return engine.figures(self.con, self.decl, self.measures, self.as_of)
+        finally:
+            self.con.close()
+
+    def max_event_date(self) -> date | None:
+        return self.day
