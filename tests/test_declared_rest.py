@@ -3,6 +3,7 @@ counted by hand, the paging that never ends, a next link to another origin, the 
 shape, and the token that goes only where it is declared."""
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import threading
@@ -14,7 +15,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from connectors.errors import SourceConfigError, SourceError, SourceFormatError
+from connectors.errors import SourceConfigError, SourceError, SourceFormatError, SourceUnavailable
+from jisseki.core import stopping
 from jisseki.core.records import Bad, Lineage
 from jisseki.declared.read_rest import read_rest
 from jisseki.declared.spec import RestSource
@@ -22,7 +24,7 @@ from jisseki.declared.values import Row, Window
 
 TOKEN = "rest-T0ken-never-shown"
 WINDOW = Window(date(2026, 4, 1), date(2026, 12, 1))
-Answer = Callable[[str, dict[str, str]], "tuple[int, Any]"]
+Answer = Callable[[str, dict[str, str]], tuple[int, Any]]
 
 
 class Api:
@@ -337,6 +339,19 @@ def test_503_then_200_is_retried() -> None:
     with Api(lambda path, q: next(answers)) as api:
         items, lineage = read(source(api.base_url))
     assert len(api.requests) == 2 and len(numbers(items)) == 2 and lineage.crawl["pages"] == 1
+
+
+def test_the_run_giving_up_on_the_source_ends_the_read() -> None:
+    stop = threading.Event()
+    stop.set()
+
+    def stopped() -> None:   # in a context of its own, as the flow runs each source
+        stopping.install(stop)
+        failing(source(api.base_url), SourceUnavailable)
+
+    with Api(lambda path, q: (200, {"data": records(1)})) as api:
+        contextvars.copy_context().run(stopped)
+    assert api.requests == []
 
 
 # -- the declared shape -------------------------------------------------------------------------------------------
