@@ -58,6 +58,8 @@ CONFIG_HINTS: Mapping[int, str] = {
     403: "トークンにこの API を読む権限があるかを相手先に確認してください",
     404: "base_url が正しいかを確認してください",
 }
+LINK_HINT = ("API が返す次のページのリンクが base_url と同じ接続先（スキーム・ホスト・ポート）を指すよう、"
+             "base_url か相手先の設定を確認してください")
 REDIRECT_HINT = "base_url を転送先に直すか、転送の理由を相手先に確認してください"
 CANCEL_HINT = "打ち切られた理由（実行の期限か停止の指示）をフローのログで確認してください。次回の実行で取り込まれます"
 DEFAULT_5XX = Action.RETRY
@@ -110,11 +112,34 @@ class HttpClient:
 
     def get_json(self, path: str, params: Mapping[str, Any]) -> Any:
         """GET base_url+path and decode JSON, retrying per ERROR_POLICY."""
-        where = self.describe(path, params)
+        return self._get_json(self.base_url.rstrip("/") + path, params, self.describe(path, params), path)
+
+    def get_json_at(self, url: str) -> Any:
+        """GET a full URL (an API's link to its next page; relative ones against base_url) as get_json does,
+        but only on base_url's own origin: the headers (the credentials) go nowhere else, so a link to another
+        scheme, host or port, or one with user info, fails before anything is sent."""
+        target = urllib.parse.urljoin(self.base_url, url)
+        base = urllib.parse.urlsplit(self.base_url)
+        try:
+            parts = urllib.parse.urlsplit(target)
+            same = _origin_key(parts) == _origin_key(base)
+        except ValueError:   # a port that is not a number
+            raise SourceConfigError(f"{self.describe('')}: 次のページのリンクを URL として解釈できません"
+                                    "（辿らず、何も送っていません）", LINK_HINT) from None
+        where = f"GET {origin(parts)}{parts.path}"   # its query is the API's (a signed link): not shown
+        if not same:
+            raise SourceConfigError(f"{where}: 次のページのリンクが base_url（{origin(base)}）と別の接続先を指しています"
+                                    "（認証情報を渡さないため、辿らず何も送っていません）", LINK_HINT)
+        if parts.username is not None or parts.password is not None:
+            raise SourceConfigError(f"{where}: 次のページのリンクにユーザー情報が含まれています"
+                                    "（辿らず、何も送っていません）", LINK_HINT)
+        return self._get_json(target, {}, where, parts.path)
+
+    def _get_json(self, url: str, params: Mapping[str, Any], where: str, path: str) -> Any:
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:
-                status, body, headers = self._attempt(path, params, where)
+                status, body, headers = self._attempt(url, params, where, path)
             except requests.exceptions.SSLError:
                 # A certificate that does not verify will not verify on retry either.
                 raise SourceConfigError(f"{where}: TLS証明書を検証できません",
@@ -139,7 +164,7 @@ class HttpClient:
             if action is Action.FAIL_CONFIG:
                 raise SourceConfigError(f"{where}: HTTP {status}", CONFIG_HINTS.get(status))
             if action is Action.REDIRECT:
-                location = _target(self.base_url.rstrip("/") + path, headers.get("Location"))
+                location = _target(url, headers.get("Location"))
                 raise SourceConfigError(f"{where}: HTTP {status} で{location}", REDIRECT_HINT)
             if action is Action.FAIL:
                 raise SourceError(f"{where}: HTTP {status} 想定外の応答です", "相手のシステムの担当に確認してください")
@@ -161,7 +186,8 @@ class HttpClient:
         url = origin(parts) + parts.path.rstrip("/") + path
         return f"GET {url}?{query}" if query else f"GET {url}"
 
-    def _attempt(self, path: str, params: Mapping[str, Any], where: str) -> tuple[int, bytes, Mapping[str, str]]:
+    def _attempt(self, url: str, params: Mapping[str, Any], where: str,
+                 path: str) -> tuple[int, bytes, Mapping[str, str]]:
         """One request in a worker thread, waited for until total_timeout or a cancel, whichever is first."""
         self._check_cancel(where)
         request = _Request()
@@ -170,7 +196,7 @@ class HttpClient:
         def run() -> None:
             _current.request = request
             try:
-                outcome.append(self._get(path, params))
+                outcome.append(self._get(url, params, path))
             except BaseException as exc:  # handed to the caller, who raises it
                 outcome.append(exc)
             finally:
@@ -199,9 +225,9 @@ class HttpClient:
             return True
         return isinstance(exc, requests.Timeout) and time.monotonic() >= deadline
 
-    def _get(self, path: str, params: Mapping[str, Any]) -> tuple[int, bytes, Mapping[str, str]]:
+    def _get(self, url: str, params: Mapping[str, Any], path: str) -> tuple[int, bytes, Mapping[str, str]]:
         with self.session.get(
-            self.base_url.rstrip("/") + path, params=params, headers=self.headers, allow_redirects=False,
+            url, params=params, headers=self.headers, allow_redirects=False,
             timeout=(min(self.connect_timeout, self.total_timeout), self.read_timeout), verify=self.verify_tls,
             stream=True,
         ) as response:
@@ -248,6 +274,12 @@ def origin(parts: urllib.parse.SplitResult) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}{port}"
+
+
+def _origin_key(parts: urllib.parse.SplitResult) -> tuple[str, str, int | None]:
+    """What makes two URLs one origin: scheme, host and port, the default port written or not."""
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
 
 
 def _target(url: str, location: str | None) -> str:
