@@ -126,6 +126,10 @@ class Source:
     # Rows of the manual workbook are separate people's entries: one typo must not hold back the rest.
     default_max_bad_ratio: float | None = None
     bulk: BulkPath | None = None
+    # A source defined by a declaration shipped with jisseki (jisseki/declarations/<name>.toml): what the config's
+    # section adds to (base_url and a token, say), and what its indicators count unless the catalog says.
+    declaration: Mapping[str, Any] | None = None
+    measures: Mapping[str, MeasureSpec] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.bulk is None) == (self.read is None or self.measure is None):

@@ -25,7 +25,13 @@ from jisseki.declared.spec import (
     RestSource,
     SqlSource,
 )
-from jisseki.source_config import ApiSourceConfig, MoveoutSourceConfig, SourceConfig, Strict
+from jisseki.source_config import (
+    DatavizSourceConfig,
+    FolderSourceConfig,
+    MoveoutSourceConfig,
+    SourceConfig,
+    Strict,
+)
 from jisseki.sources import SOURCE_DEFS
 from jisseki.tomlfile import read_toml
 
@@ -112,6 +118,18 @@ SourcesConfig = create_model("SourcesConfig", __base__=Strict,
 DeclaredSection = Annotated[CsvSource | ExcelSource | JsonlSource | SqlSource | RestSource, Field(discriminator="type")]
 
 
+def _shipped(name: str, section: Any) -> Any:
+    """A built-in source defined by a shipped declaration: the config's section is laid over it (base_url and
+    the token, and whatever else it sets). `page_size` is the contracts' name for the paginator's size."""
+    declaration = SOURCE_DEFS[name].declaration
+    if declaration is None or not isinstance(section, dict):
+        return section
+    merged = {**declaration, **{k: v for k, v in section.items() if k != "page_size"}}
+    if "page_size" in section:
+        merged["paginator"] = {**declaration.get("paginator", {}), "size": section["page_size"]}
+    return merged
+
+
 class Config(Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     sources: SourcesConfig = SourcesConfig()  # type: ignore[valid-type]  # made from the registry
@@ -131,7 +149,7 @@ class Config(Strict):
         if not isinstance(raw, dict) or not isinstance(raw.get("sources"), dict) or "declared" in raw:
             return raw
         sources = raw["sources"]
-        return {**raw, "sources": {k: v for k, v in sources.items() if k in SOURCE_DEFS},
+        return {**raw, "sources": {k: _shipped(k, v) for k, v in sources.items() if k in SOURCE_DEFS},
                 "declared": {k: v for k, v in sources.items() if k not in SOURCE_DEFS}}
 
     def enabled_sources(self) -> list[str]:
@@ -216,28 +234,26 @@ def _resolve(config: Config, base: Path, environ: Mapping[str, str]) -> Config:
         config.catalog.path = base / config.catalog.path
     for name in config.enabled_sources():
         source = config.source(name)
-        for field in ("path", "departments"):
-            if hasattr(source, field):
-                setattr(source, field, base / getattr(source, field))
-        if isinstance(source, ApiSourceConfig) and source.token_env:
-            value = environ.get(source.token_env)
-            source.token = SecretStr(value) if value else None
+        if isinstance(source, (FolderSourceConfig, Files)):
+            source.path = base / source.path
+        if isinstance(source, DatavizSourceConfig):
+            source.departments = base / source.departments
+        # Secrets named by environment variable are read now, once; a Prefect Secret block when the source runs.
+        if isinstance(source, RestSource) and source.token_env:
+            source.token = _secret(environ, source.token_env)
+        if isinstance(source, SqlSource) and source.url_env:
+            source.url = _secret(environ, source.url_env)
         if isinstance(source, MoveoutSourceConfig):
             if source.fingerprint_key_env:
-                value = environ.get(source.fingerprint_key_env)
-                source.fingerprint_key = SecretStr(value) if value else None
+                source.fingerprint_key = _secret(environ, source.fingerprint_key_env)
             source.fingerprint_key_dir = base / source.fingerprint_key_dir if source.fingerprint_key_dir \
                 else default_key_dir(environ)
-    for decl in config.declared.values():
-        if isinstance(decl, Files):
-            decl.path = base / decl.path
-        if isinstance(decl, RestSource) and decl.token_env:
-            value = environ.get(decl.token_env)
-            decl.token = SecretStr(value) if value else None
-        if isinstance(decl, SqlSource) and decl.url_env:
-            value = environ.get(decl.url_env)
-            decl.url = SecretStr(value) if value else None
     return config
+
+
+def _secret(environ: Mapping[str, str], name: str) -> SecretStr | None:
+    value = environ.get(name)
+    return SecretStr(value) if value else None
 
 
 def default_key_dir(environ: Mapping[str, str]) -> Path:

@@ -1,20 +1,11 @@
-"""A source's secrets, read when its run starts: an API token, the moving-out index's fingerprint key."""
+"""A source's secrets, read when its run starts: an API token, a database URL, the moving-out index's fingerprint
+key."""
 from __future__ import annotations
 
 from connectors.errors import SourceConfigError
 from jisseki.core.imports import heavy
 from jisseki.declared.spec import Declared, RestSource, SqlSource
-from jisseki.source_config import ApiSourceConfig, MoveoutSourceConfig
-
-
-def token(cfg: ApiSourceConfig) -> str:
-    """From the environment (resolved when the config was read) or a Prefect Secret block."""
-    if cfg.token_secret:
-        return _secret_block(cfg.token_secret)
-    if cfg.token is None:
-        raise SourceConfigError(f"環境変数 {cfg.token_env} にトークンが設定されていません",
-                                "その環境変数を設定してから実行し直してください（トークンは設定ファイルに書きません）")
-    return cfg.token.get_secret_value()
+from jisseki.source_config import MoveoutSourceConfig
 
 
 def declared_secret(cfg: Declared) -> str | None:

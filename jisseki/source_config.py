@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from jisseki.core.freshness import EntryDue, Freshness, NewDataDay, RecentCrawl
+from jisseki.core.freshness import EntryDue, Freshness, NewDataDay
 from jisseki.core.periods import iso_day
 
 
@@ -36,37 +36,6 @@ class SourceConfig(Strict):
     def freshness(self) -> Freshness:
         """When the alerts call this source late: each kind of source declares it by keys of its own."""
         raise NotImplementedError(f"{type(self).__name__} declares no freshness")
-
-
-class ApiSourceConfig(SourceConfig):
-    base_url: str
-    token_env: str | None = None        # the environment variable that holds the token
-    token_secret: str | None = None     # or the name of a Prefect Secret block that does
-    verify_tls: bool = True
-    connect_timeout: float = Field(default=5.0, gt=0)
-    read_timeout: float = Field(default=30.0, gt=0)
-    total_timeout: float = Field(default=120.0, gt=0)
-    max_retries: int = Field(default=4, ge=0)
-    backoff_seconds: float = Field(default=1.0, ge=0)
-    max_retry_after: float = Field(default=120.0, ge=0)
-    page_size: int = Field(default=100, ge=1, le=100)
-    stale_after_days: int = 2  # calendar days since the last successful crawl: these systems run every day
-    token: SecretStr | None = Field(default=None, exclude=True)
-
-    @field_validator("stale_after_days", mode="before")
-    @classmethod
-    def _stale_days(cls, value: Any) -> int:
-        return _days(value, 1, "日数")
-
-    def freshness(self) -> Freshness:
-        return RecentCrawl(self.stale_after_days)
-
-    @model_validator(mode="after")
-    def _one_token_source(self) -> ApiSourceConfig:
-        if (self.token_env is None) == (self.token_secret is None):
-            raise ValueError("token_env（環境変数名）か token_secret（Prefect Secret ブロック名）の"
-                             "どちらか一方を指定してください")
-        return self
 
 
 class FolderSourceConfig(SourceConfig):

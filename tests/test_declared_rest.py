@@ -316,7 +316,7 @@ def test_a_next_link_to_another_scheme_or_host_or_with_user_info_is_refused(link
 
 def test_the_token_goes_only_in_the_declared_header() -> None:
     with Api(lambda path, q: (200, {"data": records(1)})) as api:
-        read(source(api.base_url, auth_header="X-Api-Token", auth_scheme=None))
+        read(source(api.base_url, auth_header="X-Api-Token", auth_scheme=""))
         read(source(api.base_url))
         read(source(api.base_url), secret=None)
     alone, bearer, none = (r["headers"] for r in api.requests)

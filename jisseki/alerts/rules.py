@@ -42,6 +42,7 @@ class Place:
 
 FOLDER_CHECK = "フォルダがマウントされていて読み取れるか（権限）、ファイルが届いているか"
 API_CHECK = "API が応答しているか、認証情報（トークン）が有効か"
+DATABASE_CHECK = "データベースが動いていて接続できるか、接続先と認証情報が正しいか、問い合わせが読む表があるか"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from jisseki.alerts import digest, store
 from jisseki.alerts.deliver import Channel, channel, deliver
 from jisseki.alerts.rules import (
     API_CHECK,
+    DATABASE_CHECK,
     FOLDER_CHECK,
     WATCHDOG_RUN,
     Checked,
@@ -26,9 +27,10 @@ from jisseki.catalog import Catalog
 from jisseki.city_calendar import CityCalendar
 from jisseki.config import Config
 from jisseki.core.periods import now_utc
+from jisseki.declared.spec import Files, RestSource, SqlSource
 from jisseki.deployment import schedule
 from jisseki.evaluate import Verdict
-from jisseki.source_config import ApiSourceConfig, FolderSourceConfig
+from jisseki.source_config import FolderSourceConfig
 from warehouse.store import current_figures, ingest_states, last_nights, source_runs
 
 
@@ -57,10 +59,14 @@ def source_places(config: Config) -> dict[str, Place]:
     places = {}
     for name in config.enabled_sources():
         source = config.source(name)
-        if isinstance(source, FolderSourceConfig):
+        if isinstance(source, (FolderSourceConfig, Files)):
             places[name] = Place(f"フォルダ {source.path}", FOLDER_CHECK)
-        elif isinstance(source, ApiSourceConfig):
+        elif isinstance(source, RestSource):
             places[name] = Place(f"API {origin(urlsplit(source.base_url))}", API_CHECK)
+        elif isinstance(source, SqlSource):
+            # The URL is the secret: the place is named by where it is kept.
+            kept = f"環境変数 {source.url_env}" if source.url_env else f"Prefect Secret {source.url_secret}"
+            places[name] = Place(f"データベース（接続先は {kept}）", DATABASE_CHECK)
     return places
 
 

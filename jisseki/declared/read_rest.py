@@ -202,7 +202,7 @@ def paginator(cfg: RestSource, client: HttpClient) -> Pages:
 def client_for(cfg: RestSource, secret: str | None) -> HttpClient:
     """The HTTP client for the API; the token in the declared header, or no credentials when there is none."""
     headers = {} if secret is None else {
-        cfg.auth_header: secret if cfg.auth_scheme is None else f"{cfg.auth_scheme} {secret}"}
+        cfg.auth_header: f"{cfg.auth_scheme} {secret}" if cfg.auth_scheme else secret}
     return HttpClient(
         base_url=cfg.base_url, headers=headers, verify_tls=cfg.verify_tls, connect_timeout=cfg.connect_timeout,
         read_timeout=cfg.read_timeout, total_timeout=cfg.total_timeout, max_retries=cfg.max_retries,

@@ -200,6 +200,13 @@ class Paginator(Strict):
     #                                            next_link: the next page's URL (null or absent on the last)
     cursor_param: str = "cursor"              # cursor
 
+    @model_validator(mode="after")
+    def _says_where_the_next_page_is(self) -> Paginator:
+        if self.type in ("cursor", "next_link") and not self.next_path:
+            raise ValueError(f"paginator {self.type} には next_path（次のページの{'カーソル' if self.type == 'cursor' else 'URL'}"
+                             "がある JSON のパス）を書いてください")
+        return self
+
 
 class RestSource(Remote):
     type: Literal["rest"]
@@ -207,7 +214,7 @@ class RestSource(Remote):
     path: str = "/"
     params: dict[str, str | int] = {}
     auth_header: str = "Authorization"        # the header the token goes in
-    auth_scheme: str | None = "Bearer"        # "Bearer <token>"; None sends the token alone (X-Api-Token)
+    auth_scheme: str = "Bearer"               # "Bearer <token>"; "" sends the token alone (as X-Api-Token takes it)
     token_env: str | None = None
     token_secret: str | None = None
     records_path: str = ""                    # the JSON path of the records in a page ("" = the page itself)
