@@ -274,3 +274,16 @@ def test_a_nul_in_a_declared_value_is_bad_text(tmp_path: Path) -> None:
                                       "utf-8")
     rows, bad, _ = read("jsonl", tmp_path)
     assert [r.item for r in rows] == ["line 2"] and codes(bad) == [("a.jsonl", "line 1", "bad_text", 1)]
+
+
+def test_a_workbook_over_the_caps_costs_only_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import connectors.workbooks
+
+    header = ["受付日", "区コード", "件数"]
+    workbook(tmp_path / "a.xlsx", [header, *[["2025/04/01", "27102", n] for n in range(5)]])
+    workbook(tmp_path / "b.xlsx", [header, ["2025/04/01", "27102", 1]])
+    monkeypatch.setattr(connectors.workbooks, "MAX_ROWS", 4)
+    rows, bad, lineage = read("excel", tmp_path)
+    assert [r.location for r in rows] == ["b.xlsx"]
+    assert codes(bad) == [("a.xlsx", "file", "workbook_too_many_cells", 1)]
+    assert [f.rows for f in lineage.files] == [1, 1]

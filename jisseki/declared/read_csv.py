@@ -57,7 +57,6 @@ def _columns(header: bytes, encoding: str, cfg: CsvSource, alternative: str | No
     try:
         cells = split_cells(header.decode(encoding))
     except UnicodeDecodeError:
-        cells = None
         problem: dict[str, int] | tuple[str, str] = (
             "undecodable", f"見出し行（{cfg.header_row}行目）を{WORDS[encoding]}として読めません")
     else:
