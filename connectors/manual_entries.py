@@ -4,8 +4,8 @@
 
 A workbook is whatever a department sends, so each one is read on its own and can only cost itself:
 one that is broken or hostile (a zip bomb, entity expansion in its XML, a truncated sheet) is quarantined
-as a file and the others land. Before openpyxl opens it, its zip directory is checked against the caps
-below; openpyxl parses its XML through defusedxml (a dependency), which refuses entity declarations.
+as a file and the others land (connectors/workbooks.py: the caps checked before openpyxl opens it, and
+defusedxml, through which openpyxl parses its XML and which refuses entity declarations).
 
 A value lands only as a finite number within MAX_VALUE: no KPI counts a trillion of anything, so a larger
 one is a typo (or 1E+309, which Excel stores as infinity) and is quarantined, as is a formula whose result
@@ -13,11 +13,7 @@ was never saved and an entry typed on another sheet than 実績.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import zipfile
-import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,11 +21,18 @@ from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
 from typing import Any
-from xml.parsers.expat import ExpatError
-
-from defusedxml import DefusedXmlException
 
 from connectors.files import delivered_files, read_delivery
+from connectors.workbooks import (
+    ERROR_VALUES,
+    UNREADABLE,
+    Budget,
+    Unfit,
+    check_zip,
+    problem,
+    too_large,
+    too_large_reason,
+)
 from jisseki.core.imports import heavy
 from jisseki.core.normalize import nfkc, parse_date, shown
 from jisseki.core.periods import fiscal_year_text
@@ -46,18 +49,6 @@ SCALE_WORDS = set("十百千万億兆")
 MAX_VALUE = Decimal(10) ** 12
 # A sheet of filled-in examples (記入例) is part of a form, not a delivery: its rows are neither read nor quarantined.
 EXAMPLE_SHEET = re.compile(r"^例$|記入例|入力例|サンプル|見本")
-ERROR_VALUES = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"}
-
-# The caps. A department's workbook is tens of rows in tens of kilobytes; these are far above that and far
-# below what would hurt the nightly run. A workbook's XML compresses about 10:1; a bomb 1000:1.
-MAX_UNCOMPRESSED = 50 * 2**20
-MAX_RATIO, RATIO_FROM = 100, 2**20   # the ratio is checked for parts of more than a megabyte
-MAX_ROWS, MAX_CELLS = 100_000, 1_000_000
-
-# What reading one hostile workbook may raise, from zipfile, zlib, the XML parser, defusedxml
-# (DefusedXmlException is a ValueError), lxml (its errors are SyntaxErrors) and openpyxl's own parsing.
-UNREADABLE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, SyntaxError, ExpatError,
-              ValueError, KeyError, IndexError, TypeError, AttributeError)
 
 
 def read_manual_entries(folder: Path, lineage: Lineage, kinds: Mapping[str, str]) -> Iterator[Record | Bad]:
@@ -66,32 +57,13 @@ def read_manual_entries(folder: Path, lineage: Lineage, kinds: Mapping[str, str]
     paths = [p for p in delivered_files(folder, ".xlsx") if not p.name.startswith("~$")]
     lineage.units_total = len(paths)
     for path in paths:
-        if path.stat().st_size > MAX_UNCOMPRESSED:
-            # Compressed is never larger than expanded (bar a few bytes): over the cap on disk, it is over
-            # the cap expanded. Hashed as a stream, not read whole into memory.
-            info = _streamed(path)
+        if (info := too_large(path)) is not None:
             lineage.files.append(info)
-            yield Bad(info.name, "file", "workbook_too_large", f"ファイルのサイズが {info.size / 2**20:,.0f} MB あり、"
-                      f"上限の {MAX_UNCOMPRESSED // 2**20} MB を超えます", content_hash=info.sha256)
+            yield Bad(info.name, "file", "workbook_too_large", too_large_reason(info), content_hash=info.sha256)
             continue
         data, info = read_delivery(path)
         lineage.files.append(info)
         yield from _read_workbook(data, info, kinds)
-
-
-def _streamed(path: Path) -> FileInfo:
-    with path.open("rb") as stream:
-        sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
-        stat = os.fstat(stream.fileno())
-    return FileInfo(name=path.name, size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=sha256)
-
-
-class _Unfit(Exception):
-    """A workbook read no further: quarantined whole, as one Bad."""
-
-    def __init__(self, code: str, reason: str, rows: int = 1, item: str = "file") -> None:
-        super().__init__(reason)
-        self.code, self.reason, self.rows, self.item = code, reason, rows, item
 
 
 @dataclass
@@ -106,16 +78,13 @@ def _read_workbook(data: bytes, info: FileInfo, kinds: Mapping[str, str]) -> Ite
     # The whole workbook is read before anything of it is yielded, so one that breaks halfway is
     # quarantined whole rather than half landed; the caps bound what that holds in memory.
     try:
-        _check_zip(data)
+        check_zip(data)
         entries, elsewhere = _load(data, kinds)
-    except _Unfit as unfit:
+    except Unfit as unfit:
         yield Bad(info.name, unfit.item, unfit.code, unfit.reason, content_hash=info.sha256, rows=unfit.rows)
         return
     except UNREADABLE as exc:
-        while exc.__cause__ is not None:  # openpyxl re-raises what the XML parser said as a ValueError of its own
-            exc = exc.__cause__
-        yield Bad(info.name, "file", "unreadable_workbook",
-                  f"Excelブックとして読めません: {_problem(exc)}（{type(exc).__name__}）", content_hash=info.sha256)
+        yield Bad(info.name, "file", "unreadable_workbook", problem(exc), content_hash=info.sha256)
         return
     for entry in entries:
         info.rows += 1
@@ -127,53 +96,10 @@ def _read_workbook(data: bytes, info: FileInfo, kinds: Mapping[str, str]) -> Ite
                   content_hash=info.sha256, rows=rows)
 
 
-def _problem(exc: BaseException) -> str:
-    if isinstance(exc, (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError)):
-        return "ZIPとして壊れています"
-    if isinstance(exc, DefusedXmlException):
-        return "XMLに実体宣言（DTD）があります。危険な形式のため読みません"
-    if isinstance(exc, (SyntaxError, ExpatError)):
-        return "シートのXMLが壊れています（途中で切れているなど）"
-    if isinstance(exc, KeyError):
-        return "ブックに必要な部品がありません"
-    return "ブックの内容を解釈できません"
-
-
-def _check_zip(data: bytes) -> None:
-    """The caps that the zip's directory can tell before anything is decompressed. zipfile stops at a
-    part's declared size (and fails its CRC), so a part cannot decompress to more than it declares."""
-    with zipfile.ZipFile(BytesIO(data)) as archive:
-        parts = archive.infolist()
-    total = sum(p.file_size for p in parts)
-    if total > MAX_UNCOMPRESSED:
-        raise _Unfit("workbook_too_large", f"展開後のサイズが {total / 2**20:,.0f} MB あり、"
-                                           f"上限の {MAX_UNCOMPRESSED // 2**20} MB を超えます")
-    for part in parts:
-        if part.file_size > RATIO_FROM and part.file_size > MAX_RATIO * max(part.compress_size, 1):
-            ratio = part.file_size // max(part.compress_size, 1)
-            raise _Unfit("workbook_too_compressed",
-                         f"圧縮率が異常です（{ratio:,}倍、上限 {MAX_RATIO}倍）。ZIP爆弾の疑いがあるため読みません")
-
-
-class _Budget:
-    """Rows and cells read from one workbook, over all its sheets."""
-
-    def __init__(self) -> None:
-        self.rows = self.cells = 0
-
-    def take(self, cells: int) -> None:
-        self.rows += 1
-        self.cells += cells
-        if self.rows > MAX_ROWS or self.cells > MAX_CELLS:
-            raise _Unfit("workbook_too_many_cells",
-                         f"行またはセルが多すぎます（上限 {MAX_ROWS:,} 行・{MAX_CELLS:,} セル）。"
-                         "不要な行や列を削除してください")
-
-
 def _load(data: bytes, kinds: Mapping[str, str]) -> tuple[list[_Entry], list[tuple[int, int]]]:
     """The entries of sheet 実績, and (position, rows) of every other sheet with entries on it."""
     openpyxl = heavy("openpyxl")
-    budget = _Budget()
+    budget = Budget()
     # Read from the bytes that were hashed, not the path again: what is read is what the lineage names.
     values = openpyxl.load_workbook(BytesIO(data), read_only=True, data_only=True)
     try:
@@ -185,7 +111,7 @@ def _load(data: bytes, kinds: Mapping[str, str]) -> tuple[list[_Entry], list[tup
                      if sheet.title != SHEET and not EXAMPLE_SHEET.search(nfkc(sheet.title))
                      and (rows := _rows_elsewhere(sheet, kinds, budget))]
         if SHEET not in values.sheetnames:
-            raise _Unfit("missing_sheet", f"シート「{SHEET}」がありません", rows=max(1, sum(r for _, r in elsewhere)))
+            raise Unfit("missing_sheet", f"シート「{SHEET}」がありません", rows=max(1, sum(r for _, r in elsewhere)))
         # With data_only a formula whose result was never saved reads as an empty cell; only the
         # formulas' own reading tells the two apart.
         formulas = openpyxl.load_workbook(BytesIO(data), read_only=True, data_only=False)
@@ -199,19 +125,19 @@ def _load(data: bytes, kinds: Mapping[str, str]) -> tuple[list[_Entry], list[tup
     return entries, elsewhere
 
 
-def _entries(sheet: Any, formulas: Any, budget: _Budget) -> list[_Entry]:
+def _entries(sheet: Any, formulas: Any, budget: Budget) -> list[_Entry]:
     top = next(sheet.iter_rows(max_row=1, values_only=True), ()) or ()
     budget.take(len(top))
     header = {nfkc(str(v)): i for i, v in enumerate(top) if v is not None}
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        rows = sum(1 for cells in _budgeted(sheet.iter_rows(min_row=2, values_only=True), budget)
+        rows = sum(1 for cells in budget.over(sheet.iter_rows(min_row=2, values_only=True))
                    if any(not _blank(v) for v in cells))
-        raise _Unfit("missing_columns", f"必須列がありません: {'、'.join(missing)}", rows=max(1, rows), item="header")
+        raise Unfit("missing_columns", f"必須列がありません: {'、'.join(missing)}", rows=max(1, rows), item="header")
     columns = {name: header[name] for name in COLUMNS}
     width = max(columns.values()) + 1
     entries = []
-    pairs = zip(_budgeted(sheet.iter_rows(min_row=2, max_col=width), budget),
+    pairs = zip(budget.over(sheet.iter_rows(min_row=2, max_col=width)),
                 formulas.iter_rows(min_row=2, max_col=width))
     for number, (cells, formula_cells) in enumerate(pairs, start=2):
         row = {name: _at(cells, i).value for name, i in columns.items()}
@@ -224,12 +150,12 @@ def _entries(sheet: Any, formulas: Any, budget: _Budget) -> list[_Entry]:
     return entries
 
 
-def _rows_elsewhere(sheet: Any, kinds: Mapping[str, str], budget: _Budget) -> int:
+def _rows_elsewhere(sheet: Any, kinds: Mapping[str, str], budget: Budget) -> int:
     """Rows on a sheet other than 実績 that look like entries: below a header with 実績値, the rows with a
     value; on a sheet without one, the rows naming a manual KPI and something more. A guide or an empty
     sheet (the template's 説明) has none."""
     value_at, rows = None, 0
-    for cells in _budgeted(sheet.iter_rows(values_only=True), budget):
+    for cells in budget.over(sheet.iter_rows(values_only=True)):
         texts = [nfkc(str(v)) if v is not None else "" for v in cells]
         if value_at is None and "実績値" in texts and "KPI ID" in texts:
             value_at = texts.index("実績値")
@@ -238,12 +164,6 @@ def _rows_elsewhere(sheet: Any, kinds: Mapping[str, str], budget: _Budget) -> in
         else:
             rows += int(any(t in kinds for t in texts) and sum(1 for t in texts if t) > 1)
     return rows
-
-
-def _budgeted(rows: Iterator[tuple[Any, ...]], budget: _Budget) -> Iterator[tuple[Any, ...]]:
-    for cells in rows:
-        budget.take(len(cells))
-        yield cells
 
 
 @dataclass(frozen=True)

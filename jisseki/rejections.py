@@ -29,7 +29,7 @@ class Reason:
 REASONS: Mapping[str, Reason] = {
     # Files and lines that cannot be read
     "undecodable": Reason("文字コードが取り決めと違うため読めません"),
-    "malformed_csv": Reason("CSVとして読めない行です（引用符の位置や対応が不正）"),
+    "malformed_csv": Reason("CSVとして読めない行です（引用符の位置や対応、列の数が不正）"),
     "malformed_header": Reason("見出し行をCSVとして読めません（ファイル全体を除外）", "見出し"),
     "missing_columns": Reason("必須の列がありません（ファイル全体を除外）", "見出し"),
     "duplicate_columns": Reason("同じ名前の列が複数あります（ファイル全体を除外）", "見出し"),
@@ -38,6 +38,7 @@ REASONS: Mapping[str, Reason] = {
     "not_json": Reason("JSONとして読めない行です"),
     "duplicate_key": Reason("同じキーが1行に複数あります"),
     "not_object": Reason("JSONオブジェクトではないレコードです"),
+    "sheet_not_found": Reason("設定で指定したシートがブックにありません（ファイル全体を除外）"),
     # 転出届 受付ログ
     "bad_date": Reason("受付日を解釈できません", "受付日"),
     "unknown_ward": Reason("区コードが大阪市の24区にありません", "区コード"),

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from jisseki.core.normalize import UNSTORABLE
 
@@ -91,10 +91,13 @@ def text_problem(values: Mapping[str, object]) -> str | None:
     return None
 
 
-def accounted(info: FileInfo, items: Iterable[Record | Bad], data_rows: int) -> Iterator[Record | Bad]:
-    """The file's items, checked to account for each of its `data_rows` exactly once: a shortfall
-    becomes a Bad for the difference, so no row is lost in silence; more is a reader's bug. Sets
-    info.rows to the data rows."""
+Item = TypeVar("Item")   # what a reader yields for a row it read: a Record, or a declared source's Row
+
+
+def accounted(info: FileInfo, items: Iterable[Item | Bad], data_rows: int) -> Iterator[Item | Bad]:
+    """The file's items (a Bad for its rows, anything else one row read), checked to account for each of its
+    `data_rows` exactly once: a shortfall becomes a Bad for the difference, so no row is lost in silence;
+    more is a reader's bug. Sets info.rows to the data rows."""
     counted = 0
     for item in items:
         counted += item.rows if isinstance(item, Bad) else 1
