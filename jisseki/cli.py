@@ -424,7 +424,7 @@ def cmd_report(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     rejections = Rejections(quarantined(engine, limit_per_source=MAX_SHOWN), reason_counts(engine),
-                            config.enabled_sources())
+                            {name: config.source_def(name).japanese for name in config.enabled_sources()})
     html_path, xlsx_path = write_report(evaluations, current_figures(engine), catalog, fy, args.out,
                                         history=evaluation_history(engine, fy), rejections=rejections)
     print(f"{html_path}\n{xlsx_path}")
@@ -458,21 +458,23 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     from warehouse.quarantine import quarantined
     from warehouse.store import connect
 
-    if args.source is not None and args.source not in SOURCES:
-        raise UsageError(f"--source {args.source} というソースはありません", f"選べるもの: {', '.join(SOURCES)}")
     config = load_config(_config_path(args))
+    known = [*SOURCES, *config.declared]
+    if args.source is not None and args.source not in known:
+        raise UsageError(f"--source {args.source} というソースはありません", f"選べるもの: {', '.join(known)}")
+    labels = config.labels()
     rows = quarantined(connect(config.warehouse.url, create=False), args.source, args.since)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with args.out.open("w", encoding="utf-8-sig", newline="") as stream:   # the BOM: Excel reads it as UTF-8
-            write_csv(rows, stream)
+            write_csv(rows, stream, labels)
         print(f"{args.out}: 除外した行 {len(rows)} 件" if rows else f"{args.out}: 除外した行はありません")
     elif args.format == "csv":
-        write_csv(rows, sys.stdout)
+        write_csv(rows, sys.stdout, labels)
         if not rows:
             print("除外した行はありません", file=sys.stderr)
     else:
-        print(render_table(rows), end="")
+        print(render_table(rows, labels), end="")
     return 0
 
 

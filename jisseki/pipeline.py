@@ -10,6 +10,7 @@ from expectations.runner import take_notes
 from jisseki.batch import CHUNK_ROWS, Batch, Incremental, Progress, RunContext, Source, chunks, valid_records
 from jisseki.catalog import Catalog
 from jisseki.core.records import Bad, Record
+from jisseki.declared.spec import MeasureSpec
 
 
 def collect(source: Source, cfg: Any, catalog: Catalog, as_of: date, max_bad_ratio: float,
@@ -18,11 +19,18 @@ def collect(source: Source, cfg: Any, catalog: Catalog, as_of: date, max_bad_rat
     """Raises SourceError when the source cannot be read; returns a rejected batch when it was
     read but is not fit to land. gx_root keeps validation results for Data Docs."""
     ctx = RunContext(source, cfg, catalog.kinds(source.name), as_of, max_bad_ratio, gx_root, run_name, progress,
-                     incremental, catalog.measures(source.name))
+                     incremental, measures(source, catalog))
     batch = source.bulk(ctx) if source.bulk is not None else _collect(ctx)
     # A GX folder rebuilt while this source validated (sources share it: the note goes to the first that ends).
     batch.notes.extend(take_notes())
     return batch
+
+
+def measures(source: Source, catalog: Catalog) -> dict[str, MeasureSpec]:
+    """What each of the source's indicators counts: as the catalog declares, else as the source's shipped
+    declaration does."""
+    declared = catalog.measures(source.name)
+    return {kpi: m for kpi in catalog.kpis(source.name) if (m := declared.get(kpi) or source.measures.get(kpi))}
 
 
 def _collect(ctx: RunContext) -> Batch:

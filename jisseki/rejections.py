@@ -7,7 +7,7 @@ import csv
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from typing import Any, TextIO
@@ -81,6 +81,13 @@ REASONS: Mapping[str, Reason] = {
     "bad_value": Reason("実績値を解釈できません", "実績値"),
     "negative_value": Reason("実績値が負です", "実績値"),
     "bad_entered_on": Reason("入力日がないか日付として解釈できません", "入力日"),
+    # Declared sources (jisseki/declared/rules.py): the reason names the column and what it must be
+    "invalid_value": Reason("値が列の型（日付・数値・区コードなど）として解釈できません"),
+    "missing_value": Reason("必須の列に値がありません"),
+    "not_allowed": Reason("値が決められた値のどれでもありません"),
+    "out_of_range": Reason("値が決められた範囲の外です"),
+    "pattern_mismatch": Reason("値が決められた形式に合いません"),
+    "before_other": Reason("日付が、その前にあるべき日付より前です"),
     # Figures (a batch whose figures fail is rejected whole; the codes are listed for completeness)
     "ratio_out_of_range": Reason("割合が0〜1の範囲外です"),
     "empty_denominator": Reason("割合の分母が0以下です"),
@@ -112,9 +119,10 @@ class Rejected:
     rows: int
     day: str
 
-    def cells(self) -> tuple[str, ...]:
-        return (source_label(self.source), self.file, self.line, self.column, self.value, self.reason,
-                self.detail, str(self.rows), self.day)
+    def cells(self, labels: Mapping[str, str] | None = None) -> tuple[str, ...]:
+        label = (labels or {}).get(self.source) or source_label(self.source)
+        return (label, self.file, self.line, self.column, self.value, self.reason, self.detail, str(self.rows),
+                self.day)
 
 
 def reason_text(code: str, stored: str | None = None) -> str:
@@ -143,22 +151,23 @@ def _value(stored: str | None) -> str:
     return "（空）" if stored is None or stored in NOTHING else stored
 
 
-def render_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """`jisseki quarantine`'s table, aligned by display width, then the count."""
+def render_table(rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str] | None = None) -> str:
+    """`jisseki quarantine`'s table, aligned by display width, then the count. `labels` name the sources the
+    config declares (Config.labels)."""
     if not rows:
         return "除外した行はありません\n"
     items = [rejected(r) for r in rows]
-    lines = aligned([dict(zip(HEADER, item.cells(), strict=True)) for item in items], list(HEADER))
+    lines = aligned([dict(zip(HEADER, item.cells(labels), strict=True)) for item in items], list(HEADER))
     lines.append("")
     lines.append(f"{len(items)} 件（{sum(i.rows for i in items)} 行）")
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
-def write_csv(rows: Sequence[Mapping[str, Any]], stream: TextIO) -> None:
+def write_csv(rows: Sequence[Mapping[str, Any]], stream: TextIO, labels: Mapping[str, str] | None = None) -> None:
     writer = csv.writer(stream, lineterminator="\r\n")
     writer.writerow(HEADER)
     for row in rows:
-        writer.writerow([_inert(cell) for cell in rejected(row).cells()])
+        writer.writerow([_inert(cell) for cell in rejected(row).cells(labels)])
 
 
 def _inert(cell: str) -> str:
@@ -171,21 +180,23 @@ def _inert(cell: str) -> str:
 @dataclass(frozen=True)
 class Rejections:
     """What the report shows of quarantine: the first rows of each source, the count of all per (source, reason
-    code), and the sources configured (each gets a section, saying so when it set nothing aside)."""
+    code), and the sources configured with what people call them (each gets a section, saying so when it set
+    nothing aside)."""
     rows: Sequence[Mapping[str, Any]]
     counts: Mapping[tuple[str, str], int]
-    sources: Sequence[str] = ()
+    sources: Mapping[str, str] = field(default_factory=dict)
 
 
 def rejections_html(rows: Sequence[Mapping[str, Any]], counts: Mapping[tuple[str, str], int] | None = None,
-                    sources: Sequence[str] = ()) -> str:
+                    sources: Mapping[str, str] | None = None) -> str:
     """The report's 「除外した行」: one section holding a <section> per source (those in `sources` even without
     rows) with its rows (the first MAX_SHOWN) and the count per reason. `counts` per (source, reason code) are
     of all entries when `rows` are only the first of each source (warehouse.quarantine.quarantined's limit);
     left out, they are counted from `rows`."""
     if counts is None:
         counts = Counter((r["source"], r["reason_code"]) for r in rows)
-    by_source: dict[str, list[Rejected]] = {name: [] for name in sources}
+    names = dict(sources or {})
+    by_source: dict[str, list[Rejected]] = {name: [] for name in names}
     for row in rows:
         by_source.setdefault(row["source"], []).append(rejected(row))
     for source, _code in counts:
@@ -193,7 +204,8 @@ def rejections_html(rows: Sequence[Mapping[str, Any]], counts: Mapping[tuple[str
     head = '<section class="rejected"><h2>除外した行</h2>'
     if not by_source:
         return f"{head}<p>除外した行はありません</p></section>"
-    parts = [_section(source, items, {code: n for (s, code), n in counts.items() if s == source})
+    parts = [_section(source, names.get(source) or SOURCE_NAMES.get(source, source), items,
+                      {code: n for (s, code), n in counts.items() if s == source})
              for source, items in by_source.items()]
     return (f'{head}<p class="note">取り込まずに除外した行とその理由です（所管の所属で元のファイルを確認してください）。'
             f"すべては jisseki quarantine で一覧できます</p>{''.join(parts)}</section>")
@@ -202,9 +214,9 @@ def rejections_html(rows: Sequence[Mapping[str, Any]], counts: Mapping[tuple[str
 ROW_HEADINGS = ("ファイル", "行", "列", "理由", "値", "除外日")
 
 
-def _section(source: str, items: list[Rejected], counts: Mapping[str, int]) -> str:
+def _section(source: str, japanese: str, items: list[Rejected], counts: Mapping[str, int]) -> str:
     # The heading reads in Japanese; the source's name, which `--source` takes, is in its tooltip and the note.
-    parts = [f'<section class="rejections"><h3 title="{escape(source)}">{escape(SOURCE_NAMES.get(source, source))}</h3>']
+    parts = [f'<section class="rejections"><h3 title="{escape(source)}">{escape(japanese)}</h3>']
     total = sum(counts.values())
     if not total:
         parts.append("<p>除外した行はありません</p></section>")

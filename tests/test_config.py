@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from jisseki.config import ConfigError, load_config
-from jisseki.source_config import ApiSourceConfig
+from jisseki.declared.spec import RestSource
 
 FULL = """
 [warehouse]
@@ -54,7 +54,7 @@ def test_every_section_of_the_interface_parses_and_paths_are_relative_to_the_fil
     assert config.sources.dataviz_access.departments == tmp_path / "inbox/departments.csv"
     assert config.alerts.urls == ["json://127.0.0.1:9099/hook"]
     procedures = config.sources.online_procedures
-    assert isinstance(procedures, ApiSourceConfig) and procedures.token.get_secret_value() == "s3cret"
+    assert isinstance(procedures, RestSource) and procedures.token.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(config) and "s3cret" not in config.model_dump_json()
     assert config.sources.nocode_apps.token is None
     assert config.max_bad_ratio("moveout_log") == 0.05

@@ -8,12 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.errors import SourceConfigError, SourceFormatError
-from connectors.http import HttpClient
-from connectors.online_procedures import read_online_procedures
+from connectors.errors import SourceConfigError
 from connectors.speech_usage import read_speech_usage
 from jisseki.core.records import Bad, FileInfo, Lineage, Record, accounted
-from jisseki.demo.sample_api import Reply, SampleApi
 from jisseki.moveout.log import read_moveout_log
 
 HEADER = "受付日,区コード,区名,受付番号,届出経路,取消"
@@ -81,46 +78,6 @@ def test_speech_lines(tmp_path: Path) -> None:
     records, bad = split(read_speech_usage(tmp_path, Lineage()))
     assert [b.code for b in bad] == ["not_json", "not_json"]
     assert records[0].fields["duration_hours"] == 2.0 and records[1].fields["device_id"] is None
-
-
-def procedures(n: int) -> list[dict]:
-    return [{"id": f"PROC-{i:06d}", "title": "t", "department_code": "D1", "online_since": "2021-06-01",
-             "retired_on": None, "status": "active", "updated_at": "2025-04-01T09:00:00+09:00"} for i in range(n)]
-
-
-def crawl(api: SampleApi, per_page: int = 100) -> tuple[list[Record], list[Bad], Lineage]:
-    lineage = Lineage()
-    client = HttpClient(api.base_url, headers={"Authorization": "Bearer k"}, sleep=lambda s: None)
-    records, bad = split(read_online_procedures(client, lineage, per_page=per_page))
-    return records, bad, lineage
-
-
-def test_procedures_follow_next_page_to_the_end(tmp_path: Path) -> None:
-    with SampleApi(procedures(250), "k") as api:
-        records, bad, lineage = crawl(api)
-    assert len(records) == 250 and bad == []
-    assert [r["query"]["page"] for r in api.requests] == ["1", "2", "3"]
-    assert lineage.crawl["pages"] == 3 and lineage.crawl["records"] == 250
-
-
-def test_procedures_empty_catalog_fails_the_source() -> None:
-    with SampleApi([], "k") as api, pytest.raises(SourceFormatError, match="空"):
-        crawl(api)
-
-
-@pytest.mark.parametrize("body", [b'{"items": []}', b'{"data": {}, "meta": {}}', b'[]',
-                                  b'{"data": [], "meta": {"next_page": "2"}}'])
-def test_procedures_body_not_in_the_contract_fails_clearly(body: bytes) -> None:
-    with SampleApi(procedures(3), "k") as api, pytest.raises(SourceFormatError):
-        api.script.append(Reply(200, body))
-        crawl(api)
-
-
-def test_procedures_a_next_page_that_loops_is_an_error() -> None:
-    looping = json.dumps({"data": procedures(1), "meta": {"next_page": 1}}).encode()
-    with SampleApi(procedures(3), "k") as api, pytest.raises(SourceFormatError, match="next_page"):
-        api.script.extend([Reply(200, looping)] * 3)
-        crawl(api)
 
 
 # ---------------------------------------------------------------- strict reading of every row

@@ -8,12 +8,9 @@ import pytest
 
 from connectors.dataviz_access import read_dataviz_access, read_master
 from connectors.errors import SourceFormatError
-from connectors.http import HttpClient
 from connectors.manual_entries import parse_value, parse_year, read_manual_entries
-from connectors.nocode_apps import read_nocode_apps
 from jisseki.catalog import load_catalog
 from jisseki.core.records import Bad, Lineage, Record
-from jisseki.demo.sample_api import Reply, SampleApi
 
 KINDS = {i.id: i.kind for i in load_catalog().indicators if i.source == "manual_entries"}
 
@@ -21,35 +18,6 @@ KINDS = {i.id: i.kind for i in load_catalog().indicators if i.source == "manual_
 def split(items) -> tuple[list[Record], list[Bad]]:
     items = list(items)
     return [i for i in items if isinstance(i, Record)], [i for i in items if isinstance(i, Bad)]
-
-
-def apps(n: int) -> list[dict]:
-    return [{"app_id": str(i), "name": "n", "business_id": f"OPS-{i:04d}", "status": "in_operation",
-             "operation_started_on": "2025-06-02", "retired_on": None} for i in range(n)]
-
-
-def crawl(api: SampleApi, limit: int = 100):
-    lineage = Lineage()
-    client = HttpClient(api.base_url, headers={"X-Api-Token": "k"}, sleep=lambda s: None)
-    return split(read_nocode_apps(client, lineage, limit=limit)) + (lineage,)
-
-
-@pytest.mark.parametrize("total, offsets", [(250, ["0", "100", "200"]), (200, ["0", "100", "200"]),
-                                            (99, ["0"]), (100, ["0", "100"])])
-def test_nocode_pages_end_on_the_first_short_page(total: int, offsets: list[str]) -> None:
-    with SampleApi.nocode(apps(total), "k") as api:
-        records, bad, lineage = crawl(api)
-    assert len(records) == total and bad == [] and lineage.crawl["records"] == total
-    assert [r["query"]["offset"] for r in api.requests] == offsets
-    assert all(r["query"]["limit"] == "100" and r["authorization"] == "k" for r in api.requests)
-
-
-def test_nocode_rejects_a_body_out_of_contract_and_an_empty_list() -> None:
-    with SampleApi.nocode(apps(3), "k") as api, pytest.raises(SourceFormatError, match="apps"):
-        api.script.append(Reply(200, b'{"data": []}'))
-        crawl(api)
-    with SampleApi.nocode([], "k") as api, pytest.raises(SourceFormatError, match="空"):
-        crawl(api)
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from pydantic import ValidationError
 
 from connectors.errors import SourceConfigError, SourceError, SourceFormatError, SourceUnavailable
 from jisseki.core import stopping
@@ -386,7 +387,7 @@ def test_no_record_at_all_fails_unless_allowed() -> None:
     assert items == [] and lineage.crawl["records"] == 0 and lineage.crawl["pages"] == 1
 
 
-def test_a_cursor_without_next_path_is_a_config_error_before_any_request() -> None:
-    with Api(lambda path, q: (200, {"data": records(1)})) as api:
-        failing(source(api.base_url, paginator={"type": "cursor"}), SourceConfigError)
-    assert api.requests == []
+@pytest.mark.parametrize("kind", ["cursor", "next_link"])
+def test_a_cursor_or_next_link_without_next_path_is_refused_when_the_config_is_read(kind: str) -> None:
+    with pytest.raises(ValidationError, match="next_path"):
+        source("http://127.0.0.1:9", paginator={"type": kind})

@@ -384,32 +384,3 @@ def test_an_answer_that_is_not_proper_http_fails_clearly() -> None:
 def test_a_base_url_that_is_not_an_http_url_is_a_config_error(base_url: str) -> None:
     with pytest.raises(SourceConfigError, match="base_url"):
         get(HttpClient(base_url, sleep=[].append))
-
-
-def test_the_run_giving_up_on_a_source_ends_its_request_in_flight() -> None:
-    """The gate the flow closes at a source's deadline (or on SIGTERM) is the cancel of that source's client."""
-    import contextvars
-    import threading as threads
-
-    from pydantic import SecretStr
-
-    from jisseki.core import stopping
-    from jisseki.source_config import ApiSourceConfig
-    from jisseki.sources import http_client
-    from warehouse.lock import Gate
-
-    gate = Gate()
-    cfg = ApiSourceConfig(base_url="http://127.0.0.1:9", token_env="T", token=SecretStr("t"))
-    seen: list = []
-
-    def collect() -> None:
-        stopping.install(gate.stopped)
-        seen.append(http_client(cfg, lambda token: {}).cancel)
-
-    worker = threads.Thread(target=contextvars.copy_context().run, args=(collect,))
-    worker.start()
-    worker.join()
-    assert seen == [gate.stopped] and not gate.stopped.is_set()
-    assert gate.close("期限切れ") and gate.stopped.is_set()
-    # Outside a run nothing is installed: a client gets a cancel nobody sets.
-    assert http_client(cfg, lambda token: {}).cancel is not gate.stopped

@@ -11,8 +11,6 @@ from hypothesis import strategies as st
 
 from connectors.dataviz_access import DepartmentMaster, _access_file
 from connectors.manual_entries import parse_value, parse_year
-from connectors.nocode_apps import _record as nocode_record
-from connectors.online_procedures import _record as procedure_record
 from connectors.speech_usage import _line
 from jisseki.core.normalize import WARDS, parse_date, parse_timestamp, ward_code
 from jisseki.core.records import Bad, FileInfo, Record
@@ -60,13 +58,6 @@ def test_moveout_parser_takes_any_rows_under_the_contract_header(rows: list[list
 @given(st.binary(max_size=512) | st.builds(lambda d: json.dumps(d).encode(), contract_like))
 def test_speech_line_parser_takes_any_line(raw: bytes) -> None:
     assert isinstance(_line(1, raw, info()), (Record, Bad))
-
-
-@PROFILE
-@given(json_values | contract_like)
-def test_api_record_parsers_take_any_json(item) -> None:
-    assert isinstance(procedure_record(item, 1, 0, "h"), (Record, Bad))
-    assert isinstance(nocode_record(item, 0, 0, "h"), (Record, Bad))
 
 
 @PROFILE

@@ -14,8 +14,7 @@ from jisseki.config import load_config
 from jisseki.demo.sample_api import Reply, SampleApi
 from jisseki.pipeline import collect
 from jisseki.sources import SOURCE_DEFS
-from tests.test_connectors import procedures
-from tests.test_connectors_more import apps
+from tests.test_declared_builtins import apps, procedures
 from tests.test_http import Recorder
 
 CATALOG = load_catalog()

@@ -35,6 +35,7 @@ class Place:
     """Where a source reads from, safe to mail, and what to check there when it cannot be read."""
     text: str     # 「フォルダ …」 or 「API scheme://host:port」
     check: str
+    label: str = ""   # what people call the source (a declared one is named by its config); "" for the registry's
 
     def __str__(self) -> str:
         return self.text
@@ -97,8 +98,13 @@ def _source_failed(name: str, status: str, message: str, place: Place | None, as
             f"対応: {place.check if place else '設定ファイルの読込元'}と理由を確認し、"
             "直ったら `jisseki run` で取り込み直してください")
     reasons = [f"理由: {line}" for line in message.splitlines() if line.strip()] or ["理由: 記録がありません"]
-    return Alert(f"source_failed:{name}", f"run:{name}", name, "failure", f"【{word}】{source_label(name)}",
-                 "\n".join([f"{source_label(name)}: {word}（{as_of} 時点） {where}", *reasons, todo]))
+    label = _label(name, place)
+    return Alert(f"source_failed:{name}", f"run:{name}", name, "failure", f"【{word}】{label}",
+                 "\n".join([f"{label}: {word}（{as_of} 時点） {where}", *reasons, todo]))
+
+
+def _label(name: str, place: Place | None) -> str:
+    return place.label if place is not None and place.label else source_label(name)
 
 
 def lock_check(refusal: str | None, as_of: date) -> Checked:
@@ -185,8 +191,9 @@ def _stale_alert(out: Checked, name: str, rule: Freshness, state: SourceState | 
     late = _lateness(rule, state, as_of, now, calendar, place)
     if late is not None:
         where = f" 読込元: {place}" if place else ""
-        out.active.append(Alert(f"stale:{name}", scope, name, "warning", f"【データ遅延】{source_label(name)}",
-                                f"{source_label(name)}: データ遅延（{as_of} 時点）{where}\n{late}"))
+        label = _label(name, place)
+        out.active.append(Alert(f"stale:{name}", scope, name, "warning", f"【データ遅延】{label}",
+                                f"{label}: データ遅延（{as_of} 時点）{where}\n{late}"))
 
 
 def _lateness(rule: Freshness, state: SourceState, as_of: date, now: datetime, calendar: CityCalendar,

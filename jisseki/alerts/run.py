@@ -58,15 +58,15 @@ def source_places(config: Config) -> dict[str, Place]:
     (never its user, password, path or query)."""
     places = {}
     for name in config.enabled_sources():
-        source = config.source(name)
+        source, label = config.source(name), config.source_def(name).label
         if isinstance(source, (FolderSourceConfig, Files)):
-            places[name] = Place(f"フォルダ {source.path}", FOLDER_CHECK)
+            places[name] = Place(f"フォルダ {source.path}", FOLDER_CHECK, label)
         elif isinstance(source, RestSource):
-            places[name] = Place(f"API {origin(urlsplit(source.base_url))}", API_CHECK)
+            places[name] = Place(f"API {origin(urlsplit(source.base_url))}", API_CHECK, label)
         elif isinstance(source, SqlSource):
             # The URL is the secret: the place is named by where it is kept.
             kept = f"環境変数 {source.url_env}" if source.url_env else f"Prefect Secret {source.url_secret}"
-            places[name] = Place(f"データベース（接続先は {kept}）", DATABASE_CHECK)
+            places[name] = Place(f"データベース（接続先は {kept}）", DATABASE_CHECK, label)
     return places
 
 

@@ -16,7 +16,7 @@ from jisseki.batch import CHUNK_ROWS, RunContext, Source
 from jisseki.core.imports import heavy
 from jisseki.core.model import Figure
 from jisseki.core.periods import fiscal_year, fy_start
-from jisseki.core.records import Bad, Lineage, Record, text_problem
+from jisseki.core.records import Bad, Lineage, Record, named, text_problem
 from jisseki.declared import engine, rules
 from jisseki.declared.spec import Declared
 from jisseki.declared.values import MISSING, Row, Window, typed
@@ -64,8 +64,17 @@ def _record(decl: Declared, row: Row, position: int) -> Record | Bad:
     scope = values[decl.scope] if decl.scope else None
     scope = None if scope is MISSING else scope
     fields = rules.fields(decl, values, dict(row.values))
-    return Record(fields, (position, day, None if scope is None else str(scope), *kept), row.location, row.item,
-                  row.content_hash)
+    return Record(fields, (position, day, None if scope is None else str(scope), *kept), row.location,
+                  _item(decl, row.item, values), row.content_hash)
+
+
+def _item(decl: Declared, item: str, values: dict[str, Any]) -> str:
+    """A row's place, with its id when one column keys it and holds a catalog id (PROC-000123): an API's
+    owner finds a record by it. A personal key is never shown."""
+    if len(decl.key) == 1 and not decl.columns[decl.key[0]].personal:
+        key = values[decl.key[0]]
+        return named(item, key if isinstance(key, str) else None)
+    return item
 
 
 def _stored(value: Any) -> Any:

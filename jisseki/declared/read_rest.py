@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.errors import SourceConfigError, SourceFormatError
+from connectors.errors import SourceFormatError
 from connectors.http import HttpClient
 from jisseki.core import stopping
 from jisseki.core.periods import now_utc
@@ -49,8 +49,11 @@ def dig(value: Any, path: str) -> Any:
     return value
 
 
-def counted(value: Any, path: str, where: str) -> int:
-    """A count the API states at a declared path: a whole number, not negative."""
+def counted(value: Any, path: str, where: str) -> int | None:
+    """A count the API states at a declared path: a whole number, not negative; None when a page does not say
+    (progress then shows no total, and paging goes by the pages themselves)."""
+    if value is ABSENT or value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise SourceFormatError(f"{where}: {path} が 0 以上の整数ではありません")
     return value
@@ -111,7 +114,7 @@ class PageNumber(Pages):
         if not self.spec.total_path:
             return None
         total = counted(dig(body, self.spec.total_path), self.spec.total_path, where)
-        return -(-total // self.spec.size)
+        return None if total is None else -(-total // self.spec.size)
 
 
 class Offset(Pages):
@@ -129,7 +132,8 @@ class Offset(Pages):
         if len(records) < self.spec.size:
             return None
         offset = self.offset + len(records)
-        if self.spec.total_path and offset >= counted(dig(body, self.spec.total_path), self.spec.total_path, where):
+        total = counted(dig(body, self.spec.total_path), self.spec.total_path, where) if self.spec.total_path else None
+        if total is not None and offset >= total:
             return None
         return self.at(offset)
 
@@ -137,7 +141,7 @@ class Offset(Pages):
         if not self.spec.total_path:
             return None
         total = counted(dig(body, self.spec.total_path), self.spec.total_path, where)
-        return -(-total // self.spec.size)
+        return None if total is None else -(-total // self.spec.size)
 
 
 class Cursor(Pages):
@@ -189,11 +193,7 @@ PAGES: dict[str, type[Pages]] = {"single": Single, "page_number": PageNumber, "o
 
 
 def paginator(cfg: RestSource, client: HttpClient) -> Pages:
-    spec = cfg.paginator
-    if spec.type in ("cursor", "next_link") and not spec.next_path:
-        raise SourceConfigError(f"{client.describe(cfg.path)}: paginator の type = \"{spec.type}\" には "
-                                "next_path（応答の中の次ページの位置）が要ります",
-                                "設定ファイルのこのソースの [paginator] に next_path を書いてください")
+    spec = cfg.paginator   # cursor and next_link have a next_path: the declaration is refused without it
     if spec.type == "next_link":
         return NextLink(spec, client.base_url.rstrip("/") + cfg.path)
     return PAGES[spec.type](spec)
