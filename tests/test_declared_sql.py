@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import socket
 import sqlite3
+import time
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -239,6 +241,18 @@ def test_a_big_result_is_read_in_batches_and_the_connection_is_closed(postgres: 
         left = conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :a"),
                             {"a": app}).scalar_one()
     assert left == 0
+
+
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg", "mysql+pymysql"])
+def test_a_server_that_never_answers_is_given_up_on(scheme: str) -> None:
+    # A port that takes the connection (the kernel completes it) and then says nothing.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailable, match="接続できない"):
+            list(read_sql(source("SELECT 1 AS n", {"n": "integer"}, timeout=1), Lineage(), FY2025_H1,
+                          f"{scheme}://u@127.0.0.1:{port}/test"))
+    assert time.monotonic() - started < 8
 
 
 def _leaks(exc: BaseException, caplog: pytest.LogCaptureFixture) -> list[str]:

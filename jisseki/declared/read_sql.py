@@ -34,7 +34,7 @@ from jisseki.declared.spec import SqlSource
 from jisseki.declared.values import Row, Window
 
 BATCH = 1000                 # rows fetched at a time: a big table is never held whole
-CONNECT_SECONDS = 10
+CONNECT_SECONDS = 10         # at most: a query given less time than this is given as little to connect
 PARAMETERS = ("start", "end")
 BACKENDS = ("postgresql", "mysql", "mariadb", "sqlite")
 # Words that only a statement which writes (or locks, or makes a table: SELECT … INTO) has, outside strings
@@ -266,14 +266,17 @@ def _url(cfg: SqlSource, secret: str | None) -> URL:
 
 def _engine(url: URL, place: str, seconds: float) -> Engine:
     backend = url.get_backend_name()
+    connect = min(CONNECT_SECONDS, seconds)
     try:
         if backend == "sqlite":
-            return _sqlite_engine(url, place)
+            return _sqlite_engine(url, place, connect)
         if backend == "postgresql":
-            connect_args: dict[str, Any] = {"connect_timeout": CONNECT_SECONDS}
+            # libpq takes whole seconds, and 2 at the least.
+            connect_args: dict[str, Any] = {"connect_timeout": max(2, math.ceil(connect))}
         else:
-            # A read waits longer than any query may run, so a server gone silent ends the read as well.
-            connect_args = {"connect_timeout": CONNECT_SECONDS, "read_timeout": math.ceil(seconds) + CONNECT_SECONDS}
+            # A read (the server's greeting too) waits a little longer than any query may run, so a server
+            # gone silent ends the read as well.
+            connect_args = {"connect_timeout": connect, "read_timeout": math.ceil(seconds + connect)}
         return create_engine(url, poolclass=NullPool, hide_parameters=True, connect_args=connect_args)
     except (NoSuchModuleError, ImportError, ArgumentError) as exc:
         raise SourceConfigError(f"{place}: データベースのドライバー {url.get_driver_name()} を使えません"
@@ -281,7 +284,7 @@ def _engine(url: URL, place: str, seconds: float) -> Engine:
                                 "URL のドライバー名（postgresql+psycopg・mysql+pymysql・sqlite）を確認してください") from None
 
 
-def _sqlite_engine(url: URL, place: str) -> Engine:
+def _sqlite_engine(url: URL, place: str, busy_seconds: float) -> Engine:
     database = url.database or ""
     path = Path(database)
     if not database or database == ":memory:" or not path.is_file():
@@ -290,7 +293,7 @@ def _sqlite_engine(url: URL, place: str) -> Engine:
     uri = f"{path.resolve().as_uri()}?mode=ro"
 
     def connect() -> sqlite3.Connection:
-        connection = sqlite3.connect(uri, uri=True, timeout=CONNECT_SECONDS)
+        connection = sqlite3.connect(uri, uri=True, timeout=busy_seconds)
         connection.execute("PRAGMA query_only = ON")
         return connection
 
