@@ -56,16 +56,6 @@ REASONS: Mapping[str, Reason] = {
     "missing_department": Reason("department_code がありません", "department_code"),
     "unknown_department": Reason("department_code が所属マスタにありません", "department_code"),
     "bad_department": Reason("所属マスタの行を読めません（コードまたは有効期間）"),
-    # 手続カタログ・アプリ一覧（API）
-    "missing_id": Reason("id がありません", "id"),
-    "bad_online_since": Reason("online_since を日付として解釈できません", "online_since"),
-    "bad_retired_on": Reason("retired_on を日付として解釈できません", "retired_on"),
-    "unknown_status": Reason("状態（status）がないか、取り決めにない値です", "status"),
-    "bad_updated_at": Reason("updated_at を解釈できません", "updated_at"),
-    "retired_before_online": Reason("retired_on が online_since より前です", "retired_on"),
-    "missing_app_id": Reason("app_id がありません", "app_id"),
-    "missing_business_id": Reason("business_id がありません", "business_id"),
-    "bad_operation_started_on": Reason("operation_started_on を日付として解釈できません", "operation_started_on"),
     # 実績入力シート
     "workbook_too_large": Reason("ブックが大きすぎるため読みません（ファイル全体を除外）"),
     "workbook_too_compressed": Reason("ブックの圧縮率が異常なため読みません（ファイル全体を除外）"),

@@ -150,6 +150,6 @@ def test_any_json_value_types_or_is_invalid_never_an_error(record: dict) -> None
     from jisseki.sources import SOURCE_DEFS
 
     for name in ("online_procedures", "nocode_apps"):
-        decl = SOURCE_DEFS[name].config.model_validate({**SOURCE_DEFS[name].declaration, "base_url": "http://x"})
+        decl = SOURCE_DEFS[name].config.model_validate({**SOURCE_DEFS[name].declaration, "base_url": "http://x", "token_env": "T"})
         values = {c: typed(record.get(c), column) for c, column in decl.columns.items()}
         assert set(fields(decl, values, record)) >= set(decl.columns)

@@ -74,7 +74,7 @@ def records(n: int) -> list[dict[str, Any]]:
 def source(base_url: str, **kw: Any) -> RestSource:
     values = {"type": "rest", "title": "テストAPI", "base_url": base_url, "path": "/items", "records_path": "data",
               "columns": {"番号": "text", "区": {"type": "ward", "source": "meta.ward"}, "更新日": "date"},
-              "max_retries": 2, "backoff_seconds": 0, **kw}
+              "max_retries": 2, "backoff_seconds": 0, "token_env": "T", **kw}
     return RestSource.model_validate(values)
 
 
@@ -319,7 +319,7 @@ def test_the_token_goes_only_in_the_declared_header() -> None:
     with Api(lambda path, q: (200, {"data": records(1)})) as api:
         read(source(api.base_url, auth_header="X-Api-Token", auth_scheme=""))
         read(source(api.base_url))
-        read(source(api.base_url), secret=None)
+        read(source(api.base_url, auth="none", token_env=None), secret=None)
     alone, bearer, none = (r["headers"] for r in api.requests)
     assert alone["x-api-token"] == TOKEN and "authorization" not in alone
     assert bearer["authorization"] == f"Bearer {TOKEN}" and "x-api-token" not in bearer
@@ -385,6 +385,14 @@ def test_no_record_at_all_fails_unless_allowed() -> None:
         items, lineage = read(source(api.base_url, allow_empty=True))
     assert "0 件" in str(error) and "allow_empty" in error.hint
     assert items == [] and lineage.crawl["records"] == 0 and lineage.crawl["pages"] == 1
+
+
+def test_a_token_is_named_unless_the_api_needs_none() -> None:
+    with pytest.raises(ValidationError, match="auth = \"none\""):
+        source("http://127.0.0.1:9", token_env=None)
+    with pytest.raises(ValidationError, match="書けません"):
+        source("http://127.0.0.1:9", auth="none")
+    assert source("http://127.0.0.1:9", auth="none", token_env=None).token_env is None
 
 
 @pytest.mark.parametrize("kind", ["cursor", "next_link"])

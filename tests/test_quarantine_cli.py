@@ -260,7 +260,7 @@ def row(source: str, item: str, code: str, value: str = "", location: str = "a.c
 def test_rejections_html_has_a_section_per_source_with_counts_escaped_and_capped() -> None:
     rows = [row("moveout_log", str(n), "bad_date", location="<b>x</b>.csv") for n in range(2, 2 + MAX_SHOWN + 5)]
     rows += [row("moveout_log", "9", "unknown_ward"), row("manual_entries", "3", "unknown_kpi", "R&D")]
-    whole = rejections_html(rows, sources=["moveout_log", "manual_entries", "speech_usage"])
+    whole = rejections_html(rows, sources={n: SOURCE_NAMES[n] for n in ("moveout_log", "manual_entries", "speech_usage")})
     assert whole.startswith('<section class="rejected"><h2>除外した行</h2>') and whole.endswith("</section></section>")
     sections = ['<section class="rejections">' + part for part in whole.split('<section class="rejections">')[1:]]
     assert len(sections) == 3
@@ -286,7 +286,7 @@ def test_csv_keeps_a_formula_like_value_as_text_and_a_negative_number_as_it_is()
 
 def test_the_report_page_ends_with_the_sections(inbox: Path, tmp_path: Path) -> None:
     engine = connect(f"sqlite:///{inbox / 'warehouse.db'}", create=False)
-    rejections = Rejections(quarantined(engine, limit_per_source=2), reason_counts(engine), ["moveout_log"])
+    rejections = Rejections(quarantined(engine, limit_per_source=2), reason_counts(engine), {"moveout_log": "転出届 受付ログ"})
     engine.dispose()
     assert [r["item"] for r in rejections.rows] == ["3", "4", "12", "13"]   # the first two of each source
     html_path, _ = write_report([], [], CATALOG, 2025, tmp_path, rejections=rejections)
@@ -300,7 +300,7 @@ def test_the_report_page_ends_with_the_sections(inbox: Path, tmp_path: Path) -> 
 # --- every reason code has its words --------------------------------------------------------------------------
 
 # Calls that take a reason code as a literal, and at which position (after a leading *starred argument).
-EMITTERS = {"Bad": 2, "Unfit": 0, "CsvRow": 2, "Header": 2, "bad": 0, "rejected": 1}
+EMITTERS = {"Bad": 2, "Unfit": 0, "CsvRow": 2, "Header": 2, "bad": 0, "rejected": 1, "expect": 2}
 # What else a Bad may be given as its code: a code made by one of the emitters above, passed on.
 PASSED_ON = {"row.code", "header.code", "failures[0].code", "unfit.code", "code", "*problem"}
 CODE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
@@ -326,14 +326,32 @@ def emitted_codes() -> dict[str, str]:
                     found.setdefault(arg.value, f"{path.name}:{node.lineno}")
                 elif name == "Bad":
                     assert ast.unparse(arg) in PASSED_ON, f"{path.name}:{node.lineno} gives a code this test cannot see"
-            elif isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and node.value.elts:
-                first = node.value.elts[0]   # header_problem's (code, reason)
-                if isinstance(first, ast.Constant) and isinstance(first.value, str) and CODE.fullmatch(first.value):
+            elif isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and len(node.value.elts) > 1:
+                first, second = node.value.elts[:2]   # header_problem's (code, reason): a reason in Japanese
+                reason = isinstance(second, ast.JoinedStr) or (
+                    isinstance(second, ast.Constant) and isinstance(second.value, str)
+                    and re.search(r"[ぁ-んァ-ヶ一-龠]", second.value))
+                if isinstance(first, ast.Constant) and isinstance(first.value, str) and CODE.fullmatch(first.value) \
+                        and reason:
                     found.setdefault(first.value, f"{path.name}:{node.lineno}")
-    for suite in sorted((ROOT / "expectations").glob("*.json")):
-        for entry in json.loads(suite.read_text("utf-8"))["expectations"]:
-            found.setdefault(entry["meta"]["code"], suite.name)
+    for name, suite in suites():
+        for entry in suite["expectations"]:
+            found.setdefault(entry["meta"]["code"], name)
     return found
+
+
+def suites() -> list[tuple[str, dict]]:
+    """Every suite: the files in expectations/, and those the shipped declarations make."""
+    from jisseki.declared import rules
+    from jisseki.sources import SOURCE_DEFS
+
+    out = [(path.name, json.loads(path.read_text("utf-8"))) for path in sorted((ROOT / "expectations").glob("*.json"))]
+    for name, source in SOURCE_DEFS.items():
+        if source.declaration is not None:
+            decl = source.config.model_validate({**source.declaration, "base_url": "http://x", "token_env": "T"})
+            out.append((f"{name} (declared records)", rules.records_suite(name, decl)))
+            out.append((f"{name} (declared figures)", rules.figures_suite(name, dict(source.measures), False)))
+    return out
 
 
 def test_every_code_the_code_base_can_emit_has_japanese_words() -> None:
@@ -349,8 +367,9 @@ def test_every_code_the_code_base_can_emit_has_japanese_words() -> None:
 
 def test_a_suite_code_with_one_reason_has_the_suites_words() -> None:
     said: dict[str, set[str]] = {}
-    for suite in (ROOT / "expectations").glob("*.json"):
-        for entry in json.loads(suite.read_text("utf-8"))["expectations"]:
+    # A declared rule's reason names its column, which differs from declaration to declaration.
+    for _, suite in (s for s in suites() if not s[0].endswith("(declared records)")):
+        for entry in suite["expectations"]:
             said.setdefault(entry["meta"]["code"], set()).add(entry["meta"]["reason"])
     differ = {code: (REASONS[code].text, texts) for code, texts in said.items()
               if len(texts) == 1 and REASONS[code].text not in texts}

@@ -304,7 +304,7 @@ def test_bombs_are_refused_in_little_memory(tmp_path: Path) -> None:
 # --- no figure, output or chart is ever non-finite ----------------------------------------------------
 
 def test_a_source_that_yields_infinity_is_rejected_by_the_figure_guard(tmp_path: Path) -> None:
-    def read_infinity(cfg, lineage, kinds):
+    def read_infinity(ctx, lineage):
         yield Record({"kpi_id": "external_specialists", "kpi_known": True, "fiscal_year": 2025, "value": math.inf,
                       "entered_on": date(2026, 4, 3), "evidence": "", "raw_kpi_id": "external_specialists",
                       "raw_year": "2025", "raw_value": "inf", "raw_entered": "2026/04/03"},

@@ -213,6 +213,8 @@ class RestSource(Remote):
     base_url: str
     path: str = "/"
     params: dict[str, str | int] = {}
+    # "token": the API takes a token (token_env or token_secret names where it is kept); "none": a public API.
+    auth: Literal["token", "none"] = "token"
     auth_header: str = "Authorization"        # the header the token goes in
     auth_scheme: str = "Bearer"               # "Bearer <token>"; "" sends the token alone (as X-Api-Token takes it)
     token_env: str | None = None
@@ -232,8 +234,11 @@ class RestSource(Remote):
 
     @model_validator(mode="after")
     def _one_token_source(self) -> RestSource:
-        if self.token_env is not None and self.token_secret is not None:
-            raise ValueError("token_env と token_secret は一方だけ指定してください")
+        if self.auth == "none" and (self.token_env or self.token_secret):
+            raise ValueError("auth = \"none\" の API に token_env・token_secret は書けません")
+        if self.auth == "token" and (self.token_env is None) == (self.token_secret is None):
+            raise ValueError("token_env（環境変数名）か token_secret（Prefect Secret ブロック名）のどちらか一方を"
+                             "指定してください（トークンの要らない API なら auth = \"none\"）")
         return self
 
 
