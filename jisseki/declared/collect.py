@@ -7,10 +7,11 @@ scope, each declared column's typed value, the personal ones included): it lives
 pipeline and in an in-memory DuckDB that never spills to disk."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
+from connectors.errors import SourceConfigError
 from expectations.runner import register_suite
 from jisseki.batch import CHUNK_ROWS, RunContext, Source
 from jisseki.core.imports import heavy
@@ -18,8 +19,9 @@ from jisseki.core.model import Figure
 from jisseki.core.periods import fiscal_year, fy_start
 from jisseki.core.records import Bad, Lineage, Record, named, text_problem
 from jisseki.declared import engine, rules
-from jisseki.declared.spec import Declared
+from jisseki.declared.spec import Declared, MeasureSpec
 from jisseki.declared.values import MISSING, Row, Window, typed
+from jisseki.moveout.columnar import insert_rows
 from jisseki.secrets import declared_secret
 
 # Each type's reader, imported when a source of that type first runs (openpyxl, SQLAlchemy drivers and the
@@ -43,9 +45,39 @@ def window(as_of: date) -> Window:
     return Window(fy_start(fiscal_year(as_of)), as_of)
 
 
+def measure_problems(decl: Declared, measures: Mapping[str, MeasureSpec]) -> list[str]:
+    """Why the catalog's measures cannot be counted from this declaration, one sentence each (none: they can)."""
+    out: list[str] = []
+    for kpi, m in measures.items():
+        unknown = sorted(m.columns() - set(decl.columns))
+        if unknown:
+            out.append(f"指標 {kpi} の measure が使う列 {'、'.join(unknown)} がソースの columns にありません")
+            continue
+        types = {c: decl.columns[c].type for c in m.columns()}
+        if m.type != "active" and not (m.date or decl.date):
+            out.append(f"指標 {kpi}: 行を日に割り当てる列がありません（ソースの date か measure の date を書いてください）")
+        if m.date and types[m.date] not in ("date", "datetime"):
+            out.append(f"指標 {kpi}: measure の date の列 {m.date} が date・datetime の型ではありません")
+        if m.type in ("sum", "mean", "latest") and m.column and types[m.column] not in ("integer", "number"):
+            out.append(f"指標 {kpi}: {m.type} の列 {m.column} が integer・number の型ではありません")
+        for bound in (m.valid_from, m.valid_to):
+            if bound and types[bound] not in ("date", "datetime"):
+                out.append(f"指標 {kpi}: 有効期間の列 {bound} が date・datetime の型ではありません")
+        if m.by_scope and not decl.scope:
+            out.append(f"指標 {kpi}: by_scope ですが、ソースに scope（範囲の列）がありません")
+        personal = sorted(c for c in {*m.where, *m.numerator} if decl.columns[c].personal)
+        if personal:
+            out.append(f"指標 {kpi}: personal の列 {'、'.join(personal)} では絞り込めません（値を見ないため）")
+    return out
+
+
 def read_declared(ctx: RunContext, lineage: Lineage) -> Iterator[Record | Bad]:
     decl: Declared = ctx.cfg
     name = ctx.source.name
+    problems = measure_problems(decl, ctx.measures)
+    if problems:
+        raise SourceConfigError("; ".join(problems), "運営方針（カタログ）の measure と設定ファイルの "
+                                f"[sources.{name}] の columns を合わせてください（jisseki check で確かめられます）")
     register_suite(rules.records_suite(name, decl))
     register_suite(rules.figures_suite(name, dict(ctx.measures), decl.scope is not None))
     secret = declared_secret(decl)
@@ -105,7 +137,7 @@ class DeclaredMeasure:
             self._flush()
 
     def _flush(self) -> None:
-        engine.insert_rows(self.con, "rows", self.pending)
+        insert_rows(self.con, "rows", self.pending)
         self.pending = []
 
     def figures(self) -> list[Figure]:
