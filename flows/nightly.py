@@ -28,7 +28,7 @@ from flows.tasks import (
     send_alerts,
 )
 from jisseki.catalog import Catalog, load_catalog
-from jisseki.config import Config, config_file, load_config
+from jisseki.config import Config, config_file, config_for
 from jisseki.core import stopping
 from jisseki.core.errors import ConfigError, ExitCode, JissekiError, UsageError
 from jisseki.core.periods import as_of_day, parse_day
@@ -59,7 +59,7 @@ class WarehouseBusy(JissekiError):
 def nightly(config_path: str | None = None, as_of: str | None = None, sources: list[str] | None = None,
             wait_seconds: float = 0.0, restate: bool = False) -> dict[str, str]:
     day = as_of_day(parse_day(as_of) if as_of else None)   # before anything is read or saved
-    config = load_config(config_file(config_path))
+    config = config_for(config_file(config_path))
     run_id = str(flow_run.get_id() or "local")
     catalog = load_catalog(config.catalog.path)
     engine = connect(config.warehouse.url)

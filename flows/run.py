@@ -5,7 +5,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from jisseki.config import load_config
+from jisseki.config import load_config, reading_once
 from jisseki.core.errors import DETAILS, ExitCode, JissekiError
 from jisseki.core.periods import as_of_day
 from jisseki.report import SOURCE_STATUS_TEXT
@@ -27,8 +27,9 @@ def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None
     finally:
         engine.dispose()
     progress.install(sys.stderr)
-    state = nightly(str(config_path), as_of.isoformat() if as_of else None, sources, wait_seconds, restate,
-                    return_state=True)
+    with reading_once(config_path, config):
+        state = nightly(str(config_path), as_of.isoformat() if as_of else None, sources, wait_seconds, restate,
+                        return_state=True)
     run_id = str(state.state_details.flow_run_id)
     runs = source_runs(connect(config.warehouse.url), run_id)
     for run in runs:

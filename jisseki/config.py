@@ -1,9 +1,11 @@
 """The config file (TOML, interfaces.md): one typed model, read once, secrets resolved here."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any
@@ -198,6 +200,29 @@ def config_file(given: str | os.PathLike[str] | None, environ: Mapping[str, str]
         raise ConfigError(f"設定ファイルが指定されていません。パラメータ config_path か、実行するプロセスの環境変数 "
                           f"{CONFIG_ENV} で設定ファイルのパスを指定してください")
     return Path(chosen)
+
+
+# The config this process has read for a run about to start (`jisseki run` reads it to check it before Prefect
+# starts): the flow takes it instead of reading the file again, so one run has one config.
+_read: contextvars.ContextVar[tuple[Path, Config] | None] = contextvars.ContextVar("jisseki_config", default=None)
+
+
+@contextlib.contextmanager
+def reading_once(path: Path, config: Config) -> Iterator[None]:
+    """Within it, config_for(path) is `config`."""
+    token = _read.set((Path(path).resolve(), config))
+    try:
+        yield
+    finally:
+        _read.reset(token)
+
+
+def config_for(path: str | os.PathLike[str]) -> Config:
+    """The config of the run: the one this run has read already, else the file's."""
+    held = _read.get()
+    if held is not None and held[0] == Path(path).resolve():
+        return held[1]
+    return load_config(path)
 
 
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:

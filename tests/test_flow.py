@@ -90,12 +90,19 @@ def test_a_wrong_token_fails_that_source_and_is_never_shown_or_stored(tmp_path, 
     assert "wrong-Sekret-Token" not in out.out + out.err and "wrong-Sekret-Token" not in every_cell(url)
 
 
-def test_only_the_named_sources_run(tmp_path, demo_inbox) -> None:
+def test_only_the_named_sources_run_and_the_config_is_read_once(tmp_path, monkeypatch, demo_inbox) -> None:
+    import jisseki.config
+
     inbox, _ = demo_inbox
     url = f"sqlite:///{tmp_path / 'w.db'}"
     config = write_config(tmp_path, url, None, moveout=str(inbox / "tenshutsu"), speech=str(inbox / "speech"))
+    reads: list[Path] = []
+    read_toml = jisseki.config.read_toml
+    monkeypatch.setattr(jisseki.config, "read_toml", lambda path, what: reads.append(path) or read_toml(path, what))
     assert run_nightly(config, AS_OF, ["speech_usage"]) == 0
     assert landed_sources(url) == {"speech_usage"}
+    # `jisseki run` checks the config before Prefect starts; the flow takes what it read.
+    assert reads == [Path(config)]
 
 
 def test_demo_then_status_matches_the_seeds_whole_fy2025_table(tmp_path, capsys) -> None:
