@@ -74,8 +74,11 @@ class Pages(ABC):
         """The page after the one just read (its body and records), or None when it was the last."""
 
     def pages_total(self, body: Any, where: str) -> int | None:
-        """How many pages there are, when the API says (for progress)."""
-        return None
+        """How many pages there are, when the API states its record count (for progress)."""
+        if not self.spec.total_path:
+            return None
+        total = counted(dig(body, self.spec.total_path), self.spec.total_path, where)
+        return None if total is None else -(-total // self.spec.size)
 
 
 class Single(Pages):
@@ -110,12 +113,6 @@ class PageNumber(Pages):
             return self.at(page)
         return None if len(records) < self.spec.size else self.at(self.page + 1)
 
-    def pages_total(self, body: Any, where: str) -> int | None:
-        if not self.spec.total_path:
-            return None
-        total = counted(dig(body, self.spec.total_path), self.spec.total_path, where)
-        return None if total is None else -(-total // self.spec.size)
-
 
 class Offset(Pages):
     """offset=0, size, 2·size, …: until the first page shorter than size, or the stated total."""
@@ -136,12 +133,6 @@ class Offset(Pages):
         if total is not None and offset >= total:
             return None
         return self.at(offset)
-
-    def pages_total(self, body: Any, where: str) -> int | None:
-        if not self.spec.total_path:
-            return None
-        total = counted(dig(body, self.spec.total_path), self.spec.total_path, where)
-        return None if total is None else -(-total // self.spec.size)
 
 
 class Cursor(Pages):
