@@ -112,8 +112,8 @@ def _closed_day(n: int, item: Any) -> date:
 
 
 # One optional section per source of the registry, of that source's own model: a new source brings its section.
-SourcesConfig = create_model("SourcesConfig", __base__=Strict,
-                             **{name: (source.config | None, None) for name, source in SOURCE_DEFS.items()})
+_SECTIONS: dict[str, Any] = {name: (source.config | None, None) for name, source in SOURCE_DEFS.items()}
+SourcesConfig = create_model("SourcesConfig", __base__=Strict, **_SECTIONS)
 
 
 # A [sources.<name>] section whose name is no built-in source declares one (jisseki/declared/spec.py).
