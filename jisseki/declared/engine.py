@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from jisseki.core.model import CITY, Figure
+from jisseki.core.normalize import nfkc
 from jisseki.core.periods import (
     fiscal_year,
     fy_end,
@@ -197,6 +198,11 @@ def _value(m: MeasureSpec, a: Any, b: Any) -> tuple[float, float | None, float |
     return float(a), None, None
 
 
+def _as_typed(value: Any) -> Any:
+    """A filter's value as typed values are: text NFKC-normalised and stripped (全角 in a declaration matches)."""
+    return nfkc(value) if isinstance(value, str) else value
+
+
 def _run(con: Any, sql: str, params: dict[str, Any]) -> Any:
     """DuckDB refuses parameters a statement does not use: only those it names are given."""
     return con.execute(sql, {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)})
@@ -216,8 +222,8 @@ def _filter(spec: dict[str, Any], ids: dict[str, str], params: dict[str, Any], p
                 params[f"{key}_max"] = wanted.max
         elif isinstance(wanted, list):
             parts.append(f"list_contains(${key}, {column})")
-            params[key] = wanted
+            params[key] = [_as_typed(v) for v in wanted]
         else:
             parts.append(f"{column} = ${key}")
-            params[key] = wanted
+            params[key] = _as_typed(wanted)
     return " AND ".join(parts)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from jisseki.core.normalize import nfkc
 from jisseki.declared.spec import TYPE_WORDS, Declared, MeasureSpec
 from jisseki.declared.values import MISSING, SHAPES, raw_text
 
@@ -71,7 +72,9 @@ def records_suite(name: str, decl: Declared) -> dict[str, Any]:
                    "missing_value", f"{c} がありません", None)
         if column.allowed is not None:
             shown = "・".join(str(v) for v in column.allowed)
-            expect("expect_column_values_to_be_in_set", {"column": c, "value_set": list(column.allowed)},
+            # Compared with the typed value, which is NFKC text: the declaration's words are taken the same way.
+            allowed = [nfkc(v) if isinstance(v, str) else v for v in column.allowed]
+            expect("expect_column_values_to_be_in_set", {"column": c, "value_set": allowed},
                    "not_allowed", f"{c} が {shown} のいずれでもありません", c)
         if column.min is not None or column.max is not None:
             bounds = {k: v for k, v in (("min_value", column.min), ("max_value", column.max)) if v is not None}
