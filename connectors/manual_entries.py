@@ -112,10 +112,11 @@ def _read_workbook(data: bytes, info: FileInfo, kinds: Mapping[str, str]) -> Ite
         yield Bad(info.name, unfit.item, unfit.code, unfit.reason, content_hash=info.sha256, rows=unfit.rows)
         return
     except UNREADABLE as exc:
-        while exc.__cause__ is not None:  # openpyxl re-raises what the XML parser said as a ValueError of its own
-            exc = exc.__cause__
+        cause: BaseException = exc
+        while cause.__cause__ is not None:  # openpyxl re-raises what the XML parser said as a ValueError of its own
+            cause = cause.__cause__
         yield Bad(info.name, "file", "unreadable_workbook",
-                  f"Excelブックとして読めません: {_problem(exc)}（{type(exc).__name__}）", content_hash=info.sha256)
+                  f"Excelブックとして読めません: {_problem(cause)}（{type(cause).__name__}）", content_hash=info.sha256)
         return
     for entry in entries:
         info.rows += 1

@@ -59,7 +59,8 @@ def _record(item: Any, page: int, index: int, content_hash: str) -> Record | Bad
     location, position = f"page {page}", f"#{index + 1}"
     if not isinstance(item, dict):
         return Bad(location, position, "not_object", "手続がJSONオブジェクトではありません", content_hash=content_hash)
-    proc_id = item.get("id") if isinstance(item.get("id"), str) and item.get("id").strip() else None
+    raw_id = item.get("id")
+    proc_id = raw_id if isinstance(raw_id, str) and raw_id.strip() else None
     since, retired_raw = parse_iso_date(item.get("online_since")), item.get("retired_on")
     retired = parse_iso_date(retired_raw)
     fields = {
