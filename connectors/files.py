@@ -123,7 +123,9 @@ def split_cells(text: str) -> list[str] | None:
     cells, at = [], 0
     while True:
         if text.startswith('"', at):
-            end = _QUOTED_AT.match(text, at).end()
+            quoted = _QUOTED_AT.match(text, at)
+            assert quoted is not None   # _RECORD matched the whole text, so a quoted field starts here
+            end = quoted.end()
             cells.append(text[at + 1:end - 1].replace('""', '"'))
         else:
             comma = text.find(",", at)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from connectors.files import byte_lines, delivered_files, read_delivery
 from jisseki.core.normalize import parse_timestamp
@@ -65,7 +66,7 @@ def _line(number: int, raw: bytes, info: FileInfo) -> Record | Bad:
     if problem := text_problem({name: obj.get(name) for name in (*TEXT_FIELDS, *TIME_FIELDS)}):
         return bad("bad_text", problem)
     started, ended = parse_timestamp(obj.get("started_at")), parse_timestamp(obj.get("ended_at"))
-    fields = {name: _text(obj.get(name)) for name in TEXT_FIELDS}
+    fields: dict[str, Any] = {name: _text(obj.get(name)) for name in TEXT_FIELDS}
     fields.update(
         started_at=started,
         ended_at=ended,

@@ -79,10 +79,11 @@ def _collect_and_evaluate(config: Config, catalog: Catalog, engine: Engine, name
     states = _ingest_all(config, catalog, engine, names, day, run_id, owner)
     outcome, reasons = {}, {}
     for name, state in states.items():
-        completed = state is not None and state.is_completed()
-        outcome[name] = "landed" if completed else f"failed: {state.message if state else '期限切れ'}"
-        if completed:
+        if state is not None and state.is_completed():
+            outcome[name] = "landed"
             reasons[name] = state.result()["reasons"]
+        else:
+            outcome[name] = f"failed: {state.message if state else '期限切れ'}"
     verdicts = evaluate_kpis(engine, catalog, day)
     save_evaluation(engine, verdicts, run_id)
     if restate:

@@ -5,6 +5,7 @@ import time
 from datetime import date
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from prefect import get_run_logger, task
 from prefect.artifacts import (
@@ -119,8 +120,10 @@ class _ProgressArtifact:
 
     def __init__(self, name: str) -> None:
         self.name, self.sink, self.at = name, terminal.current(), time.monotonic()
-        self.id = create_progress_artifact(progress=0.0, key=_key("progress", name),
-                                           description=f"{name} の読込状況: 開始しました")
+        # Prefect's async_dispatch types the result as UUID | Coroutine; called here, outside async code, it
+        # is the UUID.
+        self.id: UUID = create_progress_artifact(  # type: ignore[assignment]
+            progress=0.0, key=_key("progress", name), description=f"{name} の読込状況: 開始しました")
 
     def __call__(self, p: Progress) -> None:
         if self.sink is not None:

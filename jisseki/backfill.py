@@ -30,8 +30,8 @@ def figures_as_of(figures: Iterable[Figure], catalog: Catalog, day: date) -> lis
 
 
 def _fiscal_year(ind: Indicator, fy: int, day: date, city: dict[tuple[str, str], Figure]) -> Figure | None:
-    months = [city.get((ind.id, month_label(m))) for m in fy_months(fy) if month_end(m) <= day]
-    months = [m for m in months if m is not None]
+    found = [city.get((ind.id, month_label(m))) for m in fy_months(fy) if month_end(m) <= day]
+    months = [m for m in found if m is not None]
     label = fy_label(fy)
     if not months:
         kept = city.get((ind.id, label))  # a figure entered for the year as a whole (manual workbook)

@@ -179,9 +179,9 @@ class _Formatter(argparse.HelpFormatter):
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose every text people read is Japanese: headings, -h, and its error lines."""
 
-    def __init__(self, *args: Any, add_help: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *, add_help: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
-        super().__init__(*args, add_help=False, **kwargs)
+        super().__init__(add_help=False, **kwargs)
         self._positionals.title = "引数"
         self._optionals.title = "オプション"
         if add_help:
@@ -244,12 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, title="コマンド", metavar="コマンド", parser_class=_Parser,
                                 help="各コマンドの説明は jisseki コマンド --help")
 
-    demo = sub.add_parser("demo", help="サンプルデータとサンプルAPIでFY2025を再現する", parents=[common])
+    def command(name: str, **kwargs: Any) -> _Parser:
+        # typeshed types add_parser's parents as the subparsers' own class (_Parser); argparse, like
+        # ArgumentParser's own parents, takes any ArgumentParser, and `common` must stay a plain one.
+        return sub.add_parser(name, parents=[common], **kwargs)  # type: ignore[list-item]
+
+    demo = command("demo", help="サンプルデータとサンプルAPIでFY2025を再現する")
     demo.add_argument("--workdir", type=Path, default=Path("jisseki-demo"), metavar="DIR",
                       help="サンプルデータ・設定・倉庫を置くフォルダ（既定: ./jisseki-demo）")
     demo.set_defaults(handler=cmd_demo)
 
-    run = sub.add_parser("run", help="夜間処理を今すぐ1回実行する", parents=[common])
+    run = command("run", help="夜間処理を今すぐ1回実行する")
     _config_arg(run)
     run.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
                      help="集計の基準日（既定: 日本時間の昨日。今日より後と、取り込み済みの基準日より前は"
@@ -263,17 +268,17 @@ def build_parser() -> argparse.ArgumentParser:
                           "（意図して前の時点に戻すときだけ）")
     run.set_defaults(handler=cmd_run)
 
-    serve = sub.add_parser("serve", help="夜間処理のデプロイメントを提供し続ける", parents=[common])
+    serve = command("serve", help="夜間処理のデプロイメントを提供し続ける")
     _config_arg(serve)
     serve.set_defaults(handler=cmd_serve)
 
-    status = sub.add_parser("status", help="最新の評価を表示する", parents=[common])
+    status = command("status", help="最新の評価を表示する")
     _config_arg(status)
     _fy_arg(status, "表示する年度（既定: 倉庫にあるすべての年度）")
     status.add_argument("--format", choices=("table", "json"), default="table",
                         help="table: 経営課題ごとの達成状況の表（既定）、json: 評価の一覧（JSON）")
     status.set_defaults(handler=cmd_status)
-    backfill = sub.add_parser("backfill", help="各月末時点で評価し直し、状況の履歴を作る", parents=[common])
+    backfill = command("backfill", help="各月末時点で評価し直し、状況の履歴を作る")
     _config_arg(backfill)
     backfill.add_argument("--from", dest="first", type=_day, required=True, metavar="YYYY-MM-DD",
                           help="評価し直す期間の初日（この日以降の月末ごとに評価します）")
@@ -281,25 +286,22 @@ def build_parser() -> argparse.ArgumentParser:
                           help="評価し直す期間の最終日（今日より後は指定できません）")
     backfill.set_defaults(handler=cmd_backfill)
 
-    report = sub.add_parser("report", help="達成状況の報告書 (index.html と .xlsx) を作る", parents=[common])
+    report = command("report", help="達成状況の報告書 (index.html と .xlsx) を作る")
     _config_arg(report)
     report.add_argument("--out", type=Path, required=True, metavar="DIR", help="書き出すフォルダ（なければ作ります）")
     _fy_arg(report, "報告する年度（既定: 運営方針の年度）")
     report.set_defaults(handler=cmd_report)
 
-    upgrade = sub.add_parser("upgrade", help="倉庫のスキーマをこの版に更新する（実行のたびにも自動で行われます）",
-                             parents=[common])
+    upgrade = command("upgrade", help="倉庫のスキーマをこの版に更新する（実行のたびにも自動で行われます）")
     _config_arg(upgrade)
     upgrade.set_defaults(handler=cmd_upgrade)
 
-    watchdog = sub.add_parser("watchdog", parents=[common],
-                              help="夜間処理が期限（[watchdog] deadline、既定 04:00）までに終わっていなければ"
-                                   "アラートを送る（systemd タイマーなどで定期的に実行）")
+    watchdog = command("watchdog", help="夜間処理が期限（[watchdog] deadline、既定 04:00）までに終わっていなければ"
+                                        "アラートを送る（systemd タイマーなどで定期的に実行）")
     _config_arg(watchdog)
     watchdog.set_defaults(handler=cmd_watchdog)
 
-    rejected = sub.add_parser("quarantine", help="取り込まずに除外した行（ファイル・行・理由）を一覧する",
-                              parents=[common])
+    rejected = command("quarantine", help="取り込まずに除外した行（ファイル・行・理由）を一覧する")
     _config_arg(rejected)
     rejected.add_argument("--source", metavar="NAME", help="このソースの行だけ (例: manual_entries)")
     rejected.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="この日（日本時間）以降に除外した行だけ")
@@ -309,8 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="CSV をこのファイルに書き出す（Excel で開けるよう BOM 付き UTF-8）")
     rejected.set_defaults(handler=cmd_quarantine)
 
-    template = sub.add_parser("manual-template", help="各所属が記入する実績入力シート (.xlsx) を作る",
-                              parents=[common])
+    template = command("manual-template", help="各所属が記入する実績入力シート (.xlsx) を作る")
     _fy_arg(template, "入力シートの年度", required=True)
     template.add_argument("--out", type=_output_path(".xlsx"), required=True, metavar="FILE.xlsx",
                           help="書き出す .xlsx")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 from jisseki.catalog import Catalog, Indicator
 from jisseki.core.model import CITY, Figure
@@ -61,10 +62,10 @@ def _verdict(ind: Indicator, fy: int, as_of: date, fy_figures: dict[tuple[str, s
     if prior is None and previous is not None:
         prior = previous.value
     target = ind.target(fy)
-    base = dict(kpi_id=ind.id, fiscal_year=fy, as_of=as_of, target=target, prior_year_actual=prior,
-                projection_method=METHODS[_method(ind)])
+    verdict = partial(Verdict, kpi_id=ind.id, fiscal_year=fy, as_of=as_of, target=target, prior_year_actual=prior,
+                      projection_method=METHODS[_method(ind)])
     if figure is None or target is None:
-        return Verdict(actual=None, grade=None, status="no_data", projected=None, data_as_of=None, **base)
+        return verdict(actual=None, grade=None, status="no_data", projected=None, data_as_of=None)
     actual = figure.value
     met = actual >= target - EPS
     complete = as_of >= fy_end(fy) and figure.as_of >= fy_end(fy)
@@ -76,7 +77,7 @@ def _verdict(ind: Indicator, fy: int, as_of: date, fy_figures: dict[tuple[str, s
     else:
         grade = None
         status = "at_risk" if projected is not None and projected < target - EPS else "on_track"
-    return Verdict(actual=actual, grade=grade, status=status, projected=projected, data_as_of=figure.as_of, **base)
+    return verdict(actual=actual, grade=grade, status=status, projected=projected, data_as_of=figure.as_of)
 
 
 def _method(ind: Indicator) -> str:

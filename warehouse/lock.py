@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jisseki.core.errors import ExitCode
@@ -138,7 +139,7 @@ def _try_acquire(engine: Engine, owner: str) -> bool:
         return False  # another run inserted first
 
 
-def _abandoned(row: object) -> bool:
+def _abandoned(row: Row[Any]) -> bool:
     if now_utc() - as_utc(row.heartbeat_at) > STALE:
         return True
     return row.host == socket.gethostname() and not _alive(row.pid)

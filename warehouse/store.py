@@ -85,7 +85,7 @@ def _open(url: str, create: bool) -> tuple[Engine, migrations.Upgrade]:
 def _sqlite_file_exists(url: str) -> bool:
     """Checked before connecting: sqlite3 creates a missing file on connect."""
     database = make_url(url).database
-    return bool(database) and database != ":memory:" and Path(database).is_file()
+    return bool(database and database != ":memory:" and Path(database).is_file())
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

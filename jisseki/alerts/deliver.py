@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ def apprise_send(ch: Channel, title: str, body: str, severity: str) -> bool:
                                 notify_type=severity))   # failure | warning | success: Apprise's own words
 
 
-def deliver(queued: list[Mapping[str, Any]], channels: Mapping[str, Channel],
+def deliver(queued: Iterable[Mapping[str, Any]], channels: Mapping[str, Channel],
             mark: Callable[[list[int], str | None], None], compose: Callable[[list[Mapping[str, Any]]], Digest],
             send: Callable[[Channel, str, str, str], bool] = apprise_send) -> tuple[int, int]:
     """One digest per channel of everything queued for it; all its rows are delivered when the channel takes

@@ -127,12 +127,13 @@ def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None
             f"missed:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "failure", f"【目標未達成】{who}",
             f"{who}: 実績 {format_value(ind, v.actual)} / 目標 {format_value(ind, v.target)} → B（未達成）{when}\n"
             f"対応: 所管の所属に未達成の原因と来年度の対策を確認してください"))
-    elif v.status == "at_risk":
+    elif v.status == "at_risk" and v.actual is not None and v.target is not None and v.projected is not None:
+        # evaluate gives every at_risk verdict all three; the checks only narrow their types.
         out.active.append(Alert(
             f"at_risk:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "warning", f"【要注意】{who} 目標に届かない見込み",
             f"{who}: 年度累計の実績 {format_value(ind, v.actual)} / 目標 {format_value(ind, v.target)}{when}\n"
             f"年度末の見込み: {format_value(ind, v.projected)}（{v.projection_method}）\n"
-            f"必要なこと: {_needed(ind, v)}\n"
+            f"必要なこと: {_needed(ind, v.actual, v.target, v.projected)}\n"
             f"対応: 所管の所属に年度末までの取組の見通しと、前倒しできる取組を確認してください"))
     elif v.status == "no_data" and isinstance(rule, EntryDue) and v.as_of > rule.due(v.fiscal_year):
         sheet = f"（{place}）" if place else ""
@@ -144,14 +145,14 @@ def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None
             f"入力したシートが取込フォルダ{sheet}に置かれたかを確認してください"))
 
 
-def _needed(ind: Indicator, v: Verdict) -> str:
+def _needed(ind: Indicator, actual: float, target: float, projected: float) -> str:
     """What it takes to reach the target from here, in the indicator's own unit."""
     if ind.kind in ("cumulative_count", "count_per_fy"):
-        return f"年度末までにあと {format_value(ind, v.target - v.actual)}"
+        return f"年度末までにあと {format_value(ind, target - actual)}"
     if ind.kind == "ratio":
-        return f"年度末までにあと {(v.target - v.actual) * 100:.1f} ポイント"
+        return f"年度末までにあと {(target - actual) * 100:.1f} ポイント"
     if ind.kind == "hours_per_month":
-        return f"残りの月で、見込みより{format_value(ind, v.target - v.projected)}多い利用"
+        return f"残りの月で、見込みより{format_value(ind, target - projected)}多い利用"
     return "年度末までに完了すること"
 
 
@@ -238,13 +239,15 @@ def night_missed(now: datetime, cron: str, zone: str, deadline: time, last: Nigh
     if local < due:
         due -= timedelta(days=1)
     expected = next(CronSim(cron, due, reverse=True))
-    if last is not None and as_utc(last.finished_at) >= expected:
+    # `last` is the run that finished last (warehouse.store.last_nights), so it has a finish time.
+    finished = last.finished_at if last is not None else None
+    if finished is not None and as_utc(finished) >= expected:
         return out
     stamp = "%Y-%m-%d %H:%M"
     lines = [f"予定: {expected.strftime(stamp)}（{zone}）の定時実行が、"
              f"期限 {due.strftime(stamp)} までに終わっていません"]
-    if last is not None:
-        lines.append(f"最後に終わった夜間処理: {as_utc(last.finished_at).astimezone(tz).strftime(stamp)}"
+    if last is not None and finished is not None:
+        lines.append(f"最後に終わった夜間処理: {as_utc(finished).astimezone(tz).strftime(stamp)}"
                      f"（基準日 {last.as_of}）")
     else:
         lines.append("最後に終わった夜間処理: 記録がありません")

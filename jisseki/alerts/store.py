@@ -31,10 +31,10 @@ def reconcile(engine: Engine, checked: Checked, channels: Sequence[str], run_id:
     active = {a.key: a for a in checked.active}
     with engine.begin() as conn:
         known = {r.alert_key: r for r in conn.execute(select(alert_state))}
-        changes = [_fire(conn, a, known.get(a.key), run_id, stamp) for a in active.values()]
-        changes += [_resolve(conn, row, run_id, stamp) for key, row in known.items()
-                    if key not in active and row.status == "firing" and row.scope in checked.scopes]
-        changes = [c for c in changes if c is not None]
+        found = [_fire(conn, a, known.get(a.key), run_id, stamp) for a in active.values()]
+        found += [_resolve(conn, row, run_id, stamp) for key, row in known.items()
+                  if key not in active and row.status == "firing" and row.scope in checked.scopes]
+        changes = [c for c in found if c is not None]
         rows = [dict(alert_key=c.key, change=c.change, channel=channel, severity=c.severity, title=c.title,
                      body=c.body, flow_run_id=run_id, created_at=stamp, attempts=0)
                 for c in changes for channel in channels]

@@ -237,6 +237,13 @@ class _Dept:
     def valid_at(self, d: date) -> bool:
         return self.valid_from <= d and (self.valid_to is None or d <= self.valid_to)
 
+    @property
+    def last_day(self) -> date:
+        """The last valid day of an abolished department."""
+        if self.valid_to is None:
+            raise ValueError(f"{self.code} has no last valid day")
+        return self.valid_to
+
 
 def _write_dataviz(rng: random.Random, inbox: Path) -> None:
     depts, x_dept = _departments(rng)
@@ -306,14 +313,14 @@ def _departments(rng: random.Random) -> tuple[list[_Dept], _Dept]:
     ended_fy24.windows[2024] = (_fy_start(2024), _fy_end(2024))
     for d in abolished_fy25:  # used in both years, gone by D
         d.windows[2024] = (_fy_start(2024), _fy_end(2024))
-        d.windows[2025] = (_fy_start(2025), d.valid_to)
+        d.windows[2025] = (_fy_start(2025), d.last_day)
     created_fy24[0].windows[2024] = (created_fy24[0].valid_from, _fy_end(2024))
     for d in created_fy24:
         d.windows[2025] = (_fy_start(2025), DEMO_AS_OF)
     for d in (created_fy25[0], created_fy25[1], created_fy25[3]):  # created_fy25[2] never used
         d.windows[2025] = (d.valid_from, DEMO_AS_OF)
     for d in abolished_fy24:  # used in FY2024 until abolished: valid at neither D
-        d.windows[2024] = (_fy_start(2024), d.valid_to)
+        d.windows[2024] = (_fy_start(2024), d.last_day)
 
     depts = [*stable, old_reorg, new_reorg, ended_fy24, *abolished_fy25[1:], *created_fy24,
              created_fy25[0], *created_fy25[2:], *abolished_fy24, gone, future]

@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+HOST = "127.0.0.1"   # loopback only: the demo and the tests reach it from this machine
+
 
 @dataclass
 class Reply:
@@ -33,7 +35,7 @@ class SampleApi:
         self.paging, self.auth_header, self.auth_prefix = paging, auth_header, auth_prefix
         self.script: deque[Reply] = deque()
         self.requests: list[dict[str, Any]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer((HOST, 0), self._handler())
         self._server.daemon_threads = True
         self._server.block_on_close = False  # a test that gave up on a slow reply must not wait for it
         self.scheme = "http"
@@ -52,8 +54,7 @@ class SampleApi:
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{self.scheme}://{host}:{port}"
+        return f"{self.scheme}://{HOST}:{self._server.server_port}"
 
     def __enter__(self) -> SampleApi:
         self._thread.start()

@@ -62,17 +62,18 @@ def collect_moveout(ctx: RunContext) -> Batch:
     source, cfg, as_of, incremental = ctx.source, ctx.cfg, ctx.as_of, ctx.incremental
     batch = ctx.batch()
     key = fingerprint_key(cfg)
-    keep = incremental is not None and (key is not None or cfg.fingerprint_key_dir is not None)
+    # The index outlives the run only where there is a state folder and its key can be found again.
+    kept = incremental if key is not None or cfg.fingerprint_key_dir is not None else None
     with _work_folder(batch) as (work, lock):
-        index_path = incremental.state_dir / INDEX_FILE if keep else work / INDEX_FILE
-        key, ref, created = _index_key(cfg, key, index_path, batch) if keep else (key, None, False)
+        index_path = kept.state_dir / INDEX_FILE if kept is not None else work / INDEX_FILE
+        key, ref, created = _index_key(cfg, key, index_path, batch) if kept is not None else (key, None, False)
         index = NotificationIndex(index_path, key or os.urandom(32).hex(), work / "spill", key_ref=ref)
         # A new key empties the index anyway, as its note says; anything else is worth its own.
         if index.rebuilt is not None and not (created and index.rebuilt == OTHER_IDENTITY):
             batch.notes.append(f"通知索引 {index_path} が{index.rebuilt}ため作り直し、受信フォルダのファイルを"
                                "すべて読み直しました（集計値は変わりません）")
         try:
-            files = _read_new(index, cfg.path, incremental.known if keep else {}, batch, work, lock, source,
+            files = _read_new(index, cfg.path, kept.known if kept is not None else {}, batch, work, lock, source,
                               ctx.gx_root, ctx.run_name, ctx.progress)
             counts, latest = index.counts(as_of)
         finally:

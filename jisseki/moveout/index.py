@@ -106,7 +106,7 @@ class NotificationIndex:
             fault = self._fault(con)
         except duckdb.Error as exc:   # not a DuckDB file, cut short, a bad checksum, tables missing
             fault = f"読めなかった（{type(exc).__name__}）"
-        if fault is not None:
+        if con is None or fault is not None:   # con is None only with a fault; testing it narrows con's type
             if con is not None:
                 con.close()
             for stale in (path, path.with_name(path.name + ".wal")):

@@ -70,7 +70,9 @@ def scripts() -> ScriptDirectory:
 
 
 def head() -> str:
-    return scripts().get_current_head()
+    found = scripts().get_current_head()
+    assert found is not None   # versions/ ships with the package and is never empty
+    return found
 
 
 def upgrade(engine: Engine, create: bool) -> Upgrade:
