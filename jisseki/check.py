@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import glob
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from typing import cast
 
 from connectors.files import shown_path
 from jisseki.batch import Batch, RunContext, Source
@@ -178,7 +179,8 @@ class Probe:
         records: list[Record] = []
 
         def read(ctx: RunContext, lineage: Lineage) -> Iterator[Record | Bad]:
-            items = read_declared(ctx, lineage)
+            # A generator: closing it ends the read (a query's transaction rolled back, its connection closed).
+            items = cast(Generator[Record | Bad, None, None], read_declared(ctx, lineage))
             try:
                 for count, item in enumerate(items, 1):
                     if isinstance(item, Record):

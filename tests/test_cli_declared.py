@@ -388,11 +388,3 @@ def test_check_and_preview_as_commands_write_nothing(tmp_path: Path) -> None:
     # No warehouse file, no gx-data, no state folder, nothing in the source folder, nothing in HOME.
     assert listing(tmp_path) == before
 
-
-@pytest.mark.e2e
-def test_the_commands_are_in_the_help_in_japanese(tmp_path: Path) -> None:
-    helped = jisseki("--help", cwd=tmp_path)
-    assert "check" in helped.stdout and "宣言したソースを取り込まずに確かめる" in helped.stdout
-    assert "preview" in helped.stdout and "何も書き込みません" in helped.stdout
-    missing = jisseki("preview", "--config", "x.toml", cwd=tmp_path)
-    assert missing.returncode == 2 and "エラー: 次の指定が必要です: --source" in missing.stderr
