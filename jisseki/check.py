@@ -231,7 +231,7 @@ def render(lines: list[Checked]) -> str:
             if f.hint:
                 out.append(f"      → {f.hint}")
     bad = [line for line in lines if not line.ok]
-    out.append(f"{len(lines) - 1} 件のソースを確かめました: "
+    out.append(f"運営方針とソース {len(lines) - 1} 件を確かめました: "
                + (f"{len(bad)} 件に問題があります" if bad else "問題はありません"))
     return "\n".join(out) + "\n"
 

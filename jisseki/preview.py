@@ -37,10 +37,10 @@ def ordered(figures: list[Figure], catalog: Catalog) -> list[Figure]:
                                           f.period, f.scope != "city", f.scope))
 
 
-def number(value: float | None) -> str:
+def number(value: float | None, digits: int = 4) -> str:
     if value is None:
         return ""
-    return f"{value:,.4f}".rstrip("0").rstrip(".")
+    return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
 
 
 def scope_text(scope: str) -> str:
@@ -52,7 +52,7 @@ def scope_text(scope: str) -> str:
 def value_text(figure: Figure, catalog: Catalog) -> str:
     ind = catalog.get(figure.kpi_id)
     if ind.kind == "ratio":
-        return f"{number(figure.value * 100)}%"
+        return f"{number(figure.value * 100, 2)}%"
     if ind.kind == "milestone":
         return "完了" if figure.value >= 1 else "未完了"
     return f"{number(figure.value)}{ind.unit}"

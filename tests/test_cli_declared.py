@@ -176,7 +176,7 @@ def test_a_sound_csv_declaration_checks_out(tmp_path: Path, capsys: pytest.Captu
     assert code == 0
     assert "✓ 区役所 窓口受付ログ（window_queue）: 問題なし — 確かめたこと: 指標 2 件の measure、ファイル 1 件（最初の " \
            "queue_2025.csv の見出しと先頭 4 行）" in out
-    assert "問題:" not in out and "注意:" not in out and out.endswith("1 件のソースを確かめました: 問題はありません\n")
+    assert "問題:" not in out and "注意:" not in out and out.endswith("運営方針とソース 1 件を確かめました: 問題はありません\n")
 
 
 def test_bad_rows_are_a_warning_and_too_many_a_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -226,7 +226,7 @@ def test_catalog_and_config_that_do_not_meet(tmp_path: Path, capsys: pytest.Capt
     assert "→ 設定ファイルに [sources.window_db] を宣言するか、指標の source を直してください" in out
     spare = out.split("（spare）: ")[1].split("\n✓")[0].split("\n✗")[0]
     assert spare.startswith("問題なし") and "注意: 運営方針にこのソースを使う指標がありません" in spare
-    assert "2 件のソースを確かめました: 1 件に問題があります" in out
+    assert "運営方針とソース 2 件を確かめました: 1 件に問題があります" in out
 
 
 def test_a_missing_folder_is_a_problem_and_an_empty_one_a_warning(tmp_path: Path,
