@@ -311,6 +311,22 @@ def build_parser() -> argparse.ArgumentParser:
                           help="CSV をこのファイルに書き出す（Excel で開けるよう BOM 付き UTF-8）")
     rejected.set_defaults(handler=cmd_quarantine)
 
+    check = command("check", help="宣言したソースを取り込まずに確かめる（列・問合せ・APIの最初のページ、指標の measure）")
+    _config_arg(check)
+    check.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
+                       help="試すときの基準日（問合せの :start・:end など。既定: 日本時間の昨日）")
+    check.set_defaults(handler=cmd_check)
+
+    preview = command("preview", help="1つのソースを夜間処理と同じに集計し、取り込まれる集計値と除外する行を表示する"
+                                      "（何も書き込みません）")
+    _config_arg(preview)
+    preview.add_argument("--source", required=True, metavar="NAME", help="集計するソース (例: window_queue)")
+    preview.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
+                         help="集計の基準日（既定: 日本時間の昨日。今日より後は指定できません）")
+    preview.add_argument("--format", choices=("table", "json"), default="table",
+                         help="table: 端末で読む表（既定）、json: 集計値と除外の内訳（JSON）")
+    preview.set_defaults(handler=cmd_preview)
+
     template = command("manual-template", help="各所属が記入する実績入力シート (.xlsx) を作る")
     _fy_arg(template, "入力シートの年度", required=True)
     template.add_argument("--out", type=_output_path(".xlsx"), required=True, metavar="FILE.xlsx",
@@ -477,6 +493,33 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     else:
         print(render_table(rows, labels), end="")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from jisseki.catalog import load_catalog
+    from jisseki.check import check, render
+
+    as_of = as_of_day(args.as_of)
+    config = load_config(_config_path(args))
+    lines = check(config, load_catalog(config.catalog.path), as_of)
+    print(render(lines), end="")
+    return ExitCode.OK if all(line.ok for line in lines) else ExitCode.FAILED
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from jisseki.catalog import load_catalog
+    from jisseki.preview import as_json, preview, render
+
+    as_of = as_of_day(args.as_of)
+    config = load_config(_config_path(args))
+    catalog = load_catalog(config.catalog.path)
+    batch = preview(config, catalog, args.source, as_of)
+    source = config.source_def(args.source)
+    if args.format == "json":
+        print(json.dumps(as_json(batch, catalog, source.japanese), ensure_ascii=False, indent=2))
+    else:
+        print(render(batch, catalog, source.label), end="")
+    return ExitCode.FAILED if batch.rejected else ExitCode.OK
 
 
 def cmd_manual_template(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from warehouse.store import connect, save_evaluations
 ARGPARSE_ENGLISH = re.compile(r"usage|options|show this help|error:|invalid|required|argument|positional|expected"
                               r"|unrecognized|choose from|ambiguous|ignored explicit|version number", re.IGNORECASE)
 COMMANDS = ("demo", "run", "serve", "status", "backfill", "report", "upgrade", "watchdog", "manual-template",
-            "quarantine")
+            "quarantine", "check", "preview")
 
 
 def jisseki(*args: str) -> subprocess.CompletedProcess:
@@ -83,6 +83,9 @@ def test_help_is_japanese(args) -> None:
     (("status", "--fy", "R0"), "--fy: 年度 'R0' は読めません。2025・FY2025・令和7年度・令和7・R7"),
     (("backfill",), "次の指定が必要です: --from, --to"),
     (("manual-template", "--fy", "2025", "--out", "実績.csv"), "--out: 実績.csv は .xlsx のファイル名ではありません"),
+    (("preview", "--config", "x.toml"), "次の指定が必要です: --source"),
+    (("preview", "--source", "x", "--format", "csv"), "--format: 'csv' は選べません（選べるもの: 'table', 'json'）"),
+    (("check", "--as-of", "2026/03/31"), "--as-of: 日付 '2026/03/31' は読めません。YYYY-MM-DD の形で"),
 ])
 def test_wrong_invocations_are_refused_in_japanese(args, says) -> None:
     done = jisseki(*args)
