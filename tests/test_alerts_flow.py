@@ -8,9 +8,9 @@ import pytest
 
 from flows.run import run_nightly
 from jisseki.catalog import load_catalog
-from jisseki.demo.sample_api import SampleApi
 from tests.handcount import expected_figures
 from tests.handcount_more import expected_figures_more
+from tests.sample_api import SampleApi
 from tests.support import TOKEN, TOKEN_ENV, Receiver, every_cell, write_config
 from tests.test_exactness_all import NOCODE_ENV, expected_grades
 from tests.unseen import write_unseen

@@ -13,8 +13,8 @@ from connectors.http import HttpClient
 from connectors.online_procedures import read_online_procedures
 from connectors.speech_usage import read_speech_usage
 from jisseki.core.records import Bad, FileInfo, Lineage, Record, accounted
-from jisseki.demo.sample_api import Reply, SampleApi
 from jisseki.moveout.log import read_moveout_log
+from tests.sample_api import Reply, SampleApi
 
 HEADER = "受付日,区コード,区名,受付番号,届出経路,取消"
 

@@ -13,7 +13,7 @@ from connectors.manual_entries import parse_value, parse_year, read_manual_entri
 from connectors.nocode_apps import read_nocode_apps
 from jisseki.catalog import load_catalog
 from jisseki.core.records import Bad, Lineage, Record
-from jisseki.demo.sample_api import Reply, SampleApi
+from tests.sample_api import Reply, SampleApi
 
 KINDS = {i.id: i.kind for i in load_catalog().indicators if i.source == "manual_entries"}
 

@@ -17,9 +17,9 @@ from flows.nightly import nightly
 from flows.run import run_nightly
 from jisseki.catalog import load_catalog
 from jisseki.core.errors import UsageError
-from jisseki.demo.sample_api import SampleApi
 from tests.handcount import expected_figures
 from tests.handcount_more import expected_figures_more
+from tests.sample_api import SampleApi
 from tests.support import TOKEN, TOKEN_ENV, table_counts, write_config
 from tests.test_exactness import assert_matches, landed
 from tests.test_exactness_all import NOCODE_ENV

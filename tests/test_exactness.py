@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from flows.run import run_nightly
-from jisseki.demo.sample_api import SampleApi
 from tests.handcount import expected_bad_counts, expected_figures
+from tests.sample_api import SampleApi
 from tests.support import TOKEN, TOKEN_ENV, every_cell, table_counts, write_config
 from tests.unseen import SUGGESTED_AS_OF, personal_values, write_unseen
 from warehouse.store import connect, current_figures

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from flows.run import run_nightly
 from jisseki.catalog import load_catalog
 from jisseki.core.periods import fy_end
-from jisseki.demo.sample_api import SampleApi
 from tests.handcount import expected_bad_counts, expected_figures
 from tests.handcount_more import expected_bad_counts_more, expected_figures_more
+from tests.sample_api import SampleApi
 from tests.support import TOKEN, TOKEN_ENV, every_cell, table_counts, write_config
 from tests.test_exactness import assert_matches, landed, quarantined
 from tests.unseen import personal_values, write_unseen

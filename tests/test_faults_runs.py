@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from flows.run import run_nightly
-from jisseki.demo.sample_api import Reply, SampleApi
 from tests.digests import entries, sources
 from tests.handcount import expected_figures
+from tests.sample_api import Reply, SampleApi
 from tests.support import (
     TOKEN,
     TOKEN_ENV,

@@ -22,11 +22,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from flows.run import run_nightly
-from jisseki.demo.sample_api import SampleApi
 from tests.fixtures import schema_release_0_1_0 as release
 from tests.fixtures.make_release_dump import encode
 from tests.handcount import expected_figures
 from tests.handcount_more import expected_figures_more
+from tests.sample_api import SampleApi
 from tests.support import TOKEN, TOKEN_ENV, write_config
 from tests.test_exactness import assert_matches, landed
 from tests.test_exactness_all import NOCODE_ENV

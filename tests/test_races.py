@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from jisseki.demo.sample_api import SampleApi
 from tests.handcount import expected_figures
 from tests.handcount_more import expected_figures_more
+from tests.sample_api import SampleApi
 from tests.support import TOKEN, TOKEN_ENV, write_config
 from tests.test_exactness import assert_matches, landed
 from tests.test_flow import source_runs
