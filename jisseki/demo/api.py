@@ -24,19 +24,19 @@ class Contract:
 PROCEDURES_API = Contract("/v1/procedures", "page", "Authorization", "Bearer ")
 NOCODE_API = Contract("/v1/apps", "offset", "X-Api-Token", "")
 MAX_PAGE = 100
+HOST = "127.0.0.1"   # loopback only: the demo serves nobody else
 
 
 class DemoApi:
     def __init__(self, records: list[dict[str, Any]], token: str, contract: Contract) -> None:
         self.records, self.token, self.contract = records, token, contract
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer((HOST, 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{HOST}:{self._server.server_port}"
 
     def __enter__(self) -> DemoApi:
         self._thread.start()

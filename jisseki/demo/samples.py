@@ -42,7 +42,11 @@ class Samples:
 
 
 def load_samples() -> Samples:
+    files = {}
     with resources.files(__package__).joinpath(ARCHIVE).open("rb") as raw, \
             tarfile.open(fileobj=raw, mode="r:xz", encoding="utf-8") as archive:
-        return Samples({member.name: archive.extractfile(member).read()
-                        for member in archive.getmembers() if member.isfile()})
+        for member in archive.getmembers():
+            content = archive.extractfile(member) if member.isfile() else None
+            if content is not None:
+                files[member.name] = content.read()
+    return Samples(files)
