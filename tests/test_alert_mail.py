@@ -11,11 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from flows.run import run_nightly
-from jisseki.demo.data import DEMO_AS_OF, write_demo_inbox
-from jisseki.demo.data_more import demo_nocode_apps, write_demo_more
 from jisseki.demo.run import DEMO_TOKEN, NOCODE_TOKEN_ENV, TOKEN_ENV, demo_config
-from jisseki.demo.sample_api import SampleApi
+from jisseki.demo.samples import DEMO_AS_OF, NOCODE_APPS, PROCEDURES, load_samples
 from tests.mailbox import PASSWORD, WARNING, Mailbox, mailto, parts
+from tests.sample_api import SampleApi
 from tests.support import TOKEN, closed_port, write_config
 from tests.support import TOKEN_ENV as TOKEN_ENV_OF_TESTS
 
@@ -61,13 +60,14 @@ def assert_real_html(html: str) -> Html:
 
 
 def test_the_first_night_of_the_demo_is_one_mail_and_the_second_is_none(tmp_path, monkeypatch, mailbox) -> None:
-    records = write_demo_inbox(tmp_path)   # what `jisseki demo` writes, and the records its sample API serves
-    write_demo_more(tmp_path)
+    samples = load_samples()   # what `jisseki demo` writes, and the records its sample APIs serve
+    samples.write_inbox(tmp_path)
     monkeypatch.setenv(TOKEN_ENV, DEMO_TOKEN)
     monkeypatch.setenv(NOCODE_TOKEN_ENV, DEMO_TOKEN)
     monkeypatch.setenv("PREFECT_UI_URL", UI + "/")
     config = tmp_path / "jisseki.toml"
-    with SampleApi(records, DEMO_TOKEN) as procedures, SampleApi.nocode(demo_nocode_apps(), DEMO_TOKEN) as nocode:
+    with SampleApi(samples.records(PROCEDURES), DEMO_TOKEN) as procedures, \
+            SampleApi.nocode(samples.records(NOCODE_APPS), DEMO_TOKEN) as nocode:
         text = demo_config(procedures.base_url, nocode.base_url)
         assert text.count("urls = []") == 1
         config.write_text(text.replace("urls = []", f"urls = [{json.dumps(mailbox.url())}]"), "utf-8")

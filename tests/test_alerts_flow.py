@@ -8,9 +8,8 @@ import pytest
 
 from flows.run import run_nightly
 from jisseki.catalog import load_catalog
-from jisseki.demo.sample_api import SampleApi
 from tests.handcount import expected_figures
-from tests.handcount_more import expected_figures_more
+from tests.sample_api import SampleApi
 from tests.support import TOKEN, TOKEN_ENV, Receiver, every_cell, write_config
 from tests.test_exactness_all import NOCODE_ENV, expected_grades
 from tests.unseen import write_unseen
@@ -55,8 +54,7 @@ def test_alerts_name_every_missed_target_once_and_resolve_once(tmp_path, monkeyp
             "alerts": {"urls": [receiver.url()]}})
         try:
             assert run_nightly(config, AS_OF, None) == 0
-            grades = expected_grades({**expected_figures(tmp_path, procedures, AS_OF),
-                                      **expected_figures_more(tmp_path, apps, AS_OF)}, load_catalog())
+            grades = expected_grades(expected_figures(tmp_path, procedures, apps, AS_OF), load_catalog())
             missed = {k for k, g in grades.items() if g == "B"}
             met = {k for k, g in grades.items() if g == "A"}
             assert missed and met

@@ -18,8 +18,8 @@ from jisseki.core.records import Bad, Lineage
 from jisseki.declared.read_rest import read_rest
 from jisseki.declared.rules import fields
 from jisseki.declared.values import Row, Window, typed
-from jisseki.demo.sample_api import Reply, SampleApi
 from jisseki.pipeline import collect
+from tests.sample_api import Reply, SampleApi
 
 WINDOW = Window(date(2025, 4, 1), date(2026, 3, 31))
 

@@ -1,4 +1,4 @@
-"""The demo inbox reproduces the published sample figures under the contract rules.
+"""The demo's shipped inbox and catalog reproduce the published sample figures under the contract rules.
 
 The readers here are deliberately independent of the connectors: they
 re-implement the counting rules of /work/shared/contracts/sources.md in a few
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from jisseki.demo.data import DEMO_AS_OF, write_demo_inbox
+from jisseki.demo.samples import DEMO_AS_OF, PROCEDURES, load_samples
 
 JST = timezone(timedelta(hours=9))
 WARD_CODES = {
@@ -32,7 +32,9 @@ SESSION_KEYS = {"session_id", "device_id", "department_code", "started_at", "end
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
     root = tmp_path_factory.mktemp("demo")
-    return root, write_demo_inbox(root)
+    samples = load_samples()
+    samples.write_inbox(root)
+    return root, samples.records(PROCEDURES)
 
 
 def fiscal_year(d: date) -> int:
@@ -279,16 +281,3 @@ def test_speech_sessions_cross_month_ends(demo: tuple[Path, list[dict]]) -> None
     assert 15 <= len(devices) <= 25
     assert {r["loan_type"] for r in good} == {"annual", "short_term"}
 
-
-# --- determinism -------------------------------------------------------------------
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def test_output_is_deterministic(tmp_path: Path, demo: tuple[Path, list[dict]]) -> None:
-    first_root, first_records = demo
-    records = write_demo_inbox(tmp_path)
-    assert records == first_records
-    assert snapshot(tmp_path) == snapshot(first_root)

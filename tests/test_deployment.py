@@ -246,7 +246,7 @@ def test_served_and_work_pool_deployments_side_by_side_overlapping_runs_wait(sta
         assert [r.state.type.value for r in runs] == ["COMPLETED", "COMPLETED"], [r.state for r in runs]
         assert runs[0].end_time <= runs[1].start_time, [(r.start_time, r.end_time) for r in runs]
         assert "AwaitingConcurrencySlot" in {s.name for s in client.read_flow_run_states(runs[1].id)}  # enqueued
-        assert_matches(landed(url), file_sources_only(expected_figures(stack["data"], [], SUGGESTED_AS_OF)))
+        assert_matches(landed(url), file_sources_only(expected_figures(stack["data"], [], [], SUGGESTED_AS_OF)))
         # The first run that got the lock resolved the alert, once.
         assert locked(receiver) == ["夜間処理の未実行", "解消"]
 

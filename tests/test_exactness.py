@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from flows.run import run_nightly
-from jisseki.demo.sample_api import SampleApi
 from tests.handcount import expected_bad_counts, expected_figures
+from tests.sample_api import SampleApi
 from tests.support import TOKEN, TOKEN_ENV, every_cell, table_counts, write_config
 from tests.unseen import SUGGESTED_AS_OF, personal_values, write_unseen
 from warehouse.store import connect, current_figures
@@ -48,9 +48,9 @@ def test_unseen_data_lands_exactly_and_a_second_run_adds_nothing(tmp_path, monke
         assert run_nightly(config, SUGGESTED_AS_OF, None) == 0
         first = table_counts(warehouse_url)
         assert run_nightly(config, SUGGESTED_AS_OF, None) == 0
-    expected = expected_figures(tmp_path, procedures, SUGGESTED_AS_OF)
+    expected = expected_figures(tmp_path, procedures, [], SUGGESTED_AS_OF)
     assert_matches(landed(warehouse_url), expected)
-    assert quarantined(warehouse_url) == {k: v for k, v in expected_bad_counts(tmp_path, procedures).items() if v}
+    assert quarantined(warehouse_url) == {k: v for k, v in expected_bad_counts(tmp_path, procedures, []).items() if v}
 
     second = table_counts(warehouse_url)
     for table in ("kpi_actual", "quarantine", "lineage", "ingest_state"):
@@ -76,7 +76,7 @@ def test_a_later_as_of_and_a_corrected_file_add_revisions_only_where_figures_cha
         victim.write_bytes("受付日,区コード,区名,受付番号,届出経路,取消\r\n".encode("cp932"))
         assert run_nightly(config, SUGGESTED_AS_OF, None) == 0
     after = landed(url)
-    assert_matches(after, expected_figures(tmp_path, procedures, SUGGESTED_AS_OF))
+    assert_matches(after, expected_figures(tmp_path, procedures, [], SUGGESTED_AS_OF))
     changed = {k for k in after if k in before and after[k] != before[k]}
     assert changed and all(k[0] == "myna_moveout_share" for k in changed)
     engine = sa.create_engine(url)

@@ -7,9 +7,8 @@ import sqlalchemy as sa
 from flows.run import run_nightly
 from jisseki.catalog import load_catalog
 from jisseki.core.periods import fy_end
-from jisseki.demo.sample_api import SampleApi
 from tests.handcount import expected_bad_counts, expected_figures
-from tests.handcount_more import expected_bad_counts_more, expected_figures_more
+from tests.sample_api import SampleApi
 from tests.support import TOKEN, TOKEN_ENV, every_cell, table_counts, write_config
 from tests.test_exactness import assert_matches, landed, quarantined
 from tests.unseen import personal_values, write_unseen
@@ -60,9 +59,9 @@ def test_six_sources_land_and_grade_exactly(tmp_path, monkeypatch, warehouse_url
         first = table_counts(warehouse_url)
         assert run_nightly(config, AS_OF, None) == 0
 
-    expected = {**expected_figures(tmp_path, procedures, AS_OF), **expected_figures_more(tmp_path, apps, AS_OF)}
+    expected = expected_figures(tmp_path, procedures, apps, AS_OF)
     assert_matches(landed(warehouse_url), expected)
-    bad = {**expected_bad_counts(tmp_path, procedures), **expected_bad_counts_more(tmp_path, apps)}
+    bad = expected_bad_counts(tmp_path, procedures, apps)
     assert quarantined(warehouse_url) == {k: v for k, v in bad.items() if v}
 
     catalog = load_catalog()

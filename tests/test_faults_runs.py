@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from flows.run import run_nightly
-from jisseki.demo.sample_api import Reply, SampleApi
 from tests.digests import entries, sources
 from tests.handcount import expected_figures
+from tests.sample_api import Reply, SampleApi
 from tests.support import (
     TOKEN,
     TOKEN_ENV,
@@ -51,7 +51,7 @@ def test_both_apis_down_fails_naming_both_and_everything_else_lands_exactly(tmp_
         receiver.close()
     err = capsys.readouterr().err
     assert "online_procedures" in err and "nocode_apps" in err
-    assert_matches(landed(url), file_sources_only(expected_figures(tmp_path, procedures, SUGGESTED_AS_OF)))
+    assert_matches(landed(url), file_sources_only(expected_figures(tmp_path, procedures, [], SUGGESTED_AS_OF)))
     assert sorted(sources(receiver.messages, "取込失敗・不採用")) == ["nocode_apps", "online_procedures"]
 
 
@@ -120,7 +120,7 @@ def test_a_run_killed_mid_way_and_run_again_ends_exact(tmp_path, monkeypatch) ->
             assert run_nightly(config, SUGGESTED_AS_OF, None) == 0
     finally:
         receiver.close()
-    assert_matches(landed(url), expected_figures(tmp_path, procedures, SUGGESTED_AS_OF))
+    assert_matches(landed(url), expected_figures(tmp_path, procedures, [], SUGGESTED_AS_OF))
     assert current_duplicates(url) == []
     told = entries(receiver.messages)
     assert len(told) == len(set(told))  # no alert sent twice
@@ -142,7 +142,7 @@ def test_two_runs_at_once_one_refuses_or_waits_and_figures_stay_exact(tmp_path, 
         assert first.wait(timeout=300) == 0
         assert waiting.wait(timeout=300) == 0
     assert second.returncode == 3 and "別の jisseki run が実行中です" in second.stdout + second.stderr
-    assert_matches(landed(url), expected_figures(tmp_path, procedures, SUGGESTED_AS_OF))
+    assert_matches(landed(url), expected_figures(tmp_path, procedures, [], SUGGESTED_AS_OF))
     assert current_duplicates(url) == []
     assert table_counts(url)["run_lock"] == 0
 
@@ -284,7 +284,7 @@ def test_a_source_past_its_deadline_fails_and_the_run_ends_with_the_others_lande
     assert status == "failed" and "期限 3 秒を過ぎても終わらなかったため打ち切りました" in message
     assert "online_procedures: 失敗 — 期限 3 秒" in done.stdout
     assert "online_procedures" in sources(receiver.messages, "取込失敗・不採用")
-    assert_matches(landed(url), file_sources_only(expected_figures(tmp_path, procedures, SUGGESTED_AS_OF)))
+    assert_matches(landed(url), file_sources_only(expected_figures(tmp_path, procedures, [], SUGGESTED_AS_OF)))
     assert query(url, "SELECT COUNT(*) FROM kpi_evaluation")[0][0] >= 15   # every KPI graded
     assert query(url, "SELECT COUNT(*) FROM run_lock")[0][0] == 0
 

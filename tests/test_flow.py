@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from flows.run import run_nightly
 from jisseki.cli import main
-from jisseki.demo.data import write_demo_inbox
-from jisseki.demo.sample_api import SampleApi
+from jisseki.demo.samples import NOCODE_APPS, PROCEDURES, load_samples
+from tests.sample_api import SampleApi
 from tests.support import SEED_FY2025, TOKEN, TOKEN_ENV, every_cell, table_counts, write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
@@ -22,7 +22,9 @@ AS_OF = date(2026, 3, 31)
 @pytest.fixture(scope="module")
 def demo_inbox(tmp_path_factory) -> tuple[Path, list[dict]]:
     root = tmp_path_factory.mktemp("demo")
-    return root / "inbox", write_demo_inbox(root)
+    samples = load_samples()
+    samples.write_inbox(root)
+    return root / "inbox", samples.records(PROCEDURES)
 
 
 def source_runs(url: str) -> dict[str, tuple[str, str]]:
@@ -165,14 +167,12 @@ def test_flow_run_artifacts_japanese_progress_of_every_source_and_failed_expecta
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-    from jisseki.demo.data_more import demo_nocode_apps
-
     # 100 sessions; row 4 lasts 25 hours, rows 11 and 29 have a loan type the contract does not know
     bad = {4: {"ended_at": "2026-03-06T09:30:00+09:00"}, 11: {"loan_type": "weekly"}, 29: {"loan_type": "weekly"}}
     speech_file(tmp_path / "speech", 100, bad)
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    with SampleApi.nocode(demo_nocode_apps(), TOKEN) as nocode:
+    with SampleApi.nocode(load_samples().records(NOCODE_APPS), TOKEN) as nocode:
         config = write_config(tmp_path, url, None, moveout="missing-folder", speech="speech",
                               **{"sources.nocode_apps": {"base_url": nocode.base_url, "token_env": TOKEN_ENV}})
         assert run_nightly(config, AS_OF, None) == 1   # moveout_log fails: its folder is not there

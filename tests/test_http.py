@@ -18,7 +18,7 @@ from connectors.errors import (
     SourceUnavailable,
 )
 from connectors.http import CANCEL_POLL_SECONDS, Action, HttpClient, action_for, parse_retry_after
-from jisseki.demo.sample_api import Reply, SampleApi
+from tests.sample_api import Reply, SampleApi
 
 TOKEN = "t0ken-Sekret-123"
 RECORDS = [{"id": f"PROC-{i:06d}"} for i in range(5)]

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from flows.run import run_nightly
-from jisseki.demo.sample_api import SampleApi
 from tests.digests import entries, sources
+from tests.sample_api import SampleApi
 from tests.support import TOKEN, TOKEN_ENV, Receiver, closed_port, write_config
 from warehouse.schema import ingest_state
 

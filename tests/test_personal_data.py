@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from jisseki.config import to_toml
-from jisseki.demo.sample_api import SampleApi
+from tests.sample_api import SampleApi
 from tests.support import Receiver
 
 TOKEN = "scan-Tok3n-never-stored"

@@ -11,9 +11,9 @@ import pytest
 from connectors.errors import SourceConfigError
 from jisseki.catalog import load_catalog
 from jisseki.config import load_config
-from jisseki.demo.sample_api import Reply, SampleApi
 from jisseki.pipeline import collect
 from jisseki.sources import SOURCE_DEFS
+from tests.sample_api import Reply, SampleApi
 from tests.test_declared_builtins import apps, procedures
 from tests.test_http import Recorder
 

@@ -26,7 +26,7 @@ names put in a workbook's 入力者 / 備考 cells (as written and NFKC-normalis
 00:00 JST the day after written in UTC, a department abolished on it and one created
 the day after). Every 入力日 in the workbooks is on or before it.
 
-Cases written (expected figures: ``tests/handcount_more.py``):
+Cases written (expected figures: ``tests/handcount.py``):
 apps - several apps per 業務; draft/testing apps with a date (never count, one earlier
 than its 業務's first operating app); in_operation with a null date; retired apps with
 and without ``retired_on``; starts on FY boundaries, on the as-of date and the day after,

@@ -38,18 +38,18 @@ def run_demo(workdir: Path) -> int:
     from flows.run import run_nightly
     from jisseki.catalog import load_catalog
     from jisseki.config import load_config
-    from jisseki.demo.data import DEMO_AS_OF, write_demo_inbox
-    from jisseki.demo.data_more import demo_nocode_apps, write_demo_more
-    from jisseki.demo.sample_api import SampleApi
+    from jisseki.demo.api import NOCODE_API, PROCEDURES_API, DemoApi
+    from jisseki.demo.samples import DEMO_AS_OF, NOCODE_APPS, PROCEDURES, load_samples
     from jisseki.report import evaluation_rows, render_table
     from warehouse.store import connect, latest_evaluations
 
     workdir.mkdir(parents=True, exist_ok=True)
-    records = write_demo_inbox(workdir)
-    write_demo_more(workdir)
+    samples = load_samples()
+    samples.write_inbox(workdir)
     os.environ[TOKEN_ENV] = os.environ[NOCODE_TOKEN_ENV] = DEMO_TOKEN
     config_path = workdir / "jisseki.toml"
-    with SampleApi(records, DEMO_TOKEN) as procedures, SampleApi.nocode(demo_nocode_apps(), DEMO_TOKEN) as nocode:
+    with DemoApi(samples.records(PROCEDURES), DEMO_TOKEN, PROCEDURES_API) as procedures, \
+            DemoApi(samples.records(NOCODE_APPS), DEMO_TOKEN, NOCODE_API) as nocode:
         config_path.write_text(demo_config(procedures.base_url, nocode.base_url), "utf-8")
         print(f"サンプルAPI: {procedures.base_url} (手続), {nocode.base_url} (ノーコード)  "
               f"設定: {config_path}  基準日: {DEMO_AS_OF}")

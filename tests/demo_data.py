@@ -1,4 +1,7 @@
-"""Deterministic sample inputs for `jisseki demo` (source contracts 1, 2 and 3).
+"""The generator of `jisseki demo`'s sample inputs for source contracts 1, 2 and 3 (deterministic).
+
+It ran once: the demo ships what it made (jisseki/demo/samples.tar.xz, written by
+tests/make_demo_samples.py), and tests/test_demo_samples.py checks that it still makes exactly that.
 
 The figures are built to land exactly on fixed KPI values, so the demo can
 show a known-good result:
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-DEMO_AS_OF: date = date(2026, 3, 31)
+from jisseki.demo.samples import DEMO_AS_OF
 
 SEED = 20260331
 FISCAL_YEARS = (2024, 2025)

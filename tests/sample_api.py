@@ -1,6 +1,7 @@
-"""A local catalog API speaking contract 1, for the demo and for tests (real HTTP on loopback).
+"""A local catalog API for tests, speaking contract 1 or 4 (real HTTP on loopback, HTTPS on request).
 
-Tests script faults (status codes, Retry-After, slow or broken bodies) ahead of the normal answers.
+Tests script faults (status codes, Retry-After, slow or broken bodies) ahead of the normal answers and read
+the requests it got. The demo's own sample API, which only answers, is jisseki/demo/api.py.
 """
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ class SampleApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test and demo output clean
+            def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
             def do_GET(self) -> None:

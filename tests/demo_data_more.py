@@ -1,6 +1,6 @@
-"""Deterministic sample inputs for `jisseki demo` (source contracts 4, 5 and 6).
+"""The generator of `jisseki demo`'s sample inputs for source contracts 4, 5 and 6 (deterministic).
 
-Like `jisseki.demo.data`, the figures are built to land exactly on fixed KPI
+Like tests/demo_data.py it ran once, for the files the demo ships; the figures are built to land exactly on fixed KPI
 values under the rules of /work/shared/contracts/sources.md:
 
 - nocode_operations: FY2024 = 59, FY2025 = 50 業務 (distinct business_id by the
@@ -20,16 +20,18 @@ import csv
 import io
 import itertools
 import random
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.writer.excel import ExcelWriter
 
-from jisseki.demo.data import is_business_day, month_days, year_months
+from jisseki.demo.samples import DEMO_AS_OF
+from tests.demo_data import is_business_day, month_days, year_months
 
-DEMO_AS_OF: date = date(2026, 3, 31)
-SEED = 20260331 + 40  # far from the seeds of jisseki.demo.data
+SEED = 20260331 + 40  # far from the seeds of tests/demo_data.py
 
 
 def write_demo_more(root: Path) -> None:
@@ -447,10 +449,6 @@ MANUAL_ROWS: tuple[tuple, ...] = (
 
 
 def _write_manual(path: Path) -> None:
-    if path.exists():
-        # openpyxl stamps the zip entries with the time of saving: rewriting the same workbook would
-        # look like a new delivery on every demo run.
-        return
     wb = Workbook()
     ws = wb.active
     ws.title = "実績"
@@ -464,5 +462,23 @@ def _write_manual(path: Path) -> None:
     fixed = datetime(2026, 4, 14, 11, 5)
     wb.properties.creator = ENTERED_BY
     wb.properties.created = wb.properties.modified = fixed
+    saved = io.BytesIO()
+    with zipfile.ZipFile(saved, "w") as archive:
+        ExcelWriter(wb, archive).save()  # not wb.save(): it sets properties.modified to the time of saving
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    path.write_bytes(_repacked(saved.getvalue(), fixed))
+
+
+def _repacked(workbook: bytes, stamp: datetime) -> bytes:
+    """The workbook with every zip entry stamped `stamp` and stored, not deflated: the same bytes on every machine.
+
+    openpyxl stamps the entries with the time of saving, and zlib builds may deflate differently: the shipped
+    sample must come out the same when it is made again (tests/test_demo_samples.py).
+    """
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
+        for entry in source.infolist():
+            fixed = zipfile.ZipInfo(entry.filename, stamp.timetuple()[:6])
+            fixed.create_system = 3  # else the platform's: 0 on Windows
+            target.writestr(fixed, source.read(entry))
+    return out.getvalue()
