@@ -117,6 +117,17 @@ def test_a_csv_source_from_toml_alone_quarantines_with_reasons_and_measures_per_
     assert not any(word in text for word in ("A-1", "A-4", "太郎", "花子", "重複", "不正"))
 
 
+def test_rows_without_their_personal_key_are_quarantined_not_taken_for_one_row(tmp_path: Path) -> None:
+    rows = ["2025/04/01,271021,都島区,,10,住民票,大阪 太郎", "2025/04/02,271021,都島区,,20,住民票,大阪 花子",
+            "2025/04/03,271021,都島区,A-9,20,住民票,北 一郎"]
+    config, catalog = setup(tmp_path, rows)
+    batch = collect(config.source_def("window_queue"), config.source("window_queue"), catalog, date(2025, 5, 31), 1.0)
+    assert [(b.item, b.code, b.reason, b.value) for b in batch.bad] == [
+        ("line 2", "missing_value", "受付番号 がありません", ""), ("line 3", "missing_value", "受付番号 がありません", "")]
+    figures = {(f.kpi_id, f.period, f.scope): f.value for f in batch.figures}
+    assert figures[("window_residents", "FY2025", "city")] == 1.0
+
+
 def test_the_labels_of_a_declared_source_are_its_title(tmp_path: Path) -> None:
     config, _ = setup(tmp_path)
     assert config.labels()["window_queue"] == "区役所 窓口受付ログ（window_queue）"

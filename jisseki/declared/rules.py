@@ -2,7 +2,8 @@
 and the figure rules its measures imply: the suites a declared source is validated by are made here, not
 written by hand (expectations/runner.register_suite takes them).
 
-Per column `c` (personal columns are never validated by value and have none of these):
+Per column `c` (a personal column is never validated by value: it has only `c__has`, for a key or required
+one must be there):
     c       the typed value (None when empty or unreadable)
     c__ok   False when a value is there but is not of the column's type
     c__has  whether a value is there at all
@@ -25,6 +26,7 @@ def fields(decl: Declared, typed: dict[str, Any], raw: dict[str, Any]) -> dict[s
     out: dict[str, Any] = {}
     for name, column in decl.columns.items():
         if column.personal:
+            out[f"{name}__has"] = typed[name] is not MISSING
             continue
         value = typed[name]
         out[name] = None if value is MISSING or value is None else _plain(value)
@@ -62,6 +64,11 @@ def records_suite(name: str, decl: Declared) -> dict[str, Any]:
 
     for c, column in decl.columns.items():
         if column.personal:
+            # Whether it is there is all that is checked: rows without their (personal) key would otherwise be
+            # taken for one row.
+            if c in required:
+                expect("expect_column_values_to_be_in_set", {"column": f"{c}__has", "value_set": [True]},
+                       "missing_value", f"{c} がありません", None)
             continue
         word = TYPE_WORDS[column.type]
         expect("expect_column_values_to_be_in_set", {"column": f"{c}__ok", "value_set": [True]},
