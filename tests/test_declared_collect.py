@@ -2,6 +2,7 @@
 it: read, typed, validated by the suite its rules make, quarantined with reasons, deduplicated and measured."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -140,6 +141,34 @@ def test_a_measure_that_uses_a_column_the_source_does_not_declare_fails_the_sour
     catalog = load_catalog(tmp_path / "policy.toml")
     with pytest.raises(SourceConfigError, match="待ち時間2 がソースの columns にありません"):
         collect(config.source_def("window_queue"), config.source("window_queue"), catalog, date(2025, 5, 31), 1.0)
+
+
+@pytest.mark.parametrize("where, said", [
+    ('{ "待ち時間" = "長い" }', '列 待ち時間 の条件の値 "長い" を数値として読めません'),
+    ('{ "窓口" = 1 }', '列 窓口 の条件の値 1 を文字列として読めません'),
+    ('{ "区コード" = ["271021", "27103"] }', '列 区コード の条件の値 "27103" は "271039" と書いてください'),
+    ('{ "受付日" = "R7.4.1" }', '列 受付日 の条件の値 "R7.4.1" は "2025-04-01" と書いてください'),
+    ('{ "窓口" = { min = 1 } }', "範囲（min・max）の条件は integer・number の列にだけ書けます（列 窓口 は文字列）"),
+])
+def test_a_filter_value_not_of_its_columns_typed_form_fails_the_source_before_it_reads(
+        tmp_path: Path, where: str, said: str) -> None:
+    # Without the check, the first two stop the measure inside DuckDB with its English conversion error, and
+    # the others count no row at all without a word.
+    config, _ = setup(tmp_path)
+    (tmp_path / "policy.toml").write_text(POLICY.replace('where = { "窓口" = "住民票" }', f"where = {where}"), "utf-8")
+    catalog = load_catalog(tmp_path / "policy.toml")
+    with pytest.raises(SourceConfigError, match=re.escape(f"指標 window_residents: {said}")):
+        collect(config.source_def("window_queue"), config.source("window_queue"), catalog, date(2025, 5, 31), 1.0)
+
+
+def test_filter_values_in_their_typed_form_are_taken(tmp_path: Path) -> None:
+    config, _ = setup(tmp_path)
+    where = '{ "区コード" = "271021", "受付日" = "2025-04-01", "待ち時間" = 10, "窓口" = ["住民票", "税"] }'
+    (tmp_path / "policy.toml").write_text(POLICY.replace('where = { "窓口" = "住民票" }', f"where = {where}"), "utf-8")
+    batch = collect(config.source_def("window_queue"), config.source("window_queue"),
+                    load_catalog(tmp_path / "policy.toml"), date(2025, 5, 31), 1.0)
+    figures = {(f.kpi_id, f.period, f.scope): f.value for f in batch.figures}
+    assert figures[("window_residents", "FY2025", "city")] == 1.0   # A-1 only
 
 
 @pytest.mark.parametrize("change, said", [
