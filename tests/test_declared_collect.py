@@ -2,6 +2,7 @@
 it: read, typed, validated by the suite its rules make, quarantined with reasons, deduplicated and measured."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from pathlib import Path
@@ -127,6 +128,27 @@ def test_rows_without_their_personal_key_are_quarantined_not_taken_for_one_row(t
         ("line 2", "missing_value", "受付番号 がありません", ""), ("line 3", "missing_value", "受付番号 がありません", "")]
     figures = {(f.kpi_id, f.period, f.scope): f.value for f in batch.figures}
     assert figures[("window_residents", "FY2025", "city")] == 1.0
+
+
+def test_rows_whose_personal_key_is_not_of_its_type_are_quarantined_without_their_value(tmp_path: Path) -> None:
+    (tmp_path / "jisseki.toml").write_text(CONFIG.replace('type = "csv"', 'type = "jsonl"')
+                                           .replace('"区コード" = { type = "ward", required = true }', "")
+                                           .replace('scope = "区コード"\n', ""), "utf-8")
+    (tmp_path / "policy.toml").write_text(POLICY.replace(", by_scope = true", ""), "utf-8")
+    inbox = tmp_path / "inbox" / "queue"
+    inbox.mkdir(parents=True)
+    lines = [{"受付日": "2025-04-01", "受付番号": 91234, "窓口": "住民票"},      # a number where the key is text
+             {"受付日": "2025-04-02", "受付番号": 95678, "窓口": "住民票"},
+             {"受付日": "2025-04-03", "受付番号": "A-1", "窓口": "住民票"}]
+    (inbox / "q.jsonl").write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), "utf-8")
+    config = load_config(tmp_path / "jisseki.toml", {})
+    batch = collect(config.source_def("window_queue"), config.source("window_queue"),
+                    load_catalog(tmp_path / "policy.toml"), date(2025, 5, 31), 1.0)
+    assert [(b.item, b.code, b.reason, b.value) for b in batch.bad] == [
+        ("line 1", "invalid_value", "受付番号 を文字列として解釈できません", ""),
+        ("line 2", "invalid_value", "受付番号 を文字列として解釈できません", "")]
+    assert {f.period: f.value for f in batch.figures if f.kpi_id == "window_residents"}["FY2025"] == 1.0
+    assert "91234" not in repr(batch.bad) + repr(batch.lineage.detail())
 
 
 def test_the_labels_of_a_declared_source_are_its_title(tmp_path: Path) -> None:
