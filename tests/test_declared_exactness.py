@@ -384,7 +384,7 @@ def jsonl_data(rng: random.Random) -> JsonlData:
     users = [f"user-{rng.randrange(10**6):06d}" for _ in range(60)]
     valid: list[tuple[str, dict, dict]] = []
     count = rng.randrange(150, 200)
-    breaks = breakage(rng, count, ["json", "object", "people", "use", "facility", "type"])
+    breaks = breakage(rng, count, ["json", "object", "people", "use", "facility", "type", "user"])
     for i in range(count):
         day = some_day(rng)
         stamp = datetime.combine(day - timedelta(days=rng.randrange(1, 30)), datetime.min.time(), JST) \
@@ -415,6 +415,9 @@ def jsonl_data(rng: random.Random) -> JsonlData:
             line, truth = json.dumps(record, ensure_ascii=False), (BAD, "not_allowed")
         elif broken == "type":
             record[rng.choice(["ward", "people"])] = rng.choice(["不明", 12.5, True])
+            line, truth = json.dumps(record, ensure_ascii=False), (BAD, "invalid_value")
+        elif broken == "user":   # a user id as a number: not read as text, and never shown
+            record["user"] = rng.randrange(10**6)
             line, truth = json.dumps(record, ensure_ascii=False), (BAD, "invalid_value")
         place = rng.choice(names)
         files[place].append((line, truth))
@@ -929,9 +932,10 @@ def quarantine_counts(url: str) -> dict[tuple[str, str], int]:
 
 def personal(city: City) -> set[str]:
     """What identifies a person in the data: receipt and staff numbers, user ids, names."""
-    truths = city.truths()
-    out = {r["受付番号"] for r in truths["window_queue"].rows} | {r["職員番号"] for r in truths["staff_training"].rows}
-    out |= {r["利用者"] for r in truths["facility_bookings"].rows if r["利用者"]}
+    out = {(cells.split(",") if isinstance(cells, str) else cells)[3]
+           for items in city.csv.files.values() for cells, _ in items} - {""}
+    out |= {cells[2] for items in city.excel.books.values() for cells, _ in items if cells[2]}
+    out |= {r["利用者"] for r in city.truths()["facility_bookings"].rows if r["利用者"]}
     return out | {s + " " + g for s in SURNAMES for g in GIVEN}
 
 
@@ -989,6 +993,7 @@ def test_declared_sources_of_every_type_land_exactly_and_revise_only_what_change
         assert "queue_residents の実績（queue_residents） 2025年度" in digest["message"]
 
         listing = jisseki("quarantine", "--config", str(config)).stdout
+        assert sorted(v for v in personal(city) if v in listing) == []
         for title in ("区役所 窓口受付ログ", "職員研修 受講記録", "市民利用施設 予約データ", "証明書 発行記録（PostgreSQL）",
                       "指定管理 契約台帳（MariaDB）", "電子申請 受付データ（カーソル）"):
             assert title in listing, title
