@@ -2,6 +2,8 @@
 it: read, typed, validated by the suite its rules make, quarantined with reasons, deduplicated and measured."""
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -117,6 +119,38 @@ def test_a_csv_source_from_toml_alone_quarantines_with_reasons_and_measures_per_
     assert not any(word in text for word in ("A-1", "A-4", "太郎", "花子", "重複", "不正"))
 
 
+def test_rows_without_their_personal_key_are_quarantined_not_taken_for_one_row(tmp_path: Path) -> None:
+    rows = ["2025/04/01,271021,都島区,,10,住民票,大阪 太郎", "2025/04/02,271021,都島区,,20,住民票,大阪 花子",
+            "2025/04/03,271021,都島区,A-9,20,住民票,北 一郎"]
+    config, catalog = setup(tmp_path, rows)
+    batch = collect(config.source_def("window_queue"), config.source("window_queue"), catalog, date(2025, 5, 31), 1.0)
+    assert [(b.item, b.code, b.reason, b.value) for b in batch.bad] == [
+        ("line 2", "missing_value", "受付番号 がありません", ""), ("line 3", "missing_value", "受付番号 がありません", "")]
+    figures = {(f.kpi_id, f.period, f.scope): f.value for f in batch.figures}
+    assert figures[("window_residents", "FY2025", "city")] == 1.0
+
+
+def test_rows_whose_personal_key_is_not_of_its_type_are_quarantined_without_their_value(tmp_path: Path) -> None:
+    (tmp_path / "jisseki.toml").write_text(CONFIG.replace('type = "csv"', 'type = "jsonl"')
+                                           .replace('"区コード" = { type = "ward", required = true }', "")
+                                           .replace('scope = "区コード"\n', ""), "utf-8")
+    (tmp_path / "policy.toml").write_text(POLICY.replace(", by_scope = true", ""), "utf-8")
+    inbox = tmp_path / "inbox" / "queue"
+    inbox.mkdir(parents=True)
+    lines = [{"受付日": "2025-04-01", "受付番号": 91234, "窓口": "住民票"},      # a number where the key is text
+             {"受付日": "2025-04-02", "受付番号": 95678, "窓口": "住民票"},
+             {"受付日": "2025-04-03", "受付番号": "A-1", "窓口": "住民票"}]
+    (inbox / "q.jsonl").write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), "utf-8")
+    config = load_config(tmp_path / "jisseki.toml", {})
+    batch = collect(config.source_def("window_queue"), config.source("window_queue"),
+                    load_catalog(tmp_path / "policy.toml"), date(2025, 5, 31), 1.0)
+    assert [(b.item, b.code, b.reason, b.value) for b in batch.bad] == [
+        ("line 1", "invalid_value", "受付番号 を文字列として解釈できません", ""),
+        ("line 2", "invalid_value", "受付番号 を文字列として解釈できません", "")]
+    assert {f.period: f.value for f in batch.figures if f.kpi_id == "window_residents"}["FY2025"] == 1.0
+    assert "91234" not in repr(batch.bad) + repr(batch.lineage.detail())
+
+
 def test_the_labels_of_a_declared_source_are_its_title(tmp_path: Path) -> None:
     config, _ = setup(tmp_path)
     assert config.labels()["window_queue"] == "区役所 窓口受付ログ（window_queue）"
@@ -129,6 +163,34 @@ def test_a_measure_that_uses_a_column_the_source_does_not_declare_fails_the_sour
     catalog = load_catalog(tmp_path / "policy.toml")
     with pytest.raises(SourceConfigError, match="待ち時間2 がソースの columns にありません"):
         collect(config.source_def("window_queue"), config.source("window_queue"), catalog, date(2025, 5, 31), 1.0)
+
+
+@pytest.mark.parametrize("where, said", [
+    ('{ "待ち時間" = "長い" }', '列 待ち時間 の条件の値 "長い" を数値として読めません'),
+    ('{ "窓口" = 1 }', '列 窓口 の条件の値 1 を文字列として読めません'),
+    ('{ "区コード" = ["271021", "27103"] }', '列 区コード の条件の値 "27103" は "271039" と書いてください'),
+    ('{ "受付日" = "R7.4.1" }', '列 受付日 の条件の値 "R7.4.1" は "2025-04-01" と書いてください'),
+    ('{ "窓口" = { min = 1 } }', "範囲（min・max）の条件は integer・number の列にだけ書けます（列 窓口 は文字列）"),
+])
+def test_a_filter_value_not_of_its_columns_typed_form_fails_the_source_before_it_reads(
+        tmp_path: Path, where: str, said: str) -> None:
+    # Without the check, the first two stop the measure inside DuckDB with its English conversion error, and
+    # the others count no row at all without a word.
+    config, _ = setup(tmp_path)
+    (tmp_path / "policy.toml").write_text(POLICY.replace('where = { "窓口" = "住民票" }', f"where = {where}"), "utf-8")
+    catalog = load_catalog(tmp_path / "policy.toml")
+    with pytest.raises(SourceConfigError, match=re.escape(f"指標 window_residents: {said}")):
+        collect(config.source_def("window_queue"), config.source("window_queue"), catalog, date(2025, 5, 31), 1.0)
+
+
+def test_filter_values_in_their_typed_form_are_taken(tmp_path: Path) -> None:
+    config, _ = setup(tmp_path)
+    where = '{ "区コード" = "271021", "受付日" = "2025-04-01", "待ち時間" = 10, "窓口" = ["住民票", "税"] }'
+    (tmp_path / "policy.toml").write_text(POLICY.replace('where = { "窓口" = "住民票" }', f"where = {where}"), "utf-8")
+    batch = collect(config.source_def("window_queue"), config.source("window_queue"),
+                    load_catalog(tmp_path / "policy.toml"), date(2025, 5, 31), 1.0)
+    figures = {(f.kpi_id, f.period, f.scope): f.value for f in batch.figures}
+    assert figures[("window_residents", "FY2025", "city")] == 1.0   # A-1 only
 
 
 @pytest.mark.parametrize("change, said", [

@@ -7,6 +7,7 @@ scope, each declared column's typed value, the personal ones included): it lives
 pipeline and in an in-memory DuckDB that never spills to disk."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from jisseki.core.model import Figure
 from jisseki.core.periods import fiscal_year, fy_start
 from jisseki.core.records import Bad, Lineage, Record, named, text_problem
 from jisseki.declared import engine, rules
-from jisseki.declared.spec import Declared, MeasureSpec
+from jisseki.declared.spec import TYPE_WORDS, Declared, MeasureSpec, Range
 from jisseki.declared.values import MISSING, Row, Window, typed
 from jisseki.moveout.columnar import insert_rows
 from jisseki.secrets import declared_secret
@@ -68,7 +69,38 @@ def measure_problems(decl: Declared, measures: Mapping[str, MeasureSpec]) -> lis
         personal = sorted(c for c in {*m.where, *m.numerator} if decl.columns[c].personal)
         if personal:
             out.append(f"指標 {kpi}: personal の列 {'、'.join(personal)} では絞り込めません（値を見ないため）")
+        out.extend(filter_problems(kpi, decl, {**m.where, **m.numerator}))
     return out
+
+
+def filter_problems(kpi: str, decl: Declared, spec: Mapping[str, Any]) -> list[str]:
+    """Why a filter's values cannot be compared with its columns' typed values: a value not of the column's
+    type would stop the measure in the database, and one not in the typed form (a 5-digit ward code) would
+    match no row without a word."""
+    out: list[str] = []
+    for name, wanted in spec.items():
+        column = decl.columns[name]
+        if column.personal:
+            continue
+        if isinstance(wanted, Range):
+            if column.type not in ("integer", "number"):
+                out.append(f"指標 {kpi}: 範囲（min・max）の条件は integer・number の列にだけ書けます"
+                           f"（列 {name} は{TYPE_WORDS[column.type]}）")
+            continue
+        for value in wanted if isinstance(wanted, list) else [wanted]:
+            as_typed = typed(value, column)
+            shown = json.dumps(value, ensure_ascii=False)
+            if as_typed is None or as_typed is MISSING:
+                out.append(f"指標 {kpi}: 列 {name} の条件の値 {shown} を{TYPE_WORDS[column.type]}として読めません")
+            elif column.type != "datetime" and _written(as_typed) != value:
+                out.append(f"指標 {kpi}: 列 {name} の条件の値 {shown} は {json.dumps(_written(as_typed), ensure_ascii=False)} "
+                           "と書いてください（行の値はその形で比べます）")
+    return out
+
+
+def _written(value: Any) -> Any:
+    """A typed value as a filter writes it in TOML: a date as its ISO text."""
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def read_declared(ctx: RunContext, lineage: Lineage) -> Iterator[Record | Bad]:

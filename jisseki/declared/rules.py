@@ -2,7 +2,8 @@
 and the figure rules its measures imply: the suites a declared source is validated by are made here, not
 written by hand (expectations/runner.register_suite takes them).
 
-Per column `c` (personal columns are never validated by value and have none of these):
+Per column `c` (a personal column is never validated by value or shown: it has only `c__ok` and `c__has`, as
+rows whose key cannot be read or is not there would otherwise all be taken for one row):
     c       the typed value (None when empty or unreadable)
     c__ok   False when a value is there but is not of the column's type
     c__has  whether a value is there at all
@@ -26,6 +27,8 @@ def fields(decl: Declared, typed: dict[str, Any], raw: dict[str, Any]) -> dict[s
     out: dict[str, Any] = {}
     for name, column in decl.columns.items():
         if column.personal:
+            out[f"{name}__ok"] = typed[name] is not None
+            out[f"{name}__has"] = typed[name] is not MISSING
             continue
         value = typed[name]
         out[name] = None if value is MISSING or value is None else _plain(value)
@@ -62,9 +65,16 @@ def records_suite(name: str, decl: Declared) -> dict[str, Any]:
         out.append({"type": kind, "kwargs": kwargs, "meta": meta})
 
     for c, column in decl.columns.items():
-        if column.personal:
-            continue
         word = TYPE_WORDS[column.type]
+        if column.personal:
+            # Whether it is there and of its type is all that is checked, and its value is never shown: rows
+            # whose (personal) key cannot be read or is missing would otherwise be taken for one row.
+            expect("expect_column_values_to_be_in_set", {"column": f"{c}__ok", "value_set": [True]},
+                   "invalid_value", f"{c} を{word}として解釈できません", None)
+            if c in required:
+                expect("expect_column_values_to_be_in_set", {"column": f"{c}__has", "value_set": [True]},
+                       "missing_value", f"{c} がありません", None)
+            continue
         expect("expect_column_values_to_be_in_set", {"column": f"{c}__ok", "value_set": [True]},
                "invalid_value", f"{c} を{word}として解釈できません", c)
         if c in required:
