@@ -47,7 +47,8 @@ class SampleApi:
             context.load_cert_chain(*tls)
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
             self.scheme = "https"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        # Polls for shutdown every 10 ms: stopping waits up to one poll, and the tests stop hundreds of these.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
 
     @classmethod
     def nocode(cls, records: list[dict[str, Any]], token: str) -> SampleApi:

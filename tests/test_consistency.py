@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from flows.nightly import nightly
 from flows.run import run_nightly
 from jisseki.catalog import load_catalog
 from jisseki.core.errors import UsageError
@@ -112,6 +111,9 @@ def status_digest(config: Path) -> str:
 
 
 def test_an_earlier_as_of_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    # Imported here, not at the top: Prefect would cost every collection of the fast tier a second.
+    from flows.nightly import nightly
+
     url = f"sqlite:///{tmp_path / 'wh.db'}"
     write(tmp_path / "moveout", "d1.csv", day_rows("2025/04/01", 10))
     write(tmp_path / "moveout", "d2.csv", day_rows("2025/05/02", 4, 100, "マイナポータル"))

@@ -59,8 +59,10 @@ def test_a_file_source_figure_no_longer_yielded_stops_being_current_in_any_perio
     first.lineage.files.append(march)
     land(engine, first, "r1")
     second = batch({("2025-04", "city"): 0.3}, sha="c" * 64)
-    assert land(engine, second, "r2").figures_retired == 2
+    land(engine, second, "r2")
     assert {f.key for f in current_figures(engine)} == {(KPI, "2025-04", "city")}
+    assert [(r[0], r[1], r[3]) for r in rows(warehouse_url)] == [
+        ("2025-03", "city", False), ("2025-04", "271021", False), ("2025-04", "city", True)]
     assert second.notes == ["前回取り込んだファイル 1 件が受信フォルダにありません: 2025-03.csv。その分は月・年度の集計"
                             "から外れました（取り下げた集計値 2 件）（残すにはファイルを受信フォルダに戻してください）"]
 

@@ -40,8 +40,6 @@ MISSING_SHOWN = 5   # file names a note lists; the rest are counted
 class LandResult:
     status: str              # landed | rejected
     revisions_added: int
-    figures_retired: int
-    quarantine_added: int
 
 
 def connect(url: str, create: bool = True) -> Engine:
@@ -107,10 +105,10 @@ def land(engine: Engine, batch: Any, run_id: str, gate: Gate | None = None) -> L
             conn.execute(insert(lineage).values(
                 lineage_id=lineage_id, source=batch.source, flow_run_id=run_id, created_at=stamp,
                 detail=_json_text(batch.lineage.detail())))
-        added_bad = _quarantine(conn, batch, run_id, stamp)
-        added = retired = 0
+        _quarantine(conn, batch, run_id, stamp)
+        added = 0
         if batch.rejected is None:
-            added, retired = _revise(conn, batch, batch.lineage.summary(), run_id, stamp)
+            added = _revise(conn, batch, batch.lineage.summary(), run_id, stamp)
             _advance_state(conn, batch, lineage_id, run_id, stamp)
             if batch.files_state is not None:
                 _record_files(conn, batch.source, batch.files_state, run_id, stamp)
@@ -121,7 +119,7 @@ def land(engine: Engine, batch: Any, run_id: str, gate: Gate | None = None) -> L
             rows_read=batch.rows_read, rows_quarantined=batch.bad_rows, figures=len(batch.figures),
             revisions_added=added, message=clean_text(message), finished_at=stamp))
         _commit(conn, transaction, gate)   # leaving the block without it rolls everything back
-    return LandResult(status, added, retired, added_bad)
+    return LandResult(status, added)
 
 
 def _commit(conn: Any, transaction: Any, gate: Gate | None) -> None:
@@ -182,7 +180,7 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{code:04x}"
 
 
-def _quarantine(conn: Any, batch: Any, run_id: str, stamp: datetime) -> int:
+def _quarantine(conn: Any, batch: Any, run_id: str, stamp: datetime) -> None:
     hashes = sorted({b.content_hash for b in batch.bad})
     known: set[tuple[str, str, str, str]] = set()
     q = quarantine.c
@@ -200,10 +198,9 @@ def _quarantine(conn: Any, batch: Any, run_id: str, stamp: datetime) -> int:
                               content_hash=b.content_hash, flow_run_id=run_id, detected_at=stamp)
     if fresh:
         conn.execute(insert(quarantine), list(fresh.values()))
-    return len(fresh)
 
 
-def _revise(conn: Any, batch: Any, summary: dict[str, Any], run_id: str, stamp: datetime) -> tuple[int, int]:
+def _revise(conn: Any, batch: Any, summary: dict[str, Any], run_id: str, stamp: datetime) -> int:
     a = kpi_actual.c
     current = {(r.kpi_id, r.period, r.scope): r for r in conn.execute(
         select(a.id, a.kpi_id, a.period, a.scope, a.as_of, a.value, a.numerator, a.denominator, a.revision)
@@ -235,7 +232,7 @@ def _revise(conn: Any, batch: Any, summary: dict[str, Any], run_id: str, stamp: 
             for f in changed]
     if rows:
         conn.execute(insert(kpi_actual), rows)
-    return len(rows), len(stale)
+    return len(rows)
 
 
 def _note_missing_files(conn: Any, batch: Any, withdrawn: int) -> None:
