@@ -100,6 +100,14 @@ def test_data_late_by_each_sources_cadence() -> None:
     assert {"stale:moveout_log", "stale:speech_usage", "stale:online_procedures", "stale:nocode_apps"} <= checked.scopes
 
 
+def test_a_daily_log_that_landed_but_never_had_a_data_day_is_late_at_once() -> None:
+    states = {"moveout_log": SourceState(NOW, None), "speech_usage": SourceState(None, None)}
+    checked = run([], date(2026, 4, 24), states=states, freshness={k: DEFAULTS[k] for k in states})
+    assert set(stale(checked)) == {"moveout_log"}   # speech_usage never landed: its failure alert says why
+    body = stale(checked)["moveout_log"]
+    assert "データのある日がまだ 1 日もありません" in body and "フォルダ /srv/inbox/tenshutsu" in body
+
+
 @pytest.mark.parametrize("as_of, late", [
     (date(2026, 1, 4), None),   # 12/27–1/4: weekend, 12/29–1/3, Sunday
     (date(2026, 1, 7), None),   # 3 business days: not more than 3

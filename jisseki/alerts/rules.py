@@ -201,6 +201,12 @@ def _lateness(rule: Freshness, state: SourceState, as_of: date, now: datetime, c
               place: Place | None) -> str | None:
     """What was checked and what to do, while the source is late by its own rule."""
     there = f"（{place}）" if place else ""
+    if isinstance(rule, NewDataDay) and state.max_event_date is None and state.landed_at is not None:
+        # It ran and landed, but no file of it ever held a dated row: an empty share on its first nights, a
+        # wrong pattern. No figure of it will ever be late by days, so this is said at once.
+        return (f"取り込みは成功しましたが、データのある日がまだ 1 日もありません（基準日 {day_label(as_of)}）\n"
+                f"対応: 取込フォルダ{there}の場所とマウント、ファイルが届いているか、設定のファイル名の pattern が"
+                f"合っているかを確認してください")
     if isinstance(rule, NewDataDay) and state.max_event_date is not None:
         passed = calendar.business_days_after(state.max_event_date, as_of)
         if passed > rule.business_days:
