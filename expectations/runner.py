@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -79,11 +80,14 @@ class SuiteTally:
 
 
 _declared: dict[str, dict[str, Any]] = {}   # suites made from a declaration (jisseki/declared/rules.py), by name
+# Its own lock, not GX's: a source registers its suites before it reads, and must not wait for another
+# source's validation to end before its first request.
+_declared_lock = threading.Lock()
 
 
 def suite_spec(name: str) -> dict[str, Any]:
     """A suite as declared: made from a source's declaration, else written in expectations/<name>.json."""
-    with LOCK:
+    with _declared_lock:
         made = _declared.get(name)
     if made is not None:
         return made
@@ -93,9 +97,11 @@ def suite_spec(name: str) -> dict[str, Any]:
 def register_suite(spec: dict[str, Any]) -> None:
     """Takes a suite made from a declaration. A declaration changed since (the config was edited, a test
     declares another source of the same name) forgets what was built on the earlier one."""
-    with LOCK:
-        if _declared.get(spec["name"]) != spec:
-            _declared[spec["name"]] = spec
+    with _declared_lock:
+        old = _declared.get(spec["name"])
+        _declared[spec["name"]] = spec
+    if old is not None and old != spec:   # what GX built on the old one (a first registration has nothing)
+        with LOCK:
             _definition.cache_clear()
 
 

@@ -276,7 +276,7 @@ def test_a_source_past_its_deadline_fails_and_the_run_ends_with_the_others_lande
             started = time.monotonic()
             done = subprocess.run(cli(config), env=child_env(), capture_output=True, text=True, timeout=240)
             took = time.monotonic() - started
-            assert server.connections
+            assert server.connections, (done.returncode, done.stdout[-2000:], done.stderr[-2000:])
     finally:
         receiver.close()
     assert done.returncode == 1 and took < 180, (done.returncode, took, done.stdout, done.stderr)

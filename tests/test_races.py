@@ -73,7 +73,7 @@ def touch(call):
     except BaseException as exc:
         errors.append(repr(exc))
 calls = [lambda: validate("speech_usage.records", [{"session_id": "s"}]),
-         lambda: validate("nocode_apps.records", [{"app_id": "a"}]),
+         lambda: validate("dataviz_access.records", [{"department_code": "D1"}]),
          lambda: prepare("moveout_log.records")]
 threads = [threading.Thread(target=touch, args=(c,)) for c in calls]
 [t.start() for t in threads]

@@ -20,26 +20,26 @@ from jisseki.core.model import Figure
 from jisseki.core.periods import fiscal_year, fy_start
 from jisseki.core.records import Bad, Lineage, Record, named, text_problem
 from jisseki.declared import engine, rules
+from jisseki.declared.read_csv import read_csv
+from jisseki.declared.read_excel import read_excel
+from jisseki.declared.read_jsonl import read_jsonl
+from jisseki.declared.read_rest import read_rest
+from jisseki.declared.read_sql import read_sql
 from jisseki.declared.spec import TYPE_WORDS, Declared, MeasureSpec, Range
-from jisseki.declared.values import MISSING, Row, Window, typed
+from jisseki.declared.values import MISSING, Reader, Row, Window, typed
 from jisseki.moveout.columnar import insert_rows
 from jisseki.secrets import declared_secret
 
-# Each type's reader, imported when a source of that type first runs (openpyxl, SQLAlchemy drivers and the
-# HTTP client are not needed by a night without such a source).
-READERS = {"csv": "jisseki.declared.read_csv:read_csv", "excel": "jisseki.declared.read_excel:read_excel",
-           "jsonl": "jisseki.declared.read_jsonl:read_jsonl", "sql": "jisseki.declared.read_sql:read_sql",
-           "rest": "jisseki.declared.read_rest:read_rest"}
+# Each type's reader. Imported with this module, not on first use: a source's thread must not wait, before its
+# first request, for the lock under which other sources import and run GX (their heavy parts, openpyxl and the
+# database drivers, load on use).
+READERS: dict[str, Reader] = {"csv": read_csv, "excel": read_excel, "jsonl": read_jsonl, "sql": read_sql,
+                              "rest": read_rest}
 
 
 def declared_source(name: str, decl_type: type[Declared], title: str) -> Source:
     """The Source of a declared section: everything it needs is in its declaration and the catalog."""
     return Source(name, title, decl_type, read=read_declared, measure=DeclaredMeasure)
-
-
-def reader(kind: str) -> Any:
-    module, function = READERS[kind].split(":")
-    return getattr(heavy(module), function)
 
 
 def window(as_of: date) -> Window:
@@ -113,7 +113,7 @@ def read_declared(ctx: RunContext, lineage: Lineage) -> Iterator[Record | Bad]:
     register_suite(rules.records_suite(name, decl))
     register_suite(rules.figures_suite(name, dict(ctx.measures), decl.scope is not None))
     secret = declared_secret(decl)
-    for position, item in enumerate(reader(decl.type)(decl, lineage, window(ctx.as_of), secret)):
+    for position, item in enumerate(READERS[decl.type](decl, lineage, window(ctx.as_of), secret)):
         yield item if isinstance(item, Bad) else _record(decl, item, position)
 
 
@@ -157,10 +157,7 @@ class DeclaredMeasure:
         self.measures = dict(ctx.measures)
         self.as_of = ctx.as_of
         self.pending: list[tuple[Any, ...]] = []
-        duckdb = heavy("duckdb")
-        # In memory, and never spilled: the rows may hold personal columns (a dedupe key).
-        self.con = duckdb.connect(":memory:", config={"temp_directory": ""})
-        engine.create_rows(self.con, self.decl)
+        self.con: Any = None   # opened with the first rows: DuckDB loads under the heavy-import lock
         self.day: date | None = None
 
     def add(self, record: Record) -> None:
@@ -169,6 +166,10 @@ class DeclaredMeasure:
             self._flush()
 
     def _flush(self) -> None:
+        if self.con is None:
+            # In memory, and never spilled: the rows may hold personal columns (a dedupe key).
+            self.con = heavy("duckdb").connect(":memory:", config={"temp_directory": ""})
+            engine.create_rows(self.con, self.decl)
         insert_rows(self.con, "rows", self.pending)
         self.pending = []
 
