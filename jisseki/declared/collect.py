@@ -13,13 +13,13 @@ from typing import Any
 
 from connectors.errors import SourceConfigError
 from expectations.runner import register_suite
-from jisseki.batch import CHUNK_ROWS, RunContext, Source
+from jisseki.batch import CHUNK_ROWS, Batch, RunContext, Source
 from jisseki.core.imports import heavy
 from jisseki.core.model import Figure
 from jisseki.core.periods import fiscal_year, fy_start
 from jisseki.core.records import Bad, Lineage, Record, named, text_problem
 from jisseki.declared import engine, rules
-from jisseki.declared.spec import Declared, MeasureSpec
+from jisseki.declared.spec import CsvSource, Declared, MeasureSpec
 from jisseki.declared.values import MISSING, Row, Window, typed
 from jisseki.moveout.columnar import insert_rows
 from jisseki.secrets import declared_secret
@@ -32,8 +32,15 @@ READERS = {"csv": "jisseki.declared.read_csv:read_csv", "excel": "jisseki.declar
 
 
 def declared_source(name: str, decl_type: type[Declared], title: str) -> Source:
-    """The Source of a declared section: everything it needs is in its declaration and the catalog."""
+    """The Source of a declared section: everything it needs is in its declaration and the catalog. A CSV
+    source is read column-wise (jisseki/declared/columnar.py), the others row by row."""
+    if issubclass(decl_type, CsvSource):
+        return Source(name, title, decl_type, bulk=columnar_csv)
     return Source(name, title, decl_type, read=read_declared, measure=DeclaredMeasure)
+
+
+def columnar_csv(ctx: RunContext) -> Batch:
+    return heavy("jisseki.declared.columnar").collect_csv(ctx)   # DuckDB's module, imported when it runs
 
 
 def reader(kind: str) -> Any:
@@ -73,6 +80,15 @@ def measure_problems(decl: Declared, measures: Mapping[str, MeasureSpec]) -> lis
 
 def read_declared(ctx: RunContext, lineage: Lineage) -> Iterator[Record | Bad]:
     decl: Declared = ctx.cfg
+    prepare(ctx)
+    secret = declared_secret(decl)
+    for position, item in enumerate(reader(decl.type)(decl, lineage, window(ctx.as_of), secret)):
+        yield item if isinstance(item, Bad) else record(decl, item, position)
+
+
+def prepare(ctx: RunContext) -> None:
+    """Refuses measures the declaration cannot count; registers the suites its rules and measures make."""
+    decl: Declared = ctx.cfg
     name = ctx.source.name
     problems = measure_problems(decl, ctx.measures)
     if problems:
@@ -80,17 +96,14 @@ def read_declared(ctx: RunContext, lineage: Lineage) -> Iterator[Record | Bad]:
                                 f"[sources.{name}] の columns を合わせてください（jisseki check で確かめられます）")
     register_suite(rules.records_suite(name, decl))
     register_suite(rules.figures_suite(name, dict(ctx.measures), decl.scope is not None))
-    secret = declared_secret(decl)
-    for position, item in enumerate(reader(decl.type)(decl, lineage, window(ctx.as_of), secret)):
-        yield item if isinstance(item, Bad) else _record(decl, item, position)
 
 
-def _record(decl: Declared, row: Row, position: int) -> Record | Bad:
+def record(decl: Declared, row: Row, position: int) -> Record | Bad:
     values = {name: typed(row.values.get(name), column) for name, column in decl.columns.items()}
     problem = text_problem({n: v for n, v in values.items() if not decl.columns[n].personal})
     if problem:
         return Bad(row.location, row.item, "bad_text", problem, content_hash=row.content_hash)
-    kept = [_stored(v) for v in values.values()]
+    kept = [stored(v) for v in values.values()]
     day = values[decl.date] if decl.date else None
     day = day.date() if isinstance(day, datetime) else day if isinstance(day, date) else None
     scope = values[decl.scope] if decl.scope else None
@@ -109,7 +122,7 @@ def _item(decl: Declared, item: str, values: dict[str, Any]) -> str:
     return item
 
 
-def _stored(value: Any) -> Any:
+def stored(value: Any) -> Any:
     """A typed value as the measures' table holds it: a date-time as its Japan wall time (typed values are in
     Japan time), so DuckDB never converts it by the machine's zone."""
     if value is MISSING:
