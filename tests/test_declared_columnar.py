@@ -174,3 +174,16 @@ def test_a_file_with_a_failing_value_keeps_its_line_numbers(tmp_path: Path) -> N
         .encode("cp932"))
     batch = collect(config.source_def("window_queue"), cfg, catalog, date(2025, 7, 31), 1.0)
     assert ("e_july.csv", "line 3", "out_of_range") in {(b.location, b.item, b.code) for b in batch.bad}
+
+
+def test_the_plain_copies_a_killed_run_left_are_removed(tmp_path: Path, monkeypatch) -> None:
+    config, cfg, catalog = setup(tmp_path, "first")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    left = temp / f"{columnar.WORK_PREFIX}999999999-gone"   # no such process, no lock held
+    left.mkdir()
+    (left / "0.csv").write_text("受付番号\nA-1\n", "utf-8")
+    batch = collect(config.source_def("window_queue"), cfg, catalog, date(2025, 7, 31), 1.0)
+    assert not left.exists() and any("作業フォルダ" in note for note in batch.notes)
+    assert not list(temp.glob(columnar.WORK_PREFIX + "*"))
