@@ -137,8 +137,8 @@ def _transcode(data: bytes, file: _File, work: Path, decl: CsvSource) -> _File:
         text = body.decode(encoding)
     except UnicodeDecodeError:
         return file
-    cells = split_cells(text[:text.find("\n")].rstrip("\r"))
-    columns = None if cells is None else header_columns([nfkc(c) for c in cells], decl)
+    cells = split_cells(text[:text.find("\n")].rstrip("\r")) or []
+    columns = header_columns([nfkc(c) for c in cells], decl) if cells else None
     if not isinstance(columns, dict):
         return file                        # the row reader quarantines the file with the header's reason
     # DuckDB reads quotes more leniently than the row reader: a file with quotes takes this path only when
@@ -165,8 +165,9 @@ def _load(con: Any, chunk: list[_File], ctx: RunContext, batch: Batch) -> None:
     mapped = _typed_values(con, decl)
     failing = _failing_files(con, decl, mapped, ctx)
     kept = [f for f in staged if f.number not in failing]
-    counts = dict(con.execute("SELECT file_no, count(*) FROM staged GROUP BY file_no").fetchall())
-    first = dict(con.execute("SELECT file_no, min(rowid) FROM staged GROUP BY file_no").fetchall())
+    per_file = con.execute("SELECT file_no, count(*), min(rowid) FROM staged GROUP BY file_no").fetchall()
+    counts = {number: n for number, n, _ in per_file}
+    first = {number: rowid for number, _, rowid in per_file}
     con.execute("CREATE OR REPLACE TEMP TABLE offsets (file_no INTEGER, off BIGINT)")
     insert_rows(con, "offsets", [(f.number, f.base - first[f.number]) for f in kept if f.number in first])
     inserted = con.execute(_insert_sql(decl)).fetchone()[0] if kept else 0
@@ -178,6 +179,7 @@ def _load(con: Any, chunk: list[_File], ctx: RunContext, batch: Batch) -> None:
         batch.rows_read += f.info.rows
     con.execute("DROP TABLE staged")
     for f in regular:
+        assert f.utf8 is not None
         f.utf8.unlink()   # staged: the plain copy is not needed again
     _row_by_row(con, [f for f in chunk if f not in kept], ctx, batch)
 
@@ -278,9 +280,9 @@ def _failing_files(con: Any, decl: CsvSource, values: dict[str, dict[str, Any]],
         columns, raws = checked[index]
         failing.setdefault(columns, []).append(raws)
     out: set[int] = set()
-    for columns, raws in failing.items():
+    for columns, failed in failing.items():
         con.execute("CREATE OR REPLACE TEMP TABLE failing (a VARCHAR, b VARCHAR)")
-        insert_rows(con, "failing", [(r[0], r[-1]) for r in raws])
+        insert_rows(con, "failing", [(r[0], r[-1]) for r in failed])
         on = " AND ".join(f"s.v{ids[c]} = f.{side}" for c, side in zip(columns, "ab"))
         out |= {r[0] for r in con.execute(f"SELECT DISTINCT s.file_no FROM staged s JOIN failing f ON {on}").fetchall()}
     return out
