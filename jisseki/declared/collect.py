@@ -4,7 +4,8 @@ the built-in sources (read → validate in chunks → quarantine → measure →
 
 A Record of a declared source carries in `key` the row as the measures' table holds it (reading order, day,
 scope, each declared column's typed value, the personal ones included): it lives in memory only, in the
-pipeline and in an in-memory DuckDB that never spills to disk."""
+pipeline and in an in-memory DuckDB that never spills to disk. A CSV source's columnar path keeps its plain
+copies and DuckDB's spill in a locked work folder removed after the run (jisseki/declared/columnar.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
