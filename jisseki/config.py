@@ -17,7 +17,7 @@ from jisseki.batch import Source
 from jisseki.core.errors import ConfigError, validation_text
 from jisseki.core.freshness import Freshness
 from jisseki.core.periods import iso_day
-from jisseki.declared.collect import declared_source
+from jisseki.declared.source import declared_source
 from jisseki.declared.spec import (
     DECLARED_TYPES,
     CsvSource,

@@ -4,13 +4,14 @@ config model's freshness()). A new source is one entry here, its suites in expec
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from importlib import resources
 
 from connectors.dataviz_access import read_dataviz_access, read_master
 from connectors.manual_entries import read_manual_entries
 from connectors.speech_usage import read_speech_usage
 from jisseki.batch import Source
-from jisseki.declared.collect import DeclaredMeasure, read_declared
+from jisseki.declared.source import declared_source
 from jisseki.declared.spec import DECLARED_TYPES, MeasureSpec
 from jisseki.measures.dataviz import DatavizShare
 from jisseki.measures.manual import ManualEntries
@@ -28,8 +29,8 @@ def shipped(name: str) -> Source:
     """A source whose definition is a declaration shipped with jisseki (jisseki/declarations/<name>.toml)."""
     raw = tomllib.loads(resources.files("jisseki.declarations").joinpath(f"{name}.toml").read_text("utf-8"))
     measures = {kpi: MeasureSpec.model_validate(m) for kpi, m in raw.pop("measures", {}).items()}
-    return Source(name, raw["title"], DECLARED_TYPES[raw["type"]], read=read_declared, measure=DeclaredMeasure,
-                  declaration=raw, measures=measures)
+    return replace(declared_source(name, DECLARED_TYPES[raw["type"]], raw["title"]), declaration=raw,
+                   measures=measures)
 
 
 # What people call the sources: the contracts' names (../shared/contracts/sources.md).

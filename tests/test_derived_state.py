@@ -21,6 +21,7 @@ from jisseki.moveout import bulk as moveout_bulk
 from jisseki.pipeline import collect
 from jisseki.source_config import MoveoutSourceConfig
 from jisseki.sources import SOURCE_DEFS
+from jisseki.work_folder import LOCK_FILE
 from tests.handcount import moveout_figures, moveout_rows
 from tests.support import write_config
 from tests.test_exactness import assert_matches, landed
@@ -161,10 +162,10 @@ def test_a_killed_run_leaves_its_plain_copies_and_the_next_run_removes_them(tmp_
     assert copies, "the run ended before it wrote a copy"
     (left,) = work_folders(temp)
     assert left.name.startswith(f"{moveout_bulk.WORK_PREFIX}{child.pid}-")
-    assert [p for p in left.iterdir() if p.name != moveout_bulk.LOCK_FILE]     # plain copies, left behind
+    assert [p for p in left.iterdir() if p.name != LOCK_FILE]     # plain copies, left behind
     # Its worker holds the folder too, and ends within one job of its parent's death (test_worker).
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and held(left / moveout_bulk.LOCK_FILE):
+    while time.monotonic() < deadline and held(left / LOCK_FILE):
         time.sleep(0.1)
 
     assert run_nightly(config, SUGGESTED_AS_OF, None) == 0
@@ -212,9 +213,9 @@ def test_only_work_folders_no_live_run_holds_are_removed(tmp_path: Path, monkeyp
     for folder in (held, unlocked_live, unlocked_dead, older):
         folder.mkdir()
         (folder / "1.csv").write_text("受付番号\nR1-00001\n", "utf-8")
-    (held / moveout_bulk.LOCK_FILE).touch()
+    (held / LOCK_FILE).touch()
     os.utime(older, (time.time() - 3 * 86400,) * 2)
-    lock = os.open(held / moveout_bulk.LOCK_FILE, os.O_RDWR)
+    lock = os.open(held / LOCK_FILE, os.O_RDWR)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         assert run_nightly(small_night(tmp_path), SUGGESTED_AS_OF, None) == 0

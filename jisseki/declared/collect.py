@@ -4,7 +4,8 @@ the built-in sources (read → validate in chunks → quarantine → measure →
 
 A Record of a declared source carries in `key` the row as the measures' table holds it (reading order, day,
 scope, each declared column's typed value, the personal ones included): it lives in memory only, in the
-pipeline and in an in-memory DuckDB that never spills to disk."""
+pipeline and in an in-memory DuckDB that never spills to disk. A CSV source's columnar path keeps its plain
+copies and DuckDB's spill in a locked work folder removed after the run (jisseki/declared/columnar.py)."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ from typing import Any
 
 from connectors.errors import SourceConfigError
 from expectations.runner import register_suite
-from jisseki.batch import CHUNK_ROWS, RunContext, Source
+from jisseki.batch import CHUNK_ROWS, RunContext
 from jisseki.core.imports import heavy
 from jisseki.core.model import Figure
 from jisseki.core.periods import fiscal_year, fy_start
@@ -35,11 +36,6 @@ from jisseki.secrets import declared_secret
 # database drivers, load on use).
 READERS: dict[str, Reader] = {"csv": read_csv, "excel": read_excel, "jsonl": read_jsonl, "sql": read_sql,
                               "rest": read_rest}
-
-
-def declared_source(name: str, decl_type: type[Declared], title: str) -> Source:
-    """The Source of a declared section: everything it needs is in its declaration and the catalog."""
-    return Source(name, title, decl_type, read=read_declared, measure=DeclaredMeasure)
 
 
 def window(as_of: date) -> Window:
@@ -105,6 +101,15 @@ def _written(value: Any) -> Any:
 
 def read_declared(ctx: RunContext, lineage: Lineage) -> Iterator[Record | Bad]:
     decl: Declared = ctx.cfg
+    prepare(ctx)
+    secret = declared_secret(decl)
+    for position, item in enumerate(READERS[decl.type](decl, lineage, window(ctx.as_of), secret)):
+        yield item if isinstance(item, Bad) else record(decl, item, position)
+
+
+def prepare(ctx: RunContext) -> None:
+    """Refuses measures the declaration cannot count; registers the suites its rules and measures make."""
+    decl: Declared = ctx.cfg
     name = ctx.source.name
     problems = measure_problems(decl, ctx.measures)
     if problems:
@@ -112,17 +117,14 @@ def read_declared(ctx: RunContext, lineage: Lineage) -> Iterator[Record | Bad]:
                                 f"[sources.{name}] の columns を合わせてください（jisseki check で確かめられます）")
     register_suite(rules.records_suite(name, decl))
     register_suite(rules.figures_suite(name, dict(ctx.measures), decl.scope is not None))
-    secret = declared_secret(decl)
-    for position, item in enumerate(READERS[decl.type](decl, lineage, window(ctx.as_of), secret)):
-        yield item if isinstance(item, Bad) else _record(decl, item, position)
 
 
-def _record(decl: Declared, row: Row, position: int) -> Record | Bad:
+def record(decl: Declared, row: Row, position: int) -> Record | Bad:
     values = {name: typed(row.values.get(name), column) for name, column in decl.columns.items()}
     problem = text_problem({n: v for n, v in values.items() if not decl.columns[n].personal})
     if problem:
         return Bad(row.location, row.item, "bad_text", problem, content_hash=row.content_hash)
-    kept = [_stored(v) for v in values.values()]
+    kept = [stored(v) for v in values.values()]
     day = values[decl.date] if decl.date else None
     day = day.date() if isinstance(day, datetime) else day if isinstance(day, date) else None
     scope = values[decl.scope] if decl.scope else None
@@ -141,7 +143,7 @@ def _item(decl: Declared, item: str, values: dict[str, Any]) -> str:
     return item
 
 
-def _stored(value: Any) -> Any:
+def stored(value: Any) -> Any:
     """A typed value as the measures' table holds it: a date-time as its Japan wall time (typed values are in
     Japan time), so DuckDB never converts it by the machine's zone."""
     if value is MISSING:

@@ -45,22 +45,23 @@ def column_ids(decl: Declared) -> dict[str, str]:
 
 
 def create_rows(con: Any, decl: Declared) -> None:
+    """`rows` (and later `kept`) in the connection's current database: the columnar path's compresses them."""
     ids = column_ids(decl)
     columns = ", ".join(f"{ids[n]} {SQL_TYPES[c.type]}" for n, c in decl.columns.items())
-    con.execute(f"CREATE OR REPLACE TEMP TABLE rows (_ord BIGINT, _day DATE, _scope VARCHAR, {columns})")
+    con.execute(f"CREATE OR REPLACE TABLE rows (_ord BIGINT, _day DATE, _scope VARCHAR, {columns})")
 
 
 def kept_rows(con: Any, decl: Declared) -> None:
     """`kept`: `rows` with one row per dedupe key (the first or last read, or the latest by a column)."""
     if not decl.key:
-        con.execute("CREATE OR REPLACE TEMP TABLE kept AS SELECT * FROM rows")
+        con.execute("CREATE OR REPLACE TABLE kept AS SELECT * FROM rows")
         return
     ids = column_ids(decl)
     order = "_ord DESC" if decl.keep == "last" else "_ord"
     if decl.latest:
         order = f"{ids[decl.latest]} DESC NULLS LAST, _ord DESC"
     keys = ", ".join(ids[k] for k in decl.key)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE kept AS SELECT * FROM rows "
+    con.execute(f"CREATE OR REPLACE TABLE kept AS SELECT * FROM rows "
                 f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1")
 
 

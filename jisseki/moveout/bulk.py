@@ -10,11 +10,7 @@ relies on. A file landed before the warehouse kept ctime and inode (revision 000
 """
 from __future__ import annotations
 
-import fcntl
 import os
-import shutil
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,6 +28,7 @@ from jisseki.moveout.columnar import insert_rows
 from jisseki.moveout.index import OTHER_IDENTITY, IndexedFile, NotificationIndex
 from jisseki.moveout.log import read_file
 from jisseki.secrets import fingerprint_key
+from jisseki.work_folder import work_folder
 from warehouse import keyfile
 
 CHUNK_BYTES = 64 * 1024 * 1024   # UTF-8 text staged in DuckDB at once
@@ -39,12 +36,9 @@ INDEX_FILE = "moveout_log.duckdb"
 Transcoded = tuple[FileInfo, columnar.Regular | None, int]
 WORKER_FILES = 8   # fewer new files are transcoded here: a worker process costs a Python start
 TRANSCODE = "jisseki.moveout.columnar:transcode_file"
-# The work folder holds plain UTF-8 copies of the delivered files (receipt numbers in clear). Named
-# WORK_PREFIX + pid in the system temp folder and locked (LOCK_FILE) for as long as a run or its worker
-# uses it, so a run can tell, and remove, what a killed one left.
+# The work folder holds plain UTF-8 copies of the delivered files (receipt numbers in clear): see
+# jisseki/work_folder.py.
 WORK_PREFIX = "jisseki-moveout-"
-LOCK_FILE = ".lock"
-OLD_FOLDER_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -64,7 +58,7 @@ def collect_moveout(ctx: RunContext) -> Batch:
     key = fingerprint_key(cfg)
     # The index outlives the run only where there is a state folder and its key can be found again.
     kept = incremental if key is not None or cfg.fingerprint_key_dir is not None else None
-    with _work_folder(batch) as (work, lock):
+    with work_folder(batch, WORK_PREFIX) as (work, lock):
         index_path = kept.state_dir / INDEX_FILE if kept is not None else work / INDEX_FILE
         key, ref, created = _index_key(cfg, key, index_path, batch) if kept is not None else (key, None, False)
         index = NotificationIndex(index_path, key or os.urandom(32).hex(), work / "spill", key_ref=ref)
@@ -85,68 +79,6 @@ def collect_moveout(ctx: RunContext) -> Batch:
     batch.rejected = ctx.rejection(batch)
     _report(ctx.progress, batch, len(files), len(files), True)
     return batch
-
-
-@contextmanager
-def _work_folder(batch: Batch) -> Iterator[tuple[Path, int]]:
-    """A new work folder and its held lock; removed however the block ends (an exception, Ctrl-C,
-    SystemExit), and what killed runs left is removed first."""
-    parent = Path(tempfile.gettempdir())
-    if removed := _remove_abandoned(parent):
-        batch.notes.append(f"中断された実行の作業フォルダ（届出ファイルの平文の写し）を {removed} 件削除しました")
-    work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=parent))
-    lock = os.open(work / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield work, lock
-    finally:
-        shutil.rmtree(work, ignore_errors=True)   # before the lock goes, so no other run removes it meanwhile
-        os.close(lock)
-
-
-def _remove_abandoned(parent: Path) -> int:
-    """Removes this user's work folders that no live run or worker holds; returns how many."""
-    return sum(_remove_if_abandoned(folder) for folder in parent.glob(WORK_PREFIX + "*"))
-
-
-def _remove_if_abandoned(folder: Path) -> bool:
-    try:
-        if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
-            return False
-        lock = os.open(folder / LOCK_FILE, os.O_RDWR)
-    except FileNotFoundError:
-        # No lock: a run between making its folder and locking it, or a folder of an older version.
-        if not folder.is_dir() or _in_use_unlocked(folder):
-            return False
-        shutil.rmtree(folder, ignore_errors=True)
-        return not folder.exists()
-    except OSError:
-        return False
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(lock)
-        return False   # in use: the lock is held until its run and worker have ended
-    try:
-        shutil.rmtree(folder, ignore_errors=True)
-    finally:
-        os.close(lock)
-    return not folder.exists()
-
-
-def _in_use_unlocked(folder: Path) -> bool:
-    """A folder without a lock: its run's process lives (it is about to lock it), or, for a folder an
-    older version made (no pid in its name), it is younger than a night."""
-    pid, dash, _ = folder.name[len(WORK_PREFIX):].partition("-")
-    if not (dash and pid.isdigit()):
-        return time.time() - folder.stat().st_mtime < OLD_FOLDER_SECONDS
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True   # another user's process
-    return True
 
 
 def _index_key(cfg: Any, key: str | None, index_path: Path, batch: Batch) -> tuple[str, str | None, bool]:
