@@ -36,7 +36,7 @@ from jisseki.declared.collect import prepare, record, stored
 from jisseki.declared.delivered import header_columns, source_files
 from jisseki.declared.spec import CsvSource
 from jisseki.declared.values import MISSING, typed
-from jisseki.moveout.columnar import CSV_OPTIONS, WHITE_SPACE, insert_rows
+from jisseki.moveout.columnar import insert_rows, insert_staged
 from jisseki.work_folder import work_folder
 
 WORK_PREFIX = "jisseki-declared-"
@@ -203,22 +203,13 @@ def _stage(con: Any, files: Sequence[_File], width: int) -> set[int]:
 
 
 def _insert(con: Any, layout: tuple[Any, ...], files: Sequence[_File]) -> bool:
-    duckdb = heavy("duckdb")
-    new_line, width, *positions = layout
+    _, width, *positions = layout
     cells = ", ".join(f"coalesce(c{i}, '')" for i in positions)
     # A first cell that starts with printable ASCII other than a space is not white space: the row is not
-    # blank, and its other cells need not be trimmed (most rows, at a third of the reading time).
-    blank = " AND ".join(f"coalesce(trim(c{i}, $white), '') = ''" for i in range(width))
-    blank = f"NOT (c0 >= '!' AND c0 < chr(127)) AND {blank}"
-    # A failing statement inserts nothing. The line end is detected per read (grouped by it, as the layout).
-    sql = (f"INSERT INTO staged SELECT CAST(parse_filename(filename, true) AS INTEGER), {cells} "
-           f"FROM read_csv($paths, {CSV_OPTIONS}) WHERE NOT ({blank})")
-    try:
-        con.execute(sql, {"paths": [str(f.utf8) for f in files], "white": WHITE_SPACE,
-                          "columns": {f"c{i}": "VARCHAR" for i in range(width)}})
-    except duckdb.Error:
-        return False
-    return True
+    # blank, and its other cells need not be trimmed (most rows, at a third of the reading time). The line
+    # end is detected per read (grouped by it, as the layout).
+    paths = [f.utf8 for f in files if f.utf8 is not None]
+    return insert_staged(con, cells, paths, width, shortcut="NOT (c0 >= '!' AND c0 < chr(127))")
 
 
 def _shortcut(decl: CsvSource, name: str) -> bool:

@@ -109,17 +109,25 @@ def _by_layout(files: Iterable[Regular]) -> dict[tuple[Any, ...], list[Regular]]
 
 
 def _insert(con: Any, layout: tuple[Any, ...], files: Sequence[Regular], ids: dict[str, int]) -> bool:
-    duckdb = heavy("duckdb")
     _, width, *positions = layout
     cells = [f"coalesce(c{i}, '')" if i >= 0 else "''" for i in positions]
     # Printable ASCII without an outer space is what NFKC and strip() leave as it is.
     receipt = f"c{positions[list(FIELDS).index('receipt')]}"
     plain = f"coalesce(regexp_full_match({receipt}, '[!-~]([ -~]*[!-~])?'), false)"
+    return insert_staged(con, f"{', '.join(cells)}, {plain}", [f.utf8 for f in files], width)
+
+
+def insert_staged(con: Any, cells: str, paths: Sequence[Path], width: int, shortcut: str = "") -> bool:
+    """Appends the non-blank rows of UTF-8 CSV files (`width` cells c0…, all text) to the temp table `staged`
+    as (file id from the file's name, `cells`); False, and nothing inserted, when DuckDB would not read them
+    strictly. `shortcut` is SQL that rules a row out of being blank cheaply, before every cell is trimmed."""
+    duckdb = heavy("duckdb")
     blank = " AND ".join(f"coalesce(trim(c{i}, $white), '') = ''" for i in range(width))
-    sql = (f"INSERT INTO staged SELECT CAST(parse_filename(filename, true) AS INTEGER), {', '.join(cells)}, {plain} "
+    blank = f"{shortcut} AND {blank}" if shortcut else blank
+    sql = (f"INSERT INTO staged SELECT CAST(parse_filename(filename, true) AS INTEGER), {cells} "
            f"FROM read_csv($paths, {CSV_OPTIONS}) WHERE NOT ({blank})")
     try:
-        con.execute(sql, {"paths": [str(f.utf8) for f in files], "white": WHITE_SPACE,
+        con.execute(sql, {"paths": [str(p) for p in paths], "white": WHITE_SPACE,
                           "columns": {f"c{i}": "VARCHAR" for i in range(width)}})
     except duckdb.Error:
         return False
