@@ -6,10 +6,11 @@ control character) escaped, so that a name the file system allows but no databas
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,3 +203,51 @@ def header_problem(names: list[str], required: tuple[str, ...], known: tuple[str
         return ("duplicate_columns",
                 f"見出しに同じ列名が複数あります: {'、'.join(repeated)}（どの列を読むか決められません）")
     return None
+
+
+class LineProblem(ValueError):
+    """A JSON Lines line that cannot be read: its quarantine code and Japanese reason."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(code, reason)
+        self.code, self.reason = code, reason
+
+
+class _RepeatedKey(ValueError):
+    """A key twice in one object: json.loads would keep the last one without a word."""
+
+
+def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    obj: dict[str, object] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _RepeatedKey(key)
+        obj[key] = value
+    return obj
+
+
+def json_lines(data: bytes) -> list[tuple[int, bytes]]:
+    """The data rows of a JSON Lines file: every line that is not blank (only white space); a line that is not
+    UTF-8 is not blank, and is read (and quarantined) as a row."""
+    def blank(raw: bytes) -> bool:
+        try:
+            return not raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            return False
+
+    return [(number, raw) for number, raw in byte_lines(data) if not blank(raw)]
+
+
+def json_line(raw: bytes, named: Container[str]) -> object:
+    """The line's JSON value, or LineProblem when it is not UTF-8, not JSON, or repeats a key in an object (which
+    value to read cannot be decided). A repeated key is named only when it is in `named`: another key may be
+    data (a user id)."""
+    try:
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_unique)
+    except UnicodeDecodeError:
+        raise LineProblem("undecodable", "UTF-8として読めない行です") from None
+    except _RepeatedKey as exc:
+        key = exc.args[0] if exc.args[0] in named else "取り決めにないキー"
+        raise LineProblem("duplicate_key", f"同じキーが複数あります: {key}（どの値を読むか決められません）") from None
+    except (ValueError, RecursionError):   # not JSON, or an integer too long or nesting too deep to read
+        raise LineProblem("not_json", "JSONとして読めない行です") from None

@@ -4,21 +4,16 @@ A data row is a line that is not blank (only white space); each is counted or qu
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from connectors.files import byte_lines, delivered_files, read_delivery
+from connectors.files import LineProblem, delivered_files, json_line, json_lines, read_delivery
 from jisseki.core.normalize import parse_timestamp
 from jisseki.core.records import Bad, FileInfo, Lineage, Record, accounted, text_problem
 
 TEXT_FIELDS = ("session_id", "device_id", "department_code", "loan_type")
 TIME_FIELDS = ("started_at", "ended_at")
-
-
-class _RepeatedKey(ValueError):
-    """A key twice in one object: json.loads would keep the last one without a word."""
 
 
 def read_speech_usage(folder: Path, lineage: Lineage) -> Iterator[Record | Bad]:
@@ -28,24 +23,8 @@ def read_speech_usage(folder: Path, lineage: Lineage) -> Iterator[Record | Bad]:
         data, info = read_delivery(path)
         info.encoding = "utf-8"
         lineage.files.append(info)
-        lines = [(number, raw) for number, raw in byte_lines(data) if not _blank(raw)]
+        lines = json_lines(data)
         yield from accounted(info, (_line(number, raw, info) for number, raw in lines), len(lines))
-
-
-def _blank(raw: bytes) -> bool:
-    try:
-        return not raw.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        return False
-
-
-def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    obj: dict[str, object] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise _RepeatedKey(key)
-        obj[key] = value
-    return obj
 
 
 def _line(number: int, raw: bytes, info: FileInfo) -> Record | Bad:
@@ -53,14 +32,9 @@ def _line(number: int, raw: bytes, info: FileInfo) -> Record | Bad:
         return Bad(info.name, str(number), code, reason, content_hash=info.sha256)
 
     try:
-        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique)
-    except UnicodeDecodeError:
-        return bad("undecodable", "UTF-8として読めない行です")
-    except _RepeatedKey as exc:
-        key = exc.args[0] if exc.args[0] in (*TEXT_FIELDS, *TIME_FIELDS) else "取り決めにないキー"
-        return bad("duplicate_key", f"同じキーが複数あります: {key}（どの値を読むか決められません）")
-    except (ValueError, RecursionError):   # not JSON, or an integer too long or nesting too deep to read
-        return bad("not_json", "JSONとして読めない行です")
+        obj = json_line(raw, (*TEXT_FIELDS, *TIME_FIELDS))
+    except LineProblem as unread:
+        return bad(unread.code, unread.reason)
     if not isinstance(obj, dict):
         return bad("not_json", "JSONオブジェクトではない行です")
     if problem := text_problem({name: obj.get(name) for name in (*TEXT_FIELDS, *TIME_FIELDS)}):

@@ -304,7 +304,7 @@ def test_the_report_page_ends_with_the_sections(inbox: Path, tmp_path: Path) -> 
 # --- every reason code has its words --------------------------------------------------------------------------
 
 # Calls that take a reason code as a literal, and at which position (after a leading *starred argument).
-EMITTERS = {"Bad": 2, "Unfit": 0, "CsvRow": 2, "Header": 2, "bad": 0, "rejected": 1, "expect": 2}
+EMITTERS = {"Bad": 2, "Unfit": 0, "CsvRow": 2, "Header": 2, "bad": 0, "rejected": 1, "expect": 2, "LineProblem": 0}
 # What else a Bad may be given as its code: a code made by one of the emitters above, passed on.
 PASSED_ON = {"row.code", "header.code", "failures[0].code", "unfit.code", "code", "*problem"}
 CODE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")

@@ -4,19 +4,14 @@ or a Bad, exactly once (jisseki.core.records.accounted). A declared column's val
 path (`meta.updated_at`) into the object; a JSON value is passed on as it is (typing is values.typed's)."""
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.files import byte_lines, read_delivery
+from connectors.files import LineProblem, json_line, json_lines, read_delivery
 from jisseki.core.records import Bad, FileInfo, Lineage, accounted, digest, text_problem
 from jisseki.declared.delivered import source_files
 from jisseki.declared.spec import JsonlSource
 from jisseki.declared.values import Row, Window
-
-
-class RepeatedKey(ValueError):
-    """A key twice in one object: json.loads would keep the last one without a word."""
 
 
 def read_jsonl(cfg: JsonlSource, lineage: Lineage, window: Window, secret: str | None) -> Iterator[Row | Bad]:
@@ -29,24 +24,8 @@ def read_jsonl(cfg: JsonlSource, lineage: Lineage, window: Window, secret: str |
         data, info = read_delivery(path)
         info.encoding = "utf-8"
         lineage.files.append(info)
-        lines = [(number, raw) for number, raw in byte_lines(data) if not _blank(raw)]
+        lines = json_lines(data)
         yield from accounted(info, (_line(number, raw, info, paths_of, named) for number, raw in lines), len(lines))
-
-
-def _blank(raw: bytes) -> bool:
-    try:
-        return not raw.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        return False
-
-
-def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise RepeatedKey(key)
-        obj[key] = value
-    return obj
 
 
 def at_path(obj: Any, path: list[str]) -> Any:
@@ -65,14 +44,9 @@ def _line(number: int, raw: bytes, info: FileInfo, paths: dict[str, list[str]], 
         return Bad(info.name, f"line {number}", code, reason, content_hash=content_hash)
 
     try:
-        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=unique)
-    except UnicodeDecodeError:
-        return bad("undecodable", "UTF-8として読めない行です")
-    except RepeatedKey as exc:
-        key = exc.args[0] if exc.args[0] in named else "取り決めにないキー"
-        return bad("duplicate_key", f"同じキーが複数あります: {key}（どの値を読むか決められません）")
-    except (ValueError, RecursionError):   # not JSON, or an integer too long or nesting too deep to read
-        return bad("not_json", "JSONとして読めない行です")
+        obj = json_line(raw, named)
+    except LineProblem as unread:
+        return bad(unread.code, unread.reason)
     if not isinstance(obj, dict):
         return bad("not_object", "JSONオブジェクトではない行です")
     values = {name: at_path(obj, path) for name, path in paths.items()}
