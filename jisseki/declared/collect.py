@@ -27,7 +27,7 @@ from jisseki.declared.read_jsonl import read_jsonl
 from jisseki.declared.read_rest import read_rest
 from jisseki.declared.read_sql import read_sql
 from jisseki.declared.spec import TYPE_WORDS, Declared, MeasureSpec, Range
-from jisseki.declared.values import MISSING, Reader, Row, Window, typed
+from jisseki.declared.values import MISSING, Reader, Row, Window, day_of, typed
 from jisseki.moveout.columnar import insert_rows
 from jisseki.secrets import declared_secret
 
@@ -125,8 +125,7 @@ def record(decl: Declared, row: Row, position: int) -> Record | Bad:
     if problem:
         return Bad(row.location, row.item, "bad_text", problem, content_hash=row.content_hash)
     kept = [stored(v) for v in values.values()]
-    day = values[decl.date] if decl.date else None
-    day = day.date() if isinstance(day, datetime) else day if isinstance(day, date) else None
+    day = day_of(values[decl.date]) if decl.date else None
     scope = values[decl.scope] if decl.scope else None
     scope = None if scope is MISSING else scope
     fields = rules.fields(decl, values, dict(row.values))

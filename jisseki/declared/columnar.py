@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from jisseki.declared import engine, read_csv, rules
 from jisseki.declared.collect import prepare, record, stored
 from jisseki.declared.delivered import header_columns, source_files
 from jisseki.declared.spec import CsvSource
-from jisseki.declared.values import MISSING, typed
+from jisseki.declared.values import MISSING, day_of, typed
 from jisseki.moveout.columnar import insert_rows, insert_staged
 from jisseki.work_folder import work_folder
 
@@ -230,16 +229,9 @@ def _typed_values(con: Any, decl: CsvSource) -> dict[str, dict[str, Any]]:
         out[name] = values
         con.execute(f"CREATE OR REPLACE TEMP TABLE m{i} (raw VARCHAR, val {engine.SQL_TYPES[column.type]}, "
                     "txt VARCHAR, day DATE)")
-        insert_rows(con, f"m{i}", [(raw, stored(v), None if v is MISSING or v is None else str(v), _day(v))
+        insert_rows(con, f"m{i}", [(raw, stored(v), None if v is MISSING or v is None else str(v), day_of(v))
                                    for raw, v in values.items()])
     return out
-
-
-def _day(value: Any) -> date | None:
-    """The day a typed date or date-time places a row in (collect.record's day)."""
-    if isinstance(value, datetime):
-        return value.date()
-    return value if isinstance(value, date) else None
 
 
 def _failing_files(con: Any, decl: CsvSource, values: dict[str, dict[str, Any]], ctx: RunContext) -> set[int]:

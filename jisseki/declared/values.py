@@ -133,6 +133,13 @@ SHAPES = {"text": "code", "integer": "number", "number": "number", "date": "date
           "ward": "ward", "lg_code": "ward", "boolean": "flag"}
 
 
+def day_of(value: Any) -> date | None:
+    """The day a typed date or date-time (in Japan time) places its row in; None for anything else."""
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None
+
+
 def raw_text(value: Any) -> str:
     """A raw value as quarantine may hold it before its shape is checked: text, at most 40 characters."""
     if value is None:
