@@ -60,7 +60,9 @@ class Checked:
 def check(config: Config, catalog: Catalog, as_of: date) -> list[Checked]:
     """The catalog's line, then one per configured source, in the config's order."""
     configured = set(config.enabled_sources())
-    where = shown_path(config.catalog.path) if config.catalog.path else "同梱の運営方針"
+    path = config.catalog.path
+    where = ("、".join(shown_path(p) for p in path) if isinstance(path, list) else shown_path(path)) if path \
+        else "同梱の運営方針"
     catalog_line = Checked("catalog", f"運営方針（{where}）", [f"指標 {len(catalog.indicators)} 件の source"])
     for ind in catalog.indicators:
         if ind.source not in SOURCES and ind.source not in configured:

@@ -61,7 +61,8 @@ class ValidationConfig(Strict):
 
 
 class CatalogConfig(Strict):
-    path: Path | None = None
+    # A policy file, a folder of them (one per department and fiscal year), or a list of files and folders.
+    path: Path | list[Path] | None = None
 
 
 class ScheduleConfig(Strict):
@@ -255,7 +256,9 @@ def _resolve(config: Config, base: Path, environ: Mapping[str, str]) -> Config:
     config.base_dir = base
     _resolve_alerts(config.alerts, environ)
     config.warehouse.url = _warehouse_url(environ.get("JISSEKI_WAREHOUSE_URL") or config.warehouse.url, base)
-    if config.catalog.path is not None:
+    if isinstance(config.catalog.path, list):
+        config.catalog.path = [base / p for p in config.catalog.path]
+    elif config.catalog.path is not None:
         config.catalog.path = base / config.catalog.path
     for name in config.enabled_sources():
         source = config.source(name)

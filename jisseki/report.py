@@ -30,7 +30,19 @@ def format_value(indicator: Indicator, value: float | None) -> str:
         return f"{value * 100:.1f}%"
     if indicator.kind == "hours_per_month":
         return f"月{value:,.1f}時間".replace(".0時間", "時間")
+    if indicator.kind == "mean":
+        return f"{value:,.1f}{indicator.unit}"
     return f"{value:,.0f}{indicator.unit}"
+
+
+def target_words(indicator: Indicator, target: float | None, low: float | None = None,
+                 high: float | None = None) -> str:
+    """The target as the policy says it: a number (at least, as the seed writes it), 以下 for an upper bound,
+    a band as low〜high."""
+    if indicator.direction == "within":
+        return f"{format_value(indicator, low)}〜{format_value(indicator, high)}" if low is not None else "—"
+    words = format_value(indicator, target)
+    return f"{words}以下" if indicator.direction == "at_most" and target is not None else words
 
 
 @dataclass(frozen=True)
@@ -185,7 +197,7 @@ def render_table(rows: list[dict[str, str]], catalog: Catalog) -> str:
                      f"（{year_rows[0]['時点']} 時点） {GRADE_LEGEND}")
         lines.append("")
         for challenge in dict.fromkeys(r["経営課題"] for r in year_rows):
-            lines.append(f"経営課題{challenge} {catalog.challenges[int(challenge)]}")
+            lines.append(f"経営課題{challenge} {catalog.policy.challenges[int(challenge)]}")
             group = [{label: r[key] for key, label in columns.items()} for r in year_rows if r["経営課題"] == challenge]
             lines.extend(aligned(group, list(columns.values())))
             lines.append("")

@@ -128,7 +128,7 @@ def render_html(rows: list[dict[str, str]], evaluations: Sequence[Mapping[str, A
     for challenge in challenges:
         group = [r for r in rows if r["経営課題"] == challenge]
         parts.append(f'<section id="challenge-{challenge}"><h2>経営課題{challenge} '
-                     f"{escape(catalog.challenges[int(challenge)])}</h2>")
+                     f"{escape(catalog.policy.challenges[int(challenge)])}</h2>")
         parts.append(_table(group, fy))
         charted, compact = [], []
         for row in group:

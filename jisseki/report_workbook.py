@@ -93,7 +93,7 @@ def _achievement_sheet(sheet: Worksheet, evaluations: list[Mapping[str, Any]], c
     _header(sheet, 3, [h.format(r=reiwa(fy)) for h in TABLE])
     by_id = {e["kpi_id"]: e for e in evaluations}
     row = 4
-    for challenge, title in catalog.challenges.items():
+    for challenge, title in catalog.policy.challenges.items():
         group = [i for i in catalog.indicators if i.challenge == challenge and i.id in by_id]
         if not group:
             continue

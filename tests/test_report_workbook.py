@@ -6,13 +6,15 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from datetime import date
+from importlib import resources
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
-from jisseki.catalog import Catalog, load_catalog
+from jisseki.catalog import Catalog, load_catalog, parse_catalog
 from jisseki.core.model import Figure
 from jisseki.evaluate import evaluate
 from jisseki.report_workbook import neutralise, write_workbook
@@ -43,6 +45,10 @@ def seed_figures() -> list[Figure]:
     return out
 
 
+def bundled_policy() -> dict:
+    return tomllib.loads(resources.files("jisseki.catalogs").joinpath("fy2025.toml").read_text("utf-8"))
+
+
 def write(tmp: Path, figures: list[Figure], catalog: Catalog = CATALOG) -> Path:
     engine = connect(f"sqlite:///{tmp / 'w.db'}")
     save_evaluations(engine, evaluate(figures, catalog, AS_OF), "run-1")
@@ -68,13 +74,13 @@ def test_the_table_has_a_title_the_seeds_columns_and_challenge_group_rows(workbo
     assert [c.value for c in sheet[3]] == HEADER
     merged = {str(r) for r in sheet.merged_cells.ranges}
     groups = [(row[0].row, row[0].value) for row in sheet.iter_rows(min_row=4) if str(row[0].value).startswith("経営課題")]
-    assert [v for _, v in groups] == [f"経営課題{n} {t}" for n, t in CATALOG.challenges.items()]
+    assert [v for _, v in groups] == [f"経営課題{n} {t}" for n, t in CATALOG.policy.challenges.items()]
     assert all(f"A{r}:H{r}" in merged and sheet[f"A{r}"].font.b for r, _ in groups)
     # Each indicator sits under its own challenge, in the catalog's order, the challenge not repeated.
     order = [row[7].value for row in sheet.iter_rows(min_row=4) if row[7].value in SEED_FY2025 or
              str(row[0].value).startswith("経営課題")]
     expected = []
-    for n in CATALOG.challenges:
+    for n in CATALOG.policy.challenges:
         expected += [None] + [i.id for i in CATALOG.indicators if i.challenge == n]
     assert order == expected
 
@@ -183,11 +189,11 @@ def test_formula_like_text_is_neutralised(text, safe) -> None:
 
 
 def test_no_cell_is_a_formula_even_when_the_catalog_has_formula_like_names(tmp_path: Path) -> None:
-    raw = CATALOG.model_dump()
+    raw = bundled_policy()
     raw["challenges"][1] = "=HYPERLINK(\"http://x\",\"課題\")"
     raw["indicators"][0]["name"] = "@SUM(1+1)"
     raw["indicators"][0]["id"] = "-cmd"
-    catalog = Catalog.model_validate(raw)
+    catalog = parse_catalog(raw)
     figures = [Figure("-cmd" if f.kpi_id == "online_procedures" else f.kpi_id, f.period, f.scope, f.as_of, f.value)
                for f in seed_figures()]
     book = load_workbook(write(tmp_path, figures, catalog))
@@ -218,7 +224,7 @@ def test_libreoffice_prints_the_table_on_one_landscape_page_wide(workbook: Path,
     assert TITLE in lines[0] + lines[1]
     header = next(line for line in lines if "指標" in line and "KPI ID" in line)
     assert all(h in header for h in HEADER), header
-    for n, title in CATALOG.challenges.items():  # each 経営課題 heading whole, on one line
+    for n, title in CATALOG.policy.challenges.items():  # each 経営課題 heading whole, on one line
         assert f"経営課題{n} {title}" in lines, title
     speech = next(line for line in lines if "speech_hours_monthly" in line)
     assert re.search(r"月1,870時間 月403時間 B 未達成 月\d{3}時間 月276時間 speech_hours_monthly", speech), speech
@@ -249,11 +255,11 @@ LONG_NAME = ("AI音声認識技術を活用した業務効率化の推進 市全
 @pytest.mark.e2e
 @needs_libreoffice
 def test_a_long_table_prints_one_page_wide_on_as_many_pages_down_with_the_header_on_each(tmp_path: Path) -> None:
-    raw = CATALOG.model_dump()
+    raw = bundled_policy()
     copies = [{**ind, "id": f"{ind['id']}_{n}"} for n in range(1, 5) for ind in raw["indicators"]]
     copies[0]["name"] = LONG_NAME
     raw["indicators"] = copies
-    catalog = Catalog.model_validate(raw)
+    catalog = parse_catalog(raw)
     figures = [Figure(f"{f.kpi_id}_{n}", f.period, f.scope, f.as_of, f.value) for n in range(1, 5)
                for f in seed_figures()]
     pdf = libreoffice(write(tmp_path, figures, catalog), "pdf", tmp_path)
@@ -272,6 +278,6 @@ def test_a_long_table_prints_one_page_wide_on_as_many_pages_down_with_the_header
     # for it: the heading above and the row below print whole, not over it.
     assert not [line for line in lines if LONG_NAME in line]
     assert any(line.startswith(LONG_NAME[:20]) for line in lines) and "含む）" in table[0]
-    assert f"経営課題1 {CATALOG.challenges[1]}" in lines
+    assert f"経営課題1 {CATALOG.policy.challenges[1]}" in lines
     assert any(line.startswith("転出におけるマイナポータルの利用率 25.0% 34.0% A 達成") for line in lines)
     assert load_workbook(tmp_path / "achievement_FY2025.xlsx")["達成状況"].row_dimensions[5].height >= 45

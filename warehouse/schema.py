@@ -58,7 +58,11 @@ kpi_evaluation = Table(
     Column("evaluated_at", DateTime(timezone=True), nullable=False),
     Column("data_as_of", Date),
     Column("projection_method", Text),
-    Index("ix_kpi_evaluation_latest", "kpi_id", "fiscal_year", "as_of", "id"),
+    Column("scope", String(16), nullable=False, server_default="city"),   # city, or a ward / 団体コード
+    Column("rule", Text),                                                 # the grading rule, one sentence
+    Column("target_low", Float),                                          # a band's bounds (target is null)
+    Column("target_high", Float),
+    Index("ix_kpi_evaluation_latest", "kpi_id", "fiscal_year", "scope", "as_of", "id"),
 )
 
 quarantine = Table(

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, make_url, select, update
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from jisseki.core.model import Figure
+from jisseki.core.model import CITY, Figure
 from jisseki.core.normalize import UNSTORABLE
 from jisseki.core.periods import now_utc
 from jisseki.core.records import FileInfo
@@ -297,7 +297,8 @@ def save_evaluations(engine: Engine, verdicts: Sequence[Any], run_id: str) -> No
     stamp = now_utc()
     rows = [dict(kpi_id=v.kpi_id, fiscal_year=v.fiscal_year, as_of=v.as_of, actual=v.actual, target=v.target,
                  grade=v.grade, status=v.status, projected=v.projected, prior_year_actual=v.prior_year_actual,
-                 data_as_of=v.data_as_of, projection_method=v.projection_method, flow_run_id=run_id,
+                 data_as_of=v.data_as_of, projection_method=v.projection_method, scope=v.scope, rule=v.rule,
+                 target_low=v.target_low, target_high=v.target_high, flow_run_id=run_id,
                  evaluated_at=stamp) for v in verdicts]
     if rows:
         with engine.begin() as conn:
@@ -311,14 +312,19 @@ def withdraw_evaluations_after(engine: Engine, day: date) -> None:
         conn.execute(delete(kpi_evaluation).where(kpi_evaluation.c.as_of > day))
 
 
-def latest_evaluations(engine: Engine, fiscal_year: int | None = None) -> list[dict[str, Any]]:
-    """Per KPI and fiscal year, the evaluation with the latest as-of date (the newest run among
-    equals): a backfill of past month ends does not hide tonight's evaluation."""
+def latest_evaluations(engine: Engine, fiscal_year: int | None = None,
+                       scopes: bool = False) -> list[dict[str, Any]]:
+    """Per KPI, fiscal year and scope, the evaluation with the latest as-of date (the newest run among
+    equals): a backfill of past month ends does not hide tonight's evaluation. City-wide ones only unless
+    `scopes`."""
     e = kpi_evaluation.c
     other = kpi_evaluation.alias("other")
-    newest = (select(other.c.id).where(other.c.kpi_id == e.kpi_id, other.c.fiscal_year == e.fiscal_year)
+    newest = (select(other.c.id).where(other.c.kpi_id == e.kpi_id, other.c.fiscal_year == e.fiscal_year,
+                                       other.c.scope == e.scope)
               .order_by(other.c.as_of.desc(), other.c.id.desc()).limit(1).scalar_subquery())
     query = select(kpi_evaluation).where(e.id == newest)
+    if not scopes:
+        query = query.where(e.scope == CITY)
     if fiscal_year is not None:
         query = query.where(e.fiscal_year == fiscal_year)
     with engine.connect() as conn:
@@ -330,7 +336,7 @@ def evaluation_history(engine: Engine, fiscal_year: int) -> list[dict[str, Any]]
     and a night evaluated the same day), in KPI and as-of order: when did a status begin."""
     e = kpi_evaluation.c
     query = (select(e.kpi_id, e.fiscal_year, e.as_of, e.status, e.grade, e.actual, e.projected)
-             .where(e.fiscal_year == fiscal_year).order_by(e.kpi_id, e.as_of, e.id))
+             .where(e.fiscal_year == fiscal_year, e.scope == CITY).order_by(e.kpi_id, e.as_of, e.id))
     with engine.connect() as conn:
         newest = {(r.kpi_id, r.as_of): dict(r._mapping) for r in conn.execute(query)}
     return list(newest.values())

@@ -15,8 +15,8 @@ from jisseki.city_calendar import CityCalendar, day_label
 from jisseki.core.freshness import EntryDue, Freshness, NewDataDay, RecentCrawl
 from jisseki.core.model import CITY, Figure
 from jisseki.core.periods import as_utc, fy_months, month_end, month_label
-from jisseki.evaluate import Verdict
-from jisseki.report import format_value
+from jisseki.evaluate import Verdict, met
+from jisseki.report import format_value, target_words
 from jisseki.sources import source_label
 
 WATCHDOG_SCOPE = "watchdog"
@@ -122,18 +122,26 @@ def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None
     out.scopes.add(scope)
     who = f"{ind.name}（{ind.id}） {v.fiscal_year}年度"
     when = f"（{v.as_of} 時点）"
+    goal = target_words(ind, v.target, v.target_low, v.target_high)
     if v.grade == "B":
+        late = "（期限までに完了しませんでした）" if ind.due is not None else ""
         out.active.append(Alert(
             f"missed:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "failure", f"【目標未達成】{who}",
-            f"{who}: 実績 {format_value(ind, v.actual)} / 目標 {format_value(ind, v.target)} → B（未達成）{when}\n"
+            f"{who}: 実績 {format_value(ind, v.actual)} / 目標 {goal} → B（未達成）{late}{when}\n"
             f"対応: 所管の所属に未達成の原因と来年度の対策を確認してください"))
-    elif v.status == "at_risk" and v.actual is not None and v.target is not None and v.projected is not None:
-        # evaluate gives every at_risk verdict all three; the checks only narrow their types.
+    elif v.status == "at_risk" and ind.kind == "milestone" and ind.due is not None:
+        out.active.append(Alert(
+            f"at_risk:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "warning", f"【要注意】{who} 期限が近づいています",
+            f"{who}: 未完了 / 期限 {day_label(ind.due)}{when}\n"
+            f"対応: 所管の所属に期限までに完了できるかを確認し、完了したら実績入力シートに入力するよう依頼してください"))
+    elif v.status == "at_risk" and v.actual is not None and v.projected is not None \
+            and (v.target is not None or v.target_low is not None):
+        # evaluate gives every at_risk verdict these; the checks only narrow their types.
         out.active.append(Alert(
             f"at_risk:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "warning", f"【要注意】{who} 目標に届かない見込み",
-            f"{who}: 年度累計の実績 {format_value(ind, v.actual)} / 目標 {format_value(ind, v.target)}{when}\n"
+            f"{who}: 年度累計の実績 {format_value(ind, v.actual)} / 目標 {goal}{when}\n"
             f"年度末の見込み: {format_value(ind, v.projected)}（{v.projection_method}）\n"
-            f"必要なこと: {_needed(ind, v.actual, v.target, v.projected)}\n"
+            f"必要なこと: {_needed(ind, v)}\n"
             f"対応: 所管の所属に年度末までの取組の見通しと、前倒しできる取組を確認してください"))
     elif v.status == "no_data" and isinstance(rule, EntryDue) and v.as_of > rule.due(v.fiscal_year):
         sheet = f"（{place}）" if place else ""
@@ -145,14 +153,27 @@ def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None
             f"入力したシートが取込フォルダ{sheet}に置かれたかを確認してください"))
 
 
-def _needed(ind: Indicator, actual: float, target: float, projected: float) -> str:
+def _needed(ind: Indicator, v: Verdict) -> str:
     """What it takes to reach the target from here, in the indicator's own unit."""
+    actual, projected = v.actual or 0.0, v.projected or 0.0
+    if ind.direction == "within":
+        return (f"年度末の見込み {format_value(ind, projected)} を目標の範囲 "
+                f"{target_words(ind, None, v.target_low, v.target_high)} に入れること")
+    target = v.target or 0.0
+    if ind.direction == "at_most":
+        if ind.kind == "count_per_fy":
+            return f"年度末までの残りを {format_value(ind, max(0.0, target - actual))} 以内に抑えること"
+        return f"年度末の見込み {format_value(ind, projected)} を目標 {format_value(ind, target)} 以下に下げること"
+    if ind.plan is not None:
+        return f"計画の総量 {format_value(ind, ind.plan.total)} に向けて、年度末までにあと {format_value(ind, target - actual)}"
     if ind.kind in ("cumulative_count", "count_per_fy"):
         return f"年度末までにあと {format_value(ind, target - actual)}"
     if ind.kind == "ratio":
         return f"年度末までにあと {(target - actual) * 100:.1f} ポイント"
     if ind.kind == "hours_per_month":
         return f"残りの月で、見込みより{format_value(ind, target - projected)}多い利用"
+    if ind.kind == "mean":
+        return f"年度末の見込み {format_value(ind, projected)} を目標 {format_value(ind, target)} 以上に上げること"
     return "年度末までに完了すること"
 
 
@@ -169,16 +190,20 @@ def _monthly_alerts(out: Checked, figures: list[Figure], catalog: Catalog, as_of
     for ind in catalog.indicators:
         if ind.kind != "hours_per_month":
             continue
-        for fy, target in ind.targets.items():
+        for fy in ind.targets:
+            target = ind.target(fy)
+            if target is None:
+                continue
             for month in fy_months(fy):
                 figure = by_key.get((ind.id, month_label(month), CITY))
-                if figure is None or month_end(month) > as_of or figure.value >= target:
+                if figure is None or month_end(month) > as_of or met(ind.direction, figure.value, target):
                     continue
                 who = f"{ind.name}（{ind.id}） {month_words(month_label(month))}"
                 out.active.append(Alert(
                     f"month_missed:{ind.id}:{month_label(month)}", f"kpi:{ind.id}", ind.id, "warning",
                     f"【月間目標未達】{who}",
-                    f"{who}: 実績 {format_value(ind, figure.value)} / 目標 {format_value(ind, target)}以上"
+                    f"{who}: 実績 {format_value(ind, figure.value)} / 目標 {format_value(ind, target)}"
+                    f"{'以下' if ind.direction == 'at_most' else '以上'}"
                     f"（{fy}年度）\n"
                     f"対応: 所管の所属に利用が目標に届かなかった理由と、利用を増やす取組を確認してください"))
 
