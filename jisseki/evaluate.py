@@ -163,8 +163,11 @@ def _verdict(ind: Indicator, fy: int, scope: str, as_of: date, book: _Book) -> V
 def _target(ind: Indicator, fy: int, scope: str, spec: Target | None,
             book: _Book) -> tuple[float | None, float | None, float | None, str]:
     """The target (or a band's bounds) and the grading rule in one sentence."""
-    kind = "plan" if ind.plan is not None else "milestone" if ind.kind == "milestone" else ind.direction
+    kind = ("plan" if ind.plan is not None else "milestone_due" if ind.due is not None
+            else "milestone" if ind.kind == "milestone" else ind.direction)
     rule = RULES[kind]
+    if ind.due is not None:
+        rule += f"（期限 {ind.due.isoformat()}）"
     if ind.plan is not None:
         rule += f"（計画 {ind.plan.first}〜{ind.plan.last}年度、総量 {ind.plan.total:g}）"
     if ind.about:

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from jisseki.alerts.rules import API_CHECK, FOLDER_CHECK, Place, SourceState, check
-from jisseki.catalog import load_catalog
+from jisseki.catalog import Catalog, load_catalog, parse_catalog
 from jisseki.city_calendar import CityCalendar
 from jisseki.core.freshness import EntryDue, NewDataDay, RecentCrawl
 from jisseki.core.model import Figure
@@ -178,3 +178,35 @@ def test_the_manual_due_date_comes_from_the_config() -> None:
     assert "manual_missing:external_specialists:FY2025" in keys(run([], date(2026, 7, 1), freshness=june))
     # a workbook that is not configured is not collected: nobody is asked to fill it in
     assert not {k for k in keys(run([], date(2026, 7, 1))) if k.startswith("manual_missing:")}
+
+
+def ward_catalog() -> Catalog:
+    base = {"challenge": 1, "source": "manual_entries"}
+    return parse_catalog({
+        "policy": {"id": "kita", "title": "北区役所運営方針", "department": "北区役所", "fiscal_year": 2025},
+        "challenges": {1: "課題"},
+        "indicators": [
+            {**base, "id": "wait", "name": "窓口の平均待ち時間", "unit": "分", "kind": "mean", "direction": "at_most",
+             "targets": {2025: {"change_share": -0.1}}, "actuals": {2024: 18.0}},
+            {**base, "id": "conv", "name": "コンビニ交付率", "unit": "%", "kind": "ratio", "direction": "within",
+             "targets": {2025: {"low": 0.3, "high": 0.4}}},
+            {**base, "id": "cashless", "name": "キャッシュレス決済の導入", "unit": "", "kind": "milestone",
+             "due": date(2025, 10, 31)}]})
+
+
+def test_alerts_say_an_upper_bound_a_band_and_a_due_date_as_the_policy_does() -> None:
+    ward = ward_catalog()
+    figures = [Figure("wait", "FY2025", "city", date(2025, 9, 30), 17.5),
+               Figure("conv", "FY2025", "city", date(2025, 9, 30), 0.45, 45, 100)]
+    day = date(2025, 10, 10)
+    checked = check(evaluate(figures, ward, day), figures, ward, day, NOW, {}, {}, {}, CITY, {})
+    bodies = {a.key: a.body for a in checked.active}
+    assert bodies["at_risk:wait:FY2025"].startswith("窓口の平均待ち時間（wait） 2025年度: 年度累計の実績 17.5分 / "
+                                                     "目標 16.2分以下")
+    assert "年度末の見込み 17.5分 を目標 16.2分 以下に下げること" in bodies["at_risk:wait:FY2025"]
+    assert "目標 30.0%〜40.0%" in bodies["at_risk:conv:FY2025"]
+    assert "目標の範囲 30.0%〜40.0% に入れること" in bodies["at_risk:conv:FY2025"]
+    assert "未完了 / 期限 2025-10-31（金）" in bodies["at_risk:cashless:FY2025"]
+    late = check(evaluate([], ward, date(2025, 11, 1)), [], ward, date(2025, 11, 1), NOW, {}, {}, {}, CITY, {})
+    missed = next(a for a in late.active if a.key == "missed:cashless:FY2025")
+    assert "→ B（未達成）（期限までに完了しませんでした）" in missed.body
