@@ -7,6 +7,7 @@ Grading, one sentence per kind of target (RULES; stored with each verdict as `ru
   by the change, then graded by the direction; no baseline actual, no target, so no grade.
 - plan: the count accumulated over the plan's years so far against that year's interim target.
 - milestone: done is A at once; with a due date, not done by it (or done after it) is B at once.
+Years before the department's first policy are history (a plan's earlier interim targets), not graded.
 A count within the year only grows: one already past an at-least target is achieved, past an at-most one
 missed, before the year ends.
 
@@ -87,9 +88,11 @@ def met(direction: str, value: float, target: float | None, low: float | None = 
 def evaluate(figures: Iterable[Figure], catalog: Catalog, as_of: date) -> list[Verdict]:
     book = _Book(figures)
     verdicts = []
+    first = {d: min(p.fiscal_year for p in catalog.policies if p.department == d) for d in catalog.departments()}
     for indicator in catalog.indicators:
         for fy in indicator.target_years():
-            if fy_start(fy) > as_of:
+            # Years before the department's first policy are history (a plan's earlier interim targets).
+            if fy_start(fy) > as_of or fy < first.get(indicator.department, fy):
                 continue
             verdicts.append(_verdict(indicator, fy, CITY, as_of, book))
             for scope in _scopes(indicator, fy, book):

@@ -16,9 +16,9 @@ from jisseki.evaluate import Verdict, evaluate
 YEAR_END = date(2026, 3, 31)
 
 
-def catalog(**indicator: Any) -> Any:
+def catalog(policy_year: int = 2025, **indicator: Any) -> Any:
     base = {"id": "k", "challenge": 1, "name": "指標", "unit": "分", "kind": "mean", "source": "manual_entries"}
-    return parse_catalog({"policy": {"id": "p", "title": "方針", "department": "北区役所", "fiscal_year": 2025},
+    return parse_catalog({"policy": {"id": "p", "title": "方針", "department": "北区役所", "fiscal_year": policy_year},
                           "challenges": {1: "課題"}, "indicators": [{**base, **indicator}]})
 
 
@@ -33,6 +33,7 @@ def month(label: str, value: float, **more: float) -> Figure:
 
 
 def one(figures: list[Figure], as_of: date, year: int = 2025, scope: str = "city", **indicator: Any) -> Verdict:
+    indicator.setdefault("policy_year", min(year, 2025))
     found = [v for v in evaluate(figures, catalog(**indicator), as_of) if v.fiscal_year == year and v.scope == scope]
     assert len(found) == 1, found
     return found[0]
@@ -107,6 +108,11 @@ def test_a_plan_grades_the_count_accumulated_since_its_first_year(
     v = one([fy(count, end, year)], end, year, actuals=actuals, **PLAN)
     assert v.target == pytest.approx(target) and v.grade == grade
     assert v.actual == count + sum(actuals.values())
+
+
+def test_years_before_the_departments_first_policy_are_history_not_graded() -> None:
+    verdicts = evaluate([], catalog(actuals={2023: 310, 2024: 290}, **PLAN), YEAR_END)
+    assert [v.fiscal_year for v in verdicts] == [2025]
 
 
 def test_a_plans_interim_target_may_be_set_and_an_unknown_earlier_year_leaves_no_grade() -> None:
