@@ -12,7 +12,7 @@ from jisseki.catalog import Catalog
 from jisseki.config import Config
 from jisseki.core.errors import UsageError
 from jisseki.core.model import Figure
-from jisseki.core.normalize import WARDS
+from jisseki.core.normalize import scope_name
 from jisseki.pipeline import collect
 from jisseki.rejections import reason_text
 from jisseki.report import aligned
@@ -43,12 +43,6 @@ def number(value: float | None, digits: int = 4) -> str:
     return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
 
 
-def scope_text(scope: str) -> str:
-    if scope == "city":
-        return "全市"
-    return f"{WARDS[scope]}（{scope}）" if scope in WARDS else scope
-
-
 def value_text(figure: Figure, catalog: Catalog) -> str:
     ind = catalog.get(figure.kpi_id)
     if ind.kind == "ratio":
@@ -71,7 +65,7 @@ def render(batch: Batch, catalog: Catalog, label: str) -> str:
     figures = ordered(batch.figures, catalog)
     if figures:
         out.append(f"集計値 {len(figures)} 件")
-        rows = [{"指標": f.kpi_id, "名前": catalog.get(f.kpi_id).name, "期間": f.period, "範囲": scope_text(f.scope),
+        rows = [{"指標": f.kpi_id, "名前": catalog.get(f.kpi_id).name, "期間": f.period, "範囲": scope_name(f.scope),
                  "値": value_text(f, catalog), "分子": number(f.numerator), "分母": number(f.denominator)}
                 for f in figures]
         ratio = any(f.denominator is not None for f in figures)

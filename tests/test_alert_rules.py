@@ -210,3 +210,19 @@ def test_alerts_say_an_upper_bound_a_band_and_a_due_date_as_the_policy_does() ->
     late = check(evaluate([], ward, date(2025, 11, 1)), [], ward, date(2025, 11, 1), NOW, {}, {}, {}, CITY, {})
     missed = next(a for a in late.active if a.key == "missed:cashless:FY2025")
     assert "→ B（未達成）（期限までに完了しませんでした）" in missed.body
+
+
+def test_a_scope_that_misses_its_own_target_is_its_own_condition_named_by_the_ward() -> None:
+    ward = parse_catalog({
+        "policy": {"id": "city", "title": "方針", "department": "市民局", "fiscal_year": 2025}, "challenges": {1: "課題"},
+        "indicators": [{"id": "conv", "challenge": 1, "name": "コンビニ交付率", "unit": "%", "kind": "ratio",
+                        "source": "manual_entries", "targets": {2025: 0.3}, "scope_targets": {"*": {2025: 0.3}}}]})
+    figures = [Figure("conv", "FY2025", "city", date(2026, 3, 31), 0.31, 31, 100),
+               Figure("conv", "FY2025", "271276", date(2026, 3, 31), 0.2, 20, 100),
+               Figure("conv", "FY2025", "271021", date(2026, 3, 31), 0.4, 40, 100)]
+    day = date(2026, 4, 10)
+    checked = check(evaluate(figures, ward, day), figures, ward, day, NOW, {}, {}, {}, CITY, {})
+    assert keys(checked) == {"missed:conv:FY2025:271276"}
+    alert = checked.active[0]
+    assert alert.title == "【目標未達成】コンビニ交付率（conv） 北区（271276） 2025年度"
+    assert alert.body.startswith("コンビニ交付率（conv） 北区（271276） 2025年度: 実績 20.0% / 目標 30.0% → B（未達成）")

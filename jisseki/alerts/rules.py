@@ -14,6 +14,7 @@ from jisseki.catalog import Catalog, Indicator
 from jisseki.city_calendar import CityCalendar, day_label
 from jisseki.core.freshness import EntryDue, Freshness, NewDataDay, RecentCrawl
 from jisseki.core.model import CITY, Figure
+from jisseki.core.normalize import scope_name
 from jisseki.core.periods import as_utc, fy_months, month_end, month_label
 from jisseki.evaluate import Verdict, met
 from jisseki.report import format_value, target_words
@@ -120,6 +121,9 @@ def lock_check(refusal: str | None, as_of: date) -> Checked:
 def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None, place: Place | None) -> None:
     scope = f"kpi:{ind.id}"
     out.scopes.add(scope)
+    if v.scope != CITY:   # a ward's (or 団体コード's) own target: its own condition, named by the scope
+        _scope_alerts(out, ind, v, scope)
+        return
     who = f"{ind.name}（{ind.id}） {v.fiscal_year}年度"
     when = f"（{v.as_of} 時点）"
     goal = target_words(ind, v.target, v.target_low, v.target_high)
@@ -151,6 +155,23 @@ def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None
             f"を過ぎても実績入力シートに入力がありません）\n"
             f"対応: 所管の所属に {v.fiscal_year}年度の実績（{ind.id}）の入力を依頼し、"
             f"入力したシートが取込フォルダ{sheet}に置かれたかを確認してください"))
+
+
+def _scope_alerts(out: Checked, ind: Indicator, v: Verdict, scope: str) -> None:
+    """A scope's miss or risk: the same words as the city's, one condition per scope."""
+    if v.grade != "B" and v.status != "at_risk":
+        return
+    who = f"{ind.name}（{ind.id}） {scope_name(v.scope)} {v.fiscal_year}年度"
+    goal = target_words(ind, v.target, v.target_low, v.target_high)
+    missed = v.grade == "B"
+    key = f"{'missed' if missed else 'at_risk'}:{ind.id}:FY{v.fiscal_year}:{v.scope}"
+    facts = (f"{who}: 実績 {format_value(ind, v.actual)} / 目標 {goal} → B（未達成）（{v.as_of} 時点）" if missed else
+             f"{who}: 年度累計の実績 {format_value(ind, v.actual)} / 目標 {goal}（{v.as_of} 時点）\n"
+             f"年度末の見込み: {format_value(ind, v.projected)}（{v.projection_method}）")
+    out.active.append(Alert(key, scope, ind.id, "failure" if missed else "warning",
+                            f"【{'目標未達成' if missed else '要注意'}】{who}",
+                            f"{facts}\n対応: 所管の所属と{scope_name(v.scope)}の担当に、この範囲の実績が目標に"
+                            f"{'届かなかった原因' if missed else '届かない見込みの理由と取組'}を確認してください"))
 
 
 def _needed(ind: Indicator, v: Verdict) -> str:

@@ -27,6 +27,13 @@ WARDS = {
 }
 
 
+def scope_name(scope: str) -> str:
+    """A scope as people read it: 全市, a ward's name with its code, or the code (another 団体コード)."""
+    if scope == "city":
+        return "全市"
+    return f"{WARDS[scope]}（{scope}）" if scope in WARDS else scope
+
+
 # NUL (PostgreSQL refuses it in text) and lone surrogates (what surrogateescape makes of bytes that are not
 # UTF-8, as in a file name; JSON's "\ud800"): text no database driver takes.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
