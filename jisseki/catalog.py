@@ -121,6 +121,9 @@ class Indicator(_Strict):
         if self.source not in SOURCES and self.measure is None:
             raise ValueError(f"source {self.source!r} は組み込みのソース（{', '.join(SOURCES)}）ではありません。"
                              "設定ファイルで宣言したソースなら measure（何を数えるか）を書いてください")
+        odd = [s for s in self.scope_targets if s != ALL_SCOPES and not (len(s) == 6 and s.isascii() and s.isdigit())]
+        if odd:
+            raise ValueError(f"scope_targets の範囲は 6 桁の団体コード（区のコードなど）か \"*\" で書いてください: {', '.join(odd)}")
         every = [*self.targets.values(), *(t for by in self.scope_targets.values() for t in by.values())]
         if self.direction == "within" and not all(isinstance(t, Band) for t in every):
             raise ValueError("direction = \"within\" の目標は範囲 { low = …, high = … } で書いてください")

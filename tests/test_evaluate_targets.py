@@ -219,6 +219,7 @@ def test_about_targets_are_graded_as_plain_targets_and_say_so() -> None:
     ({"targets": {2025: {"change": 1, "change_share": 0.1}}}, "どちらか一方"),
     ({"kind": "count_per_fy", "plan": {"first": 2023, "last": 2025, "total": 9}, "targets": {2026: 1}}, "計画"),
     ({"kind": "milestone", "direction": "at_most"}, "マイルストーン"),
+    ({"scope_targets": {"kita": {2025: 1}}}, "6 桁の団体コード"),
 ])
 def test_a_target_that_cannot_be_graded_is_refused_when_the_catalog_is_read(indicator: dict[str, Any],
                                                                              message: str) -> None:
