@@ -39,7 +39,9 @@ from jisseki.core.periods import fiscal_year_text
 from jisseki.core.records import Bad, FileInfo, Lineage, Record
 
 SHEET = "実績"
-COLUMNS = ("KPI ID", "年度", "実績値", "根拠", "入力日")   # the only columns read
+COLUMNS = ("KPI ID", "年度", "実績値", "根拠", "入力日")   # the columns read, with OPTIONAL where there
+OPTIONAL = ("所見",)   # the department's commentary, added to contract 6 later: older workbooks lack it
+COMMENTARY_CHARS = 2000   # a paragraph or two, as the seed's note on its one B; more is cut
 DONE, NOT_DONE = {"済", "完了", "達成", "1"}, {"未", "未了", "0"}
 # A number, then an optional scale word (千, 万, 千万, 億...), then its unit (名, 件, 時間, %...).
 NUMBER_WITH_UNIT = re.compile(r"(\d+(?:\.\d+)?)\s*([十百千]?)([万億兆]?)(\D*)")
@@ -134,7 +136,7 @@ def _entries(sheet: Any, formulas: Any, budget: Budget) -> list[_Entry]:
         rows = sum(1 for cells in budget.over(sheet.iter_rows(min_row=2, values_only=True))
                    if any(not _blank(v) for v in cells))
         raise Unfit("missing_columns", f"必須列がありません: {'、'.join(missing)}", rows=max(1, rows), item="header")
-    columns = {name: header[name] for name in COLUMNS}
+    columns = {name: header[name] for name in (*COLUMNS, *OPTIONAL) if name in header}
     width = max(columns.values()) + 1
     entries = []
     pairs = zip(budget.over(sheet.iter_rows(min_row=2, max_col=width)),
@@ -211,6 +213,7 @@ def _record(row: Mapping[str, object], number: int, info: FileInfo, kinds: Mappi
         "value": None if exact is None else float(exact),
         "entered_on": entered,
         "evidence": nfkc(str(get("根拠") or ""))[:500],
+        "commentary": commentary_text(get("所見")),
         # In memory only, for validation to show in the shape its suite declares (jisseki.core.normalize.shown):
         # whole, so that free text typed there is shown as text of its real length.
         "raw_kpi_id": kpi_id[:64],
@@ -219,6 +222,16 @@ def _record(row: Mapping[str, object], number: int, info: FileInfo, kinds: Mappi
         "raw_entered": str(get("入力日"))[:40],
     }
     return Record(fields, (kpi_id, fy), info.name, str(number), info.sha256)
+
+
+def commentary_text(cell: object) -> str:
+    """所見 as text: NFKC, line breaks kept (a note may have paragraphs), other control characters and the
+    spaces around it dropped, cut at COMMENTARY_CHARS. A number typed there is its text."""
+    if cell is None:
+        return ""
+    text = nfkc(str(cell)).replace("\r\n", "\n").replace("\r", "\n")
+    kept = "".join(ch for ch in text if ch == "\n" or ch == "\t" or ch.isprintable())
+    return kept.strip()[:COMMENTARY_CHARS]
 
 
 def parse_year(cell: object) -> int | None:

@@ -278,6 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--format", choices=("table", "json"), default="table",
                         help="table: 経営課題ごとの達成状況の表（既定）、json: 評価の一覧（JSON）")
     status.set_defaults(handler=cmd_status)
+    publish = command("publish", help="年度の達成状況を公表値として確定する（後の訂正は最新値として並べて表示）")
+    _config_arg(publish)
+    _fy_arg(publish, "公表する年度（年度末の3月31日以降の評価が必要です）", required=True)
+    publish.add_argument("--department", metavar="NAME", help="この所属の指標だけ公表する（既定: すべての所属）")
+    publish.set_defaults(handler=cmd_publish)
+
     backfill = command("backfill", help="各月末時点で評価し直し、状況の履歴を作る")
     _config_arg(backfill)
     backfill.add_argument("--from", dest="first", type=_day, required=True, metavar="YYYY-MM-DD",
@@ -369,13 +375,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from jisseki.catalog import load_catalog
+    from jisseki.publish import by_key, published_years
     from jisseki.report import evaluation_rows, render_table, status_json
-    from warehouse.store import connect, latest_evaluations
+    from warehouse.store import connect, latest_evaluations, published_grades
 
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
     engine = connect(config.warehouse.url, create=False)
     evaluations = latest_evaluations(engine, args.fy)
+    kept = published_grades(engine, args.fy)
     if not evaluations and args.fy is not None:
         missing = _other_years(engine, args.fy)
         if missing:   # with none at all, the table's hint to run `jisseki run` is what helps
@@ -383,9 +391,30 @@ def cmd_status(args: argparse.Namespace) -> int:
             if args.format != "json":
                 return 0
     if args.format == "json":
-        print(json.dumps(status_json(evaluations, catalog), ensure_ascii=False, indent=2, allow_nan=False))
+        print(json.dumps(status_json(evaluations, catalog, by_key(kept)), ensure_ascii=False, indent=2,
+                         allow_nan=False))
     else:
-        print(render_table(evaluation_rows(evaluations, catalog), catalog), end="")
+        notes = {y.fiscal_year: y.line() for y in published_years(kept)}
+        print(render_table(evaluation_rows(evaluations, catalog, by_key(kept)), catalog, notes), end="")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from jisseki.catalog import load_catalog
+    from jisseki.publish import PublishRefused, already_text, published_rows
+    from jisseki.report import reiwa
+    from warehouse.store import connect, publish
+
+    config = load_config(_config_path(args))
+    catalog = load_catalog(config.catalog.path)
+    if args.department is not None:
+        catalog = catalog.of_department(args.department)
+    done = publish(connect(config.warehouse.url, create=False), args.fy,
+                   lambda evaluations, notes: published_rows(evaluations, notes, catalog, args.fy))
+    if done.already:
+        raise PublishRefused(already_text(args.fy, done.already))
+    print(f"令和{reiwa(args.fy)}年度（{args.fy}年度）を公表しました: {done.rows} 件"
+          f"（{done.published_at:%Y-%m-%d %H:%M} UTC）")
     return 0
 
 
@@ -423,10 +452,18 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from jisseki.catalog import load_catalog
+    from jisseki.publish import by_key, published_years
     from jisseki.rejections import MAX_SHOWN, Rejections
     from jisseki.report_files import write_report
     from warehouse.quarantine import quarantined, reason_counts
-    from warehouse.store import connect, current_figures, evaluation_history, latest_evaluations
+    from warehouse.store import (
+        commentaries,
+        connect,
+        current_figures,
+        evaluation_history,
+        latest_evaluations,
+        published_grades,
+    )
 
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} はファイルです",
@@ -442,8 +479,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     rejections = Rejections(quarantined(engine, limit_per_source=MAX_SHOWN), reason_counts(engine),
                             {name: config.source_def(name).japanese for name in config.enabled_sources()})
+    kept = published_grades(engine, fy)
     html_path, xlsx_path = write_report(evaluations, current_figures(engine), catalog, fy, args.out,
-                                        history=evaluation_history(engine, fy), rejections=rejections)
+                                        history=evaluation_history(engine, fy), rejections=rejections,
+                                        published=by_key(kept), commentary=commentaries(engine, fy),
+                                        published_line="".join(y.line() for y in published_years(kept)))
     print(f"{html_path}\n{xlsx_path}")
     return 0
 

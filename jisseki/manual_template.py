@@ -7,15 +7,15 @@ from jisseki.catalog import Catalog, Indicator
 from jisseki.report import format_value
 
 SHEET = "実績"
-HEADER = ["KPI ID", "年度", "実績値", "根拠", "入力者", "入力日", "指標名", "単位", "目標（参考）"]
-INPUT_COLUMNS = ("C", "D", "E", "F")  # 実績値, 根拠, 入力者, 入力日
+HEADER = ["KPI ID", "年度", "実績値", "根拠", "入力者", "入力日", "所見", "指標名", "単位", "目標（参考）"]
+INPUT_COLUMNS = ("C", "D", "E", "F", "G")  # 実績値, 根拠, 入力者, 入力日, 所見
 MILESTONE_WORDS = "済,完了,達成,未,未了"
 INPUT_FILL = "FFF2CC"
 TEMPLATE_ROWS = 500   # validations and input styles reach this row, for rows a department adds below
 HEADER_FILL = "D9E1F2"
 GUIDE = [
     "実績入力シートの使い方",
-    "・黄色のセル（実績値・根拠・入力者・入力日）に入力してください。KPI ID と年度は変更しないでください。",
+    "・黄色のセル（実績値・根拠・入力者・入力日・所見）に入力してください。KPI ID と年度は変更しないでください。",
     "・実績値: 人数・件数などは数値（例: 69。69名・７名・1.2万 のような単位や全角の数字も読めます）。"
     "「完了」などの指標は 済・完了・達成（完了）または 未・未了（未完了）を選んでください。",
     "・入力規則に合わない値には確認が出ますが、「はい」で入力できます（取り込むときに読めない行は除外され、"
@@ -23,6 +23,8 @@ GUIDE = [
     "・指標を追加するときは、表の下の行に KPI ID から入力してください（500行目まで入力規則と書式が付いています）。",
     "・根拠: 実績の根拠となる資料名やURL。",
     "・入力者: 所属名（個人名は入力しないでください）。",
+    "・所見（任意）: 実績についての所属の所見（未達成の理由や今後の取組など）。報告書に指標と並べて載り、"
+    "公表した年度の値とともに残ります。個人名は書かないでください。",
     "・入力日: 入力した日付（例: 2026/04/10）。同じ指標・年度が複数あるときは、入力日が最も新しい行が採用されます。",
     "・年度は 2025・FY2025・令和7年度・R7 のどの書き方でも構いません。",
 ]
@@ -59,7 +61,7 @@ def write_template(catalog: Catalog, fy: int, out: Path) -> int:
     for cell in sheet[1]:
         cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor=HEADER_FILL)
     for ind in indicators:
-        sheet.append([ind.id, str(fy), None, None, None, None, ind.name, ind.unit or "完了/未完了",
+        sheet.append([ind.id, str(fy), None, None, None, None, None, ind.name, ind.unit or "完了/未完了",
                       format_value(ind, ind.target(fy))])
     last = len(indicators) + 1
     fill = PatternFill("solid", fgColor=INPUT_FILL)
@@ -100,7 +102,7 @@ def write_template(catalog: Catalog, fy: int, out: Path) -> int:
         sheet.column_dimensions[column].fill = fill
     sheet.column_dimensions["F"].number_format = "yyyy/mm/dd"
 
-    for column, width in zip("ABCDEFGHI", (32, 10, 12, 36, 24, 12, 52, 10, 12)):
+    for column, width in zip("ABCDEFGHIJ", (32, 10, 12, 36, 24, 12, 40, 52, 10, 12)):
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = "A2"
     guide = book.create_sheet("説明")

@@ -9,7 +9,8 @@ from datetime import date
 from typing import Any
 
 from jisseki.catalog import Catalog, Indicator
-from jisseki.core.periods import fy_end, fy_months, fy_start, month_end
+from jisseki.core.model import CITY
+from jisseki.core.periods import as_utc, fy_end, fy_months, fy_start, month_end
 from jisseki.evaluate import EPS
 
 GRADE_LEGEND = "※A：達成 B：未達成"
@@ -135,11 +136,18 @@ def since_text(since: Since) -> str:
     return f"{since.day.isoformat()}{first}から{STATUS_TEXT[since.status]}"
 
 
-def evaluation_rows(verdicts: Iterable[Any], catalog: Catalog) -> list[dict[str, str]]:
-    """The achievement table, one dict per KPI and fiscal year, in the seed's words."""
+Published = Mapping[tuple[str, int, str], Mapping[str, Any]]   # published_grade rows by (kpi, year, scope)
+
+
+def evaluation_rows(verdicts: Iterable[Any], catalog: Catalog, published: Published | None = None
+                    ) -> list[dict[str, str]]:
+    """The achievement table, one dict per KPI and fiscal year, in the seed's words; a published figure's row
+    also has 公表値 and 公表評価 (the table's 実績 and 達成状況 are then the latest)."""
     rows = []
     for v in verdicts:
         ind = catalog.get(_get(v, "kpi_id"))
+        kept = (published or {}).get((ind.id, _get(v, "fiscal_year"), CITY))
+        shown = {"公表値": format_value(ind, kept["actual"]), "公表評価": kept["grade"] or "—"} if kept else {}
         rows.append({
             "経営課題": str(ind.challenge),
             "年度": f"{_get(v, 'fiscal_year')}年度",
@@ -152,16 +160,20 @@ def evaluation_rows(verdicts: Iterable[Any], catalog: Catalog) -> list[dict[str,
             "年度末見込み": format_value(ind, _get(v, "projected")),
             "前年度実績": format_value(ind, _get(v, "prior_year_actual")),
             "時点": _get(v, "as_of").isoformat(),
+            **shown,
         })
     return rows
 
 
-def status_json(evaluations: Iterable[Mapping[str, Any]], catalog: Catalog) -> list[dict[str, Any]]:
+def status_json(evaluations: Iterable[Mapping[str, Any]], catalog: Catalog, published: Published | None = None
+                ) -> list[dict[str, Any]]:
     """Strict JSON: NaN and Infinity are not JSON. No figure can be one (the pipeline refuses them), but a
-    number that is one anyway is printed as null, with null_reasons saying why."""
+    number that is one anyway is printed as null, with null_reasons saying why. published_*: what
+    `jisseki publish` froze of the figure (null while its year is not published)."""
     out = []
     for e in evaluations:
         ind = catalog.get(e["kpi_id"])
+        kept = (published or {}).get((e["kpi_id"], e["fiscal_year"], e.get("scope", CITY)))
         entry = {
             "kpi_id": e["kpi_id"], "fiscal_year": e["fiscal_year"], "as_of": e["as_of"].isoformat(),
             "actual": e["actual"], "target": e["target"], "grade": e["grade"], "status": e["status"],
@@ -169,6 +181,8 @@ def status_json(evaluations: Iterable[Mapping[str, Any]], catalog: Catalog) -> l
             "name": ind.name, "challenge": ind.challenge, "unit": ind.unit, "kind": ind.kind,
             "data_as_of": e["data_as_of"].isoformat() if e["data_as_of"] else None,
             "projection_method": e["projection_method"], "flow_run_id": e["flow_run_id"],
+            "published_actual": kept["actual"] if kept else None, "published_grade": kept["grade"] if kept else None,
+            "published_at": as_utc(kept["published_at"]).isoformat() if kept else None,
         }
         broken = [k for k, v in entry.items() if isinstance(v, float) and not math.isfinite(v)]
         if broken:
@@ -182,8 +196,10 @@ def reiwa(fy: int) -> int:
     return fy - 2018
 
 
-def render_table(rows: list[dict[str, str]], catalog: Catalog) -> str:
-    """The seed's achievement table: per fiscal year, grouped by 経営課題, then the count of A and B."""
+def render_table(rows: list[dict[str, str]], catalog: Catalog, notes: Mapping[int, str] | None = None) -> str:
+    """The seed's achievement table: per fiscal year, grouped by 経営課題, then the count of A and B. `notes`: a
+    line per fiscal year under its title (which year is published); a published year's table puts the
+    published value and grade beside the latest."""
     if not rows:
         return "評価がまだありません。`jisseki run` を実行してください。\n"
     lines: list[str] = []
@@ -193,8 +209,14 @@ def render_table(rows: list[dict[str, str]], catalog: Catalog) -> str:
         actual = f"{reiwa(fy)}年度実績"
         columns = {"指標": "指標", "目標": "目標", "実績": actual, "達成状況": "達成状況", "状況": "状況",
                    "前年度実績": "前年度実績"}
+        if any("公表値" in r for r in year_rows):
+            columns = {"指標": "指標", "目標": "目標", "公表値": "公表値", "公表評価": "公表評価", "実績": "最新値",
+                       "達成状況": "最新の評価", "状況": "状況", "前年度実績": "前年度実績"}
+            year_rows = [{"公表値": "—", "公表評価": "—", **r} for r in year_rows]
         lines.append(f"令和{reiwa(fy)}年度 {catalog.policy.department} アウトカム指標の達成状況"
                      f"（{year_rows[0]['時点']} 時点） {GRADE_LEGEND}")
+        if notes and fy in notes:
+            lines.append(notes[fy])
         lines.append("")
         for challenge in dict.fromkeys(r["経営課題"] for r in year_rows):
             lines.append(f"経営課題{challenge} {catalog.policy.challenges[int(challenge)]}")

@@ -19,6 +19,7 @@ from jisseki.rejections import Rejections, rejections_html
 from jisseki.report import (
     GRADE_LEGEND,
     STATUS_TEXT,
+    Published,
     evaluation_rows,
     format_value,
     needed_pace,
@@ -61,7 +62,8 @@ nav.toc{font-size:14px;margin:12px 0}nav.toc a{margin-right:12px;display:inline-
 @media (max-width:600px){.rejections table.rows tr:first-child{display:none}.rejections table.rows,.rejections table.rows tbody,.rejections table.rows tr,.rejections table.rows td{display:block}.rejections table.rows tr{border-bottom:2px solid #bbb}.rejections table.rows td{border:0;padding:1px 8px}.rejections table.rows td::before{content:attr(data-label)"：";color:#555}}
 table{border-collapse:collapse;margin:8px 0 12px;background:#fff;width:100%}
 th,td{border:1px solid #bbb;padding:4px 8px;font-size:14px}th{background:#d9e1f2}
-td.num{text-align:right;white-space:nowrap}.A{color:#11703a;font-weight:bold}.B{color:#c0221b;font-weight:bold}
+td.num{text-align:right;white-space:nowrap}td.note-cell{font-size:13px;min-width:12em}
+.published{font-weight:bold;margin:2px 0}.A{color:#11703a;font-weight:bold}.B{color:#c0221b;font-weight:bold}
 section.kpi{background:#fff;border:1px solid #dde;border-radius:6px;padding:8px 12px;margin:0 0 10px}
 .kpi-head{display:flex;flex-wrap:wrap;gap:4px 12px;align-items:baseline}
 figure.chart{margin:4px 0}figure.chart svg{display:block;width:100%;height:auto}figure.chart svg.narrow{display:none}
@@ -92,22 +94,29 @@ th,td{font-size:12px;padding:3px 4px}td+td,th+th{white-space:nowrap}
 
 def write_report(evaluations: Sequence[Mapping[str, Any]], figures: Sequence[Figure], catalog: Catalog, fy: int,
                  out: Path, *, history: Sequence[Mapping[str, Any]] = (),
-                 rejections: Rejections | None = None) -> tuple[Path, Path]:
+                 rejections: Rejections | None = None, published: Published | None = None,
+                 published_line: str = "", commentary: Mapping[tuple[str, int], str] | None = None
+                 ) -> tuple[Path, Path]:
     """`history`: every evaluation of the year (warehouse.store.evaluation_history), for when each status
-    began; `rejections`: what the nights set aside, a section per source after the indicators'."""
+    began; `rejections`: what the nights set aside, a section per source after the indicators'; `published`:
+    the year's published_grade rows by (kpi, year, scope), shown beside the latest, and `published_line`
+    saying when it was published; `commentary`: the departments' 所見 by (kpi, year)."""
     out.mkdir(parents=True, exist_ok=True)
-    rows = evaluation_rows(evaluations, catalog)
+    rows = evaluation_rows(evaluations, catalog, published)
+    for row in rows:
+        row["所見"] = (commentary or {}).get((row["KPI ID"], int(row["年度"].removesuffix("年度"))), "")
     html_path, xlsx_path = out / "index.html", out / f"achievement_FY{fy}.xlsx"
     after = [rejections_html(rejections.rows, rejections.counts, rejections.sources)] if rejections else []
     html_path.write_text(render_html(rows, evaluations, figures, catalog, fy, history=history,
-                                     sections_after=after), "utf-8")
-    write_workbook(evaluations, figures, catalog, fy, xlsx_path)
+                                     sections_after=after, published_line=published_line), "utf-8")
+    write_workbook(evaluations, figures, catalog, fy, xlsx_path, published=published, commentary=commentary,
+                   published_line=published_line)
     return html_path, xlsx_path
 
 
 def render_html(rows: list[dict[str, str]], evaluations: Sequence[Mapping[str, Any]], figures: Sequence[Figure],
                 catalog: Catalog, fy: int, *, history: Sequence[Mapping[str, Any]] = (),
-                sections_after: Sequence[str] = ()) -> str:
+                sections_after: Sequence[str] = (), published_line: str = "") -> str:
     as_of = rows[0]["時点"] if rows else "—"
     title = f"令和{reiwa(fy)}年度 {catalog.policy.department} アウトカム指標の達成状況"
     verdicts = {e["kpi_id"]: e for e in evaluations if e["fiscal_year"] == fy}
@@ -122,7 +131,8 @@ def render_html(rows: list[dict[str, str]], evaluations: Sequence[Mapping[str, A
              f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(title)}</title>'
              f"<style>{CSS}</style></head><body><main>",
              f"<header><h1>{escape(title)}</h1><p class=\"note\">{escape(catalog.policy.title)}（{as_of} 時点）"
-             f"{escape(GRADE_LEGEND)}</p></header>",
+             f"{escape(GRADE_LEGEND)}</p>"
+             + (f'<p class="published">{escape(published_line)}</p>' if published_line else "") + "</header>",
              _summary(list(verdicts.values()), catalog, fy, histories),
              _toc([(f"challenge-{c}", f"経営課題{c}") for c in challenges] + extras)]
     for challenge in challenges:
@@ -227,14 +237,24 @@ def _heading(section: str) -> str:
 
 
 def _table(rows: list[dict[str, str]], fy: int) -> str:
+    """The seed's table; a published year's has the published value and grade beside the latest (「公表値」
+    「最新値」), and the departments' 所見 are a last column where there are any."""
     head = ["指標", "目標", f"{reiwa(fy)}年度実績", "達成状況", "状況", "前年度実績"]
     keys = ["指標", "目標", "実績", "達成状況", "状況", "前年度実績"]
+    if any("公表値" in r for r in rows):
+        head[2:4] = ["公表値", "公表評価", "最新値", "最新の評価"]
+        keys[2:4] = ["公表値", "公表評価", "実績", "達成状況"]
+    if any(r.get("所見") for r in rows):
+        head.append("所見")
+        keys.append("所見")
     out = ['<div class="scroll"><table><tr>' + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"]
     for r in rows:
         cells = []
         for key in keys:
-            css = f' class="{r[key]}"' if key == "達成状況" else ' class="num"' if key in ("目標", "実績", "前年度実績") else ""
-            cells.append(f"<td{css}>{escape(r[key])}</td>")
+            text = r.get(key) or ("" if key == "所見" else "—")
+            css = (f' class="{text}"' if key in ("達成状況", "公表評価") else ' class="note-cell"' if key == "所見"
+                   else ' class="num"' if key in ("目標", "実績", "公表値", "前年度実績") else "")
+            cells.append(f"<td{css}>{escape(text).replace(chr(10), '<br>')}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     return "".join(out) + "</table></div>"
 

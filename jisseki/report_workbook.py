@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +72,12 @@ def _cell_value(ind: Indicator, value: float | None) -> float | str | None:
 
 
 def write_workbook(evaluations: Sequence[Mapping[str, Any]], figures: Sequence[Figure], catalog: Catalog, fy: int,
-                   path: Path) -> None:
+                   path: Path, *, published: Mapping[tuple[str, int, str], Mapping[str, Any]] | None = None,
+                   commentary: Mapping[tuple[str, int], str] | None = None, published_line: str = "") -> None:
+    """published: the year's published_grade rows by (kpi, year, scope); commentary: 所見 by (kpi, year)."""
     book = Workbook()
     year = [e for e in evaluations if e["fiscal_year"] == fy]
-    _achievement_sheet(book.active, year, catalog, fy)
+    _achievement_sheet(book.active, year, catalog, fy, Beside(published or {}, commentary or {}, published_line))
     _monthly_sheet(book.create_sheet("月次実績"), figures, catalog, fy)
     book.save(path)
 
@@ -82,15 +85,38 @@ def write_workbook(evaluations: Sequence[Mapping[str, Any]], figures: Sequence[F
 TABLE = ("指標", "目標", "{r}年度実績", "達成状況", "状況", "年度末見込み", "前年度実績", "KPI ID")
 TABLE_WIDTHS = (56, 13, 13, 9, 10, 13, 13, 24)  # 指標 as wide as the policy's longest name
 NUMBER_COLUMNS = (2, 3, 6, 7)
+# After KPI ID, so the seed's columns keep their places: a published year's published value and grade, and
+# the departments' 所見.
+PUBLISHED_COLUMNS, PUBLISHED_WIDTHS = ("公表値", "公表評価"), (13, 9)
+COMMENTARY_COLUMN, COMMENTARY_WIDTH = "所見", 48
 
 
-def _achievement_sheet(sheet: Worksheet, evaluations: list[Mapping[str, Any]], catalog: Catalog, fy: int) -> None:
+@dataclass(frozen=True)
+class Beside:
+    """What the achievement table shows beside each indicator's latest evaluation."""
+    published: Mapping[tuple[str, int, str], Mapping[str, Any]]
+    commentary: Mapping[tuple[str, int], str]
+    line: str = ""   # which year is published, for the title's note
+
+    def columns(self, fy: int, ids: set[str]) -> tuple[str, ...]:
+        shown = PUBLISHED_COLUMNS if any((k, fy, CITY) in self.published for k in ids) else ()
+        return shown + ((COMMENTARY_COLUMN,) if any(self.commentary.get((k, fy)) for k in ids) else ())
+
+
+def _achievement_sheet(sheet: Worksheet, evaluations: list[Mapping[str, Any]], catalog: Catalog, fy: int,
+                       beside: Beside) -> None:
     sheet.title = "達成状況"
-    last = len(TABLE)
+    extra = beside.columns(fy, {e["kpi_id"] for e in evaluations})
+    last = len(TABLE) + len(extra)
+    widths = TABLE_WIDTHS + tuple(PUBLISHED_WIDTHS[PUBLISHED_COLUMNS.index(c)] if c in PUBLISHED_COLUMNS
+                                  else COMMENTARY_WIDTH for c in extra)
     as_of = min((e["as_of"] for e in evaluations), default=None)  # the table is as new as its oldest verdict
+    published = f"  {beside.line}" if beside.line else ""
     _title(sheet, f"令和{reiwa(fy)}年度 {catalog.policy.department} アウトカム指標の達成状況",
-           f"{catalog.policy.title}（{as_of.isoformat() + ' 時点' if as_of else '評価なし'}）  {GRADE_LEGEND}", last)
-    _header(sheet, 3, [h.format(r=reiwa(fy)) for h in TABLE])
+           f"{catalog.policy.title}（{as_of.isoformat() + ' 時点' if as_of else '評価なし'}）  {GRADE_LEGEND}"
+           f"{published}", last)
+    latest = "最新値" if PUBLISHED_COLUMNS[0] in extra else "{r}年度実績"
+    _header(sheet, 3, [(latest if h == TABLE[2] else h).format(r=reiwa(fy)) for h in TABLE] + list(extra))
     by_id = {e["kpi_id"]: e for e in evaluations}
     row = 4
     for challenge, title in catalog.policy.challenges.items():
@@ -100,12 +126,13 @@ def _achievement_sheet(sheet: Worksheet, evaluations: list[Mapping[str, Any]], c
         sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=last)
         head = sheet.cell(row, 1, neutralise(f"経営課題{challenge} {title}"))
         head.font, head.fill, head.alignment = BOLD_FONT, GROUP_FILL, Alignment(vertical="center", wrap_text=True)
-        _fit_height(sheet, row, head.value, sum(TABLE_WIDTHS))
+        _fit_height(sheet, row, head.value, sum(widths))
         for column in range(1, last + 1):
             sheet.cell(row, column).border = BOX
         row += 1
         for ind in group:
             _indicator_row(sheet, row, ind, by_id[ind.id])
+            _beside_cells(sheet, row, ind, fy, beside, extra)
             row += 1
     grades = [e["grade"] for e in evaluations]
     row += 1
@@ -116,7 +143,7 @@ def _achievement_sheet(sheet: Worksheet, evaluations: list[Mapping[str, Any]], c
         total = sheet.cell(row, 2, count)
         total.number_format, total.font = COUNT_FORMAT, BOLD_FONT
         row += 1
-    for column, width in enumerate(TABLE_WIDTHS, start=1):
+    for column, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(column)].width = width
     sheet.freeze_panes = "A4"
     _print_setup(sheet, "3:3", f"A1:{get_column_letter(last)}{row - 1}")
@@ -137,6 +164,27 @@ def _indicator_row(sheet: Worksheet, row: int, ind: Indicator, e: Mapping[str, A
     mark = sheet.cell(row, 4)
     if grade in GRADE_FILL:
         mark.fill, mark.font = GRADE_FILL[grade], GRADE_FONT[grade]
+
+
+def _beside_cells(sheet: Worksheet, row: int, ind: Indicator, fy: int, beside: Beside, extra: Sequence[str]) -> None:
+    kept = beside.published.get((ind.id, fy, CITY))
+    values = {"公表値": _cell_value(ind, kept["actual"]) if kept else None,
+              "公表評価": (kept["grade"] or NO_GRADE) if kept else NO_GRADE,
+              COMMENTARY_COLUMN: beside.commentary.get((ind.id, fy)) or None}
+    for offset, name in enumerate(extra):
+        cell = sheet.cell(row, len(TABLE) + 1 + offset, neutralise(values[name]))
+        cell.border, cell.font = BOX, BODY_FONT
+        if name == "公表値":
+            cell.alignment, cell.number_format = RIGHT, _number_format(ind)
+        elif name == "公表評価":
+            cell.alignment = CENTER
+            grade = str(values[name])
+            if grade in GRADE_FILL:
+                cell.fill, cell.font = GRADE_FILL[grade], GRADE_FONT[grade]
+        else:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            if cell.value:
+                _fit_height(sheet, row, str(cell.value), COMMENTARY_WIDTH)
 
 
 def _monthly_sheet(sheet: Worksheet, figures: Sequence[Figure], catalog: Catalog, fy: int) -> None:

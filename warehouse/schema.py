@@ -189,3 +189,37 @@ night_run = Table(
     Column("outcome", String(16)),                     # completed | failed (per source: source_run)
     Index("ix_night_run_finished", "finished_at"),
 )
+
+# A fiscal year's table as it was published (`jisseki publish`): never rewritten, so later revisions of the
+# figures are shown beside it, not instead of it. One row per indicator, fiscal year and scope.
+published_grade = Table(
+    "published_grade", metadata,
+    Column("kpi_id", String(64), primary_key=True),
+    Column("fiscal_year", Integer, primary_key=True),
+    Column("scope", String(16), primary_key=True),
+    Column("department", String(200), nullable=False),
+    Column("actual", Float),
+    Column("target", Float),
+    Column("target_low", Float),
+    Column("target_high", Float),
+    Column("grade", String(1)),
+    Column("status", String(16), nullable=False),
+    Column("as_of", Date, nullable=False),             # the evaluation's as-of
+    Column("data_as_of", Date),
+    Column("flow_run_id", String(64), nullable=False),  # the run whose evaluation this is
+    Column("rule", Text),
+    Column("commentary", Text, nullable=False),         # 所見 as it stood when published ("" without one)
+    Column("published_at", DateTime(timezone=True), nullable=False),
+)
+
+# The department's 所見 (contract 6) on a manual indicator's year, as the current entry has it: written in the
+# same transaction as the figure, so a changed 所見 is stored even when the value is not changed.
+kpi_commentary = Table(
+    "kpi_commentary", metadata,
+    Column("kpi_id", String(64), primary_key=True),
+    Column("fiscal_year", Integer, primary_key=True),
+    Column("commentary", Text, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("flow_run_id", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -5,7 +5,7 @@ import json
 import os
 import re
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -26,9 +26,11 @@ from warehouse.schema import (
     ingest_file,
     ingest_state,
     kpi_actual,
+    kpi_commentary,
     kpi_evaluation,
     lineage,
     night_run,
+    published_grade,
     quarantine,
     source_run,
 )
@@ -109,6 +111,7 @@ def land(engine: Engine, batch: Any, run_id: str, gate: Gate | None = None) -> L
         added = 0
         if batch.rejected is None:
             added = _revise(conn, batch, batch.lineage.summary(), run_id, stamp)
+            _record_commentary(conn, batch, run_id, stamp)
             _advance_state(conn, batch, lineage_id, run_id, stamp)
             if batch.files_state is not None:
                 _record_files(conn, batch.source, batch.files_state, run_id, stamp)
@@ -256,6 +259,32 @@ def _lineage_text(summary: dict[str, Any], figure: Figure) -> str:
     return _json_text({**summary, **extra})
 
 
+def _record_commentary(conn: Any, batch: Any, run_id: str, stamp: datetime) -> None:
+    """The 所見 of the batch's yearly figures, replacing what its indicators had: a changed one is stored, one
+    no longer written (or whose figure went) is removed. A source without 所見 has no rows to replace."""
+    c = kpi_commentary.c
+    now = {(f.kpi_id, int(f.period.removeprefix("FY"))): clean_text(f.commentary) for f in batch.figures
+           if f.commentary and f.scope == CITY and f.period.startswith("FY")}
+    kept = {(r.kpi_id, r.fiscal_year): r.commentary for r in conn.execute(
+        select(c.kpi_id, c.fiscal_year, c.commentary).where(c.kpi_id.in_(batch.kpis)))}
+    for kpi, fy in [key for key, text in kept.items() if now.get(key) != text]:
+        conn.execute(delete(kpi_commentary).where(c.kpi_id == kpi, c.fiscal_year == fy))
+    fresh = [dict(kpi_id=kpi, fiscal_year=fy, commentary=text, source=batch.source, flow_run_id=run_id,
+                  updated_at=stamp) for (kpi, fy), text in now.items() if kept.get((kpi, fy)) != text]
+    if fresh:
+        conn.execute(insert(kpi_commentary), fresh)
+
+
+def commentaries(engine: Engine, fiscal_year: int | None = None) -> dict[tuple[str, int], str]:
+    """The current 所見 per (kpi_id, fiscal year)."""
+    c = kpi_commentary.c
+    query = select(c.kpi_id, c.fiscal_year, c.commentary)
+    if fiscal_year is not None:
+        query = query.where(c.fiscal_year == fiscal_year)
+    with engine.connect() as conn:
+        return {(r.kpi_id, r.fiscal_year): r.commentary for r in conn.execute(query)}
+
+
 def _advance_state(conn: Any, batch: Any, lineage_id: str, run_id: str, stamp: datetime) -> None:
     values = dict(lineage_id=lineage_id, records=batch.rows_read - batch.bad_rows,
                   max_event_date=batch.max_event_date, as_of=batch.as_of, flow_run_id=run_id, landed_at=stamp)
@@ -317,6 +346,11 @@ def latest_evaluations(engine: Engine, fiscal_year: int | None = None,
     """Per KPI, fiscal year and scope, the evaluation with the latest as-of date (the newest run among
     equals): a backfill of past month ends does not hide tonight's evaluation. City-wide ones only unless
     `scopes`."""
+    with engine.connect() as conn:
+        return _latest_evaluations(conn, fiscal_year, scopes)
+
+
+def _latest_evaluations(conn: Any, fiscal_year: int | None, scopes: bool) -> list[dict[str, Any]]:
     e = kpi_evaluation.c
     other = kpi_evaluation.alias("other")
     newest = (select(other.c.id).where(other.c.kpi_id == e.kpi_id, other.c.fiscal_year == e.fiscal_year,
@@ -327,8 +361,46 @@ def latest_evaluations(engine: Engine, fiscal_year: int | None = None,
         query = query.where(e.scope == CITY)
     if fiscal_year is not None:
         query = query.where(e.fiscal_year == fiscal_year)
+    return [dict(r._mapping) for r in conn.execute(query.order_by(e.fiscal_year, e.id))]
+
+
+@dataclass(frozen=True)
+class Published:
+    rows: int                   # rows written (0 when refused)
+    already: list[str]          # departments whose year was published before: then nothing was written
+    published_at: datetime
+
+
+def publish(engine: Engine, fiscal_year: int,
+            build: Callable[[list[dict[str, Any]], dict[tuple[str, int], str]], list[dict[str, Any]]]) -> Published:
+    """`jisseki publish` in one transaction: the year's latest evaluations (every scope) and 所見 are read,
+    `build` turns them into published_grade rows (or raises, which writes nothing), and they are written unless
+    a department among them already has the year published, which is never rewritten."""
+    stamp = now_utc()
+    p = published_grade.c
+    with engine.begin() as conn:
+        c = kpi_commentary.c
+        notes = {(r.kpi_id, r.fiscal_year): r.commentary for r in conn.execute(
+            select(c.kpi_id, c.fiscal_year, c.commentary).where(c.fiscal_year == fiscal_year))}
+        rows = build(_latest_evaluations(conn, fiscal_year, True), notes)
+        departments = sorted({r["department"] for r in rows})
+        already = sorted(set(conn.execute(select(p.department).distinct().where(
+            p.fiscal_year == fiscal_year, p.department.in_(departments))).scalars()))
+        if already:
+            return Published(0, already, stamp)
+        if rows:
+            conn.execute(insert(published_grade), [{**r, "commentary": clean_text(r["commentary"]),
+                                                     "published_at": stamp} for r in rows])
+    return Published(len(rows), [], stamp)
+
+
+def published_grades(engine: Engine, fiscal_year: int | None = None) -> list[dict[str, Any]]:
+    p = published_grade.c
+    query = select(published_grade).order_by(p.fiscal_year, p.kpi_id, p.scope)
+    if fiscal_year is not None:
+        query = query.where(p.fiscal_year == fiscal_year)
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query.order_by(e.fiscal_year, e.id))]
+        return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def evaluation_history(engine: Engine, fiscal_year: int) -> list[dict[str, Any]]:

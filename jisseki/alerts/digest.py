@@ -18,11 +18,11 @@ from jisseki.alerts.rules import WATCHDOG_RUN, month_words
 SECTIONS = (("missed", "目標未達成", "目標未達成"), ("month_missed", "月間目標未達", "月間目標未達"),
             ("at_risk", "要注意", "要注意"), ("night", "夜間処理の未実行", "未実行"),
             ("source_failed", "取込失敗・不採用", "取込失敗"), ("stale", "データ遅延", "データ遅延"),
-            ("manual_missing", "未入力", "未入力"), ("other", "その他", "その他"), ("resolved", "解消", "解消"))
+            ("manual_missing", "未入力", "未入力"), ("restated", "公表値の訂正", "公表値の訂正"), ("other", "その他", "その他"), ("resolved", "解消", "解消"))
 ALWAYS = ("missed", "at_risk", "source_failed")
 KINDS = {"missed": "missed", "month_missed": "month_missed", "at_risk": "at_risk", "run_locked": "night",
          "night_missed": "night", "source_failed": "source_failed", "stale": "stale",
-         "manual_missing": "manual_missing"}
+         "manual_missing": "manual_missing", "restated": "restated"}
 MONTH_TAG = "【月間目標未達】"
 RESOLVED_TAG = "【解消】"
 

@@ -2,7 +2,8 @@
 conditions that hold now. What was already sent is the warehouse's business, not the rules'."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -15,7 +16,7 @@ from jisseki.city_calendar import CityCalendar, day_label
 from jisseki.core.freshness import EntryDue, Freshness, NewDataDay, RecentCrawl
 from jisseki.core.model import CITY, Figure
 from jisseki.core.normalize import scope_name
-from jisseki.core.periods import as_utc, fy_months, month_end, month_label
+from jisseki.core.periods import as_utc, fy_end, fy_months, fy_start, month_end, month_label
 from jisseki.evaluate import Verdict, met
 from jisseki.report import format_value, target_words
 from jisseki.sources import source_label
@@ -71,15 +72,19 @@ class SourceState:
 
 def check(verdicts: Iterable[Verdict], figures: Iterable[Figure], catalog: Catalog, as_of: date, now: datetime,
           outcomes: Mapping[str, tuple[str, str]], states: Mapping[str, SourceState],
-          freshness: Mapping[str, Freshness], calendar: CityCalendar, places: Mapping[str, Place]) -> Checked:
+          freshness: Mapping[str, Freshness], calendar: CityCalendar, places: Mapping[str, Place],
+          published: Sequence[Mapping[str, Any]] = ()) -> Checked:
     """outcomes: this run's (status, message) per source; states: the last landing per source;
     freshness: when each configured source is late, from its config section; places: where each source reads
-    from, in words that hold no secret (a folder, an API's host). The digest links the flow run, not the rules."""
+    from, in words that hold no secret (a folder, an API's host); published: the published_grade rows. The
+    digest links the flow run, not the rules."""
     out = Checked()
     out.scopes.add(WATCHDOG_SCOPE)   # this night ran: what the watchdog said of a missed one is resolved
+    verdicts = list(verdicts)
     for verdict in verdicts:
         ind = catalog.get(verdict.kpi_id)
         _kpi_alerts(out, ind, verdict, freshness.get(ind.source), places.get(ind.source))
+    out.active.extend(restated(verdicts, published, catalog))
     _monthly_alerts(out, list(figures), catalog, as_of)
     for name, (status, message) in outcomes.items():
         out.scopes.add(f"run:{name}")
@@ -172,6 +177,38 @@ def _scope_alerts(out: Checked, ind: Indicator, v: Verdict, scope: str) -> None:
                             f"【{'目標未達成' if missed else '要注意'}】{who}",
                             f"{facts}\n対応: 所管の所属と{scope_name(v.scope)}の担当に、この範囲の実績が目標に"
                             f"{'届かなかった原因' if missed else '届かない見込みの理由と取組'}を確認してください"))
+
+
+def restated(verdicts: Iterable[Verdict], published: Sequence[Mapping[str, Any]], catalog: Catalog) -> list[Alert]:
+    """A published figure whose latest evaluation has another actual: one alert per figure (kpi, year, scope),
+    saying whether the grade would change. Its scope is the indicator's, so it resolves when the figure is
+    back at the published value."""
+    latest = {(v.kpi_id, v.fiscal_year, v.scope): v for v in verdicts}
+    out = []
+    for row in published:
+        v = latest.get((row["kpi_id"], row["fiscal_year"], row["scope"]))
+        if v is None or _same_actual(row["actual"], v.actual):
+            continue
+        ind = catalog.get(v.kpi_id)
+        where = "" if v.scope == CITY else f" {scope_name(v.scope)}"
+        who = f"{ind.name}（{ind.id}）{where} {v.fiscal_year}年度"
+        before, after = row["grade"] or "—", v.grade or "—"
+        change = "評価は変わりません" if before == after else f"評価が {before} から {after} に変わります"
+        key = f"restated:{ind.id}:FY{v.fiscal_year}" + ("" if v.scope == CITY else f":{v.scope}")
+        out.append(Alert(
+            key, f"kpi:{ind.id}", ind.id, "warning", f"【公表値の訂正】{who}",
+            f"{who}: 公表値 {format_value(ind, row['actual'])} / 最新値 {format_value(ind, v.actual)}"
+            f"（{fy_start(v.fiscal_year)}〜{fy_end(v.fiscal_year)} の実績、{v.as_of} 時点）。{change}\n"
+            f"公表値と公表時の評価（{before}）は変わらず、報告書と status には最新値が並べて表示されます\n"
+            f"対応: 所管の所属に訂正の理由（取り込み直したファイルなど）を確認し、公表資料に訂正を載せるかを"
+            f"決めてください"))
+    return out
+
+
+def _same_actual(published: float | None, latest: float | None) -> bool:
+    if published is None or latest is None:
+        return published is None and latest is None
+    return math.isclose(published, latest, rel_tol=1e-12, abs_tol=1e-12)
 
 
 def _needed(ind: Indicator, v: Verdict) -> str:

@@ -31,7 +31,7 @@ from jisseki.declared.spec import Files, RestSource, SqlSource
 from jisseki.deployment import schedule
 from jisseki.evaluate import Verdict
 from jisseki.source_config import FolderSourceConfig
-from warehouse.store import current_figures, ingest_states, last_nights, source_runs
+from warehouse.store import current_figures, ingest_states, last_nights, published_grades, source_runs
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ def process_alerts(engine: Any, config: Config, catalog: Catalog, verdicts: list
     outcomes = {r["source"]: (r["status"], r["message"]) for r in source_runs(engine, run_id)}
     states = {name: to_state(row) for name, row in ingest_states(engine).items()}
     checked = check(verdicts, current_figures(engine), catalog, as_of, now, outcomes, states,
-                    config.freshness(), CityCalendar(config.calendar.closed_days), source_places(config))
+                    config.freshness(), CityCalendar(config.calendar.closed_days), source_places(config),
+                    published_grades(engine))
     return _announce(engine, config, checked, run_id, None, as_of)
 
 

@@ -20,6 +20,7 @@ class Figure:
     denominator: float | None = None
     checks: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # columns only validation reads
     evidence: str = field(default="", compare=False)  # 根拠 of a manual entry, kept in its lineage
+    commentary: str = field(default="", compare=False)  # 所見 of a manual entry, kept in kpi_commentary
 
     @property
     def key(self) -> tuple[str, str, str]:
