@@ -11,7 +11,7 @@ from jisseki.catalog import load_catalog
 from tests.handcount import expected_figures
 from tests.sample_api import SampleApi
 from tests.support import TOKEN, TOKEN_ENV, Receiver, every_cell, write_config
-from tests.test_exactness_all import NOCODE_ENV, expected_grades
+from tests.test_exactness_all import NOCODE_ENV, expected_grades, six_source_config
 from tests.unseen import write_unseen
 from tests.unseen_more import SUGGESTED_AS_OF_MORE as AS_OF
 from tests.unseen_more import write_unseen_more
@@ -47,11 +47,7 @@ def test_alerts_name_every_missed_target_once_and_resolve_once(tmp_path, monkeyp
     port = receiver.port
     url = f"sqlite:///{tmp_path / 'w.db'}"
     with SampleApi(procedures, TOKEN) as api, SampleApi.nocode(apps, TOKEN) as nocode:
-        config = write_config(tmp_path, url, api.base_url, **{
-            "sources.nocode_apps": {"base_url": nocode.base_url, "token_env": NOCODE_ENV, "max_retries": 1},
-            "sources.dataviz_access": {"path": "dataviz", "departments": "departments.csv"},
-            "sources.manual_entries": {"path": "manual"},
-            "alerts": {"urls": [receiver.url()]}})
+        config = six_source_config(tmp_path, url, api, nocode, alerts={"urls": [receiver.url()]})
         try:
             assert run_nightly(config, AS_OF, None) == 0
             grades = expected_grades(expected_figures(tmp_path, procedures, apps, AS_OF), load_catalog())

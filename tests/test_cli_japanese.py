@@ -24,8 +24,8 @@ from warehouse.store import connect, save_evaluations
 # argparse's English, and its headings: none of it may reach people.
 ARGPARSE_ENGLISH = re.compile(r"usage|options|show this help|error:|invalid|required|argument|positional|expected"
                               r"|unrecognized|choose from|ambiguous|ignored explicit|version number", re.IGNORECASE)
-COMMANDS = ("demo", "run", "serve", "status", "backfill", "report", "upgrade", "watchdog", "manual-template",
-            "quarantine", "check", "preview")
+COMMANDS = ("demo", "run", "serve", "status", "publish", "backfill", "report", "upgrade", "watchdog",
+            "manual-template", "quarantine", "check", "preview")
 
 
 def jisseki(*args: str) -> subprocess.CompletedProcess:

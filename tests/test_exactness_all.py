@@ -23,6 +23,14 @@ NOCODE_ENV = "JISSEKI_TEST_NOCODE_TOKEN"
 AS_OF = SUGGESTED_AS_OF_MORE
 
 
+def six_source_config(folder, url: str, api: SampleApi, nocode: SampleApi, **extra: dict):
+    """The config of a run of all six sources on unseen data, its two APIs served by `api` and `nocode`."""
+    return write_config(folder, url, api.base_url, **{
+        "sources.nocode_apps": {"base_url": nocode.base_url, "token_env": NOCODE_ENV, "max_retries": 1},
+        "sources.dataviz_access": {"path": "dataviz", "departments": "departments.csv"},
+        "sources.manual_entries": {"path": "manual"}, **extra})
+
+
 def evaluations(url: str) -> dict[tuple[str, int], tuple]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -50,11 +58,7 @@ def test_six_sources_land_and_grade_exactly(tmp_path, monkeypatch, warehouse_url
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     monkeypatch.setenv(NOCODE_ENV, TOKEN)
     with SampleApi(procedures, TOKEN) as api, SampleApi.nocode(apps, TOKEN) as nocode:
-        config = write_config(
-            tmp_path, warehouse_url, api.base_url, **{
-                "sources.nocode_apps": {"base_url": nocode.base_url, "token_env": NOCODE_ENV, "max_retries": 1},
-                "sources.dataviz_access": {"path": "dataviz", "departments": "departments.csv"},
-                "sources.manual_entries": {"path": "manual"}})
+        config = six_source_config(tmp_path, warehouse_url, api, nocode)
         assert run_nightly(config, AS_OF, None) == 0
         first = table_counts(warehouse_url)
         assert run_nightly(config, AS_OF, None) == 0

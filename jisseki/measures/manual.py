@@ -18,7 +18,8 @@ class ManualEntries:
         f = record.fields
         kept = self.latest.get(record.key)
         if kept is None or f["entered_on"] >= kept[0]:  # ties: the later file, then the later row
-            self.latest[record.key] = (f["entered_on"], f["value"], f["evidence"], f["commentary"])
+            # 所見 is optional (contract 6): a record without it has none
+            self.latest[record.key] = (f["entered_on"], f["value"], f["evidence"], f.get("commentary", ""))
 
     def figures(self) -> list[Figure]:
         return [Figure(kpi, fy_label(fy), CITY, min(entered, fy_end(fy)), value, evidence=evidence,
