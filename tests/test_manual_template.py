@@ -14,7 +14,7 @@ from jisseki.pipeline import collect
 from jisseki.source_config import FolderSourceConfig
 from jisseki.sources import SOURCE_DEFS
 from tests.support import libreoffice, soffice
-from warehouse.store import connect, current_figures, land
+from warehouse.store import commentaries, connect, current_figures, land
 
 CATALOG = load_catalog()
 
@@ -26,7 +26,8 @@ def test_template_has_one_row_per_manual_indicator_with_validation(tmp_path: Pat
     assert main(["manual-template", "--fy", "2025", "--out", str(out)]) == 0
     sheet = load_workbook(out)["実績"]
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:6] == ("KPI ID", "年度", "実績値", "根拠", "入力者", "入力日")
+    assert rows[0][:7] == ("KPI ID", "年度", "実績値", "根拠", "入力者", "入力日", "所見")
+    assert sheet.column_dimensions["G"].fill.fgColor.rgb.endswith("FFF2CC")   # 所見 is an input column too
     manual = [i.id for i in CATALOG.indicators if i.source == "manual_entries"]
     assert [r[0] for r in rows[1:]] == manual and all(r[1] == "2025" for r in rows[1:])
     assert sheet["C2"].fill.fgColor.rgb.endswith("FFF2CC")  # input cells are marked
@@ -56,6 +57,9 @@ def test_a_filled_in_template_lands(tmp_path: Path) -> None:
             sheet[f"D{row}"] = "令和7年度 実績報告書"
             sheet[f"E{row}"] = "デジタル統括室"
             sheet[f"F{row}"] = datetime(2026, 4, 8)
+        if kpi == "dx_core_training_participants":   # 所見 beginning like a formula: text, never run
+            sheet[f"G{row}"] = "=研修は予定どおり"
+            sheet[f"G{row}"].data_type = "s"
     book.save(path)
 
     batch = collect(SOURCE_DEFS["manual_entries"], FolderSourceConfig(path=folder), CATALOG, date(2026, 4, 30), 1.0)
@@ -67,6 +71,7 @@ def test_a_filled_in_template_lands(tmp_path: Path) -> None:
                        "dx_core_training_participants": ("FY2025", 69.0, date(2026, 3, 31)),
                        "security_strategy_revised": ("FY2025", 1.0, date(2026, 3, 31)),
                        "talent_plan_and_training": ("FY2025", 0.0, date(2026, 3, 31))}
+    assert commentaries(engine) == {("dx_core_training_participants", 2025): "=研修は予定どおり"}
 
 
 def test_validations_warn_and_reach_the_rows_added_below(tmp_path: Path) -> None:
