@@ -1,6 +1,7 @@
 """Published grades stay published: `jisseki publish` refuses a year that is not over, not fully graded or
 already published, and writes nothing then; 所見 (contract 6) is read where the column is, landed with its
-figure and kept when published; a published figure restated later raises one alert saying so. Real SQLite."""
+figure and kept when published; a published figure restated later raises one alert saying so. Real SQLite (and
+PostgreSQL for the warehouse's part)."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -75,8 +76,9 @@ def test_commentary_is_read_where_the_column_is_and_empty_where_it_is_not(tmp_pa
     assert [r.fields["commentary"] for r in records] == ["外部専門人材を7名登用。\n来年度も継続", ""]
 
 
-def test_a_changed_commentary_is_stored_with_its_figure_and_a_removed_one_goes(tmp_path: Path) -> None:
-    engine = connect(f"sqlite:///{tmp_path / 'w.db'}")
+def test_a_changed_commentary_is_stored_with_its_figure_and_a_removed_one_goes(tmp_path: Path,
+                                                                             warehouse_url: str) -> None:
+    engine = connect(warehouse_url)
     folder = tmp_path / "manual"
     entry = ["external_specialists", "2025", "7名", "資料", "DX推進課", datetime(2026, 4, 3)]
 
@@ -146,9 +148,9 @@ def test_an_unknown_department_is_named(tmp_path: Path, capsys) -> None:
     assert "所属「架空局」の運営方針はありません" in capsys.readouterr().err
 
 
-def test_one_departments_year_is_published_beside_anothers_in_one_transaction(tmp_path: Path) -> None:
+def test_one_departments_year_is_published_beside_anothers_in_one_transaction(warehouse_url: str) -> None:
     """The warehouse's part alone: a department published before stops the batch, a failing build writes none."""
-    engine = connect(f"sqlite:///{tmp_path / 'w.db'}")
+    engine = connect(warehouse_url)
     row = dict(kpi_id="a", fiscal_year=2025, scope="city", actual=1.0, target=1.0, target_low=None,
                target_high=None, grade="A", status="achieved", as_of=YEAR_END, data_as_of=YEAR_END,
                flow_run_id="run-1", rule="規則", commentary="所見")
