@@ -30,6 +30,8 @@ NOT_COUNTED = ("土曜・日曜・祝日（振替休日・国民の休日を含�
                "設定の閉庁日（[calendar] closed_days）")
 LOCK_SCOPE = "run_lock"    # the warehouse lock: checked by every run that gets it or gives up on it
 WATCHDOG_RUN = "watchdog"  # the flow_run_id of what the watchdog queues: it has no flow run
+# The scopes checked, by what they are of: an indicator, or a source (its run, its lateness).
+KPI_SCOPE, RUN_SCOPE, STALE_SCOPE = "kpi:", "run:", "stale:"
 # The sources in the words of the people who read the alerts
 @dataclass(frozen=True)
 class Place:
@@ -82,7 +84,7 @@ def check(verdicts: Iterable[Verdict], figures: Iterable[Figure], catalog: Catal
         _kpi_alerts(out, ind, verdict, freshness.get(ind.source), places.get(ind.source))
     _monthly_alerts(out, list(figures), catalog, as_of)
     for name, (status, message) in outcomes.items():
-        out.scopes.add(f"run:{name}")
+        out.scopes.add(f"{RUN_SCOPE}{name}")
         if status != "landed":
             out.active.append(_source_failed(name, status, message, places.get(name), as_of))
     for name, rule in freshness.items():
@@ -100,12 +102,25 @@ def _source_failed(name: str, status: str, message: str, place: Place | None, as
             "直ったら `jisseki run` で取り込み直してください")
     reasons = [f"理由: {line}" for line in message.splitlines() if line.strip()] or ["理由: 記録がありません"]
     label = _label(name, place)
-    return Alert(f"source_failed:{name}", f"run:{name}", name, "failure", f"【{word}】{label}",
+    return Alert(f"source_failed:{name}", f"{RUN_SCOPE}{name}", name, "failure", f"【{word}】{label}",
                  "\n".join([f"{label}: {word}（{as_of} 時点） {where}", *reasons, todo]))
 
 
 def _label(name: str, place: Place | None) -> str:
     return place.label if place is not None and place.label else source_label(name)
+
+
+def departments_of(scope: str, catalog: Catalog) -> list[str]:
+    """Whose alert a scope's is, for routing: an indicator's department, or for a source every department
+    whose indicators read it; the night's own conditions (lock, watchdog) are nobody's in particular."""
+    if scope.startswith(KPI_SCOPE):
+        kpi = scope.removeprefix(KPI_SCOPE)
+        return [catalog.get(kpi).department] if kpi in catalog.ids() else []
+    for prefix in (RUN_SCOPE, STALE_SCOPE):
+        if scope.startswith(prefix):
+            source = scope.removeprefix(prefix)
+            return list(dict.fromkeys(i.department for i in catalog.indicators if i.source == source))
+    return []
 
 
 def lock_check(refusal: str | None, as_of: date) -> Checked:
@@ -119,7 +134,7 @@ def lock_check(refusal: str | None, as_of: date) -> Checked:
 
 
 def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None, place: Place | None) -> None:
-    scope = f"kpi:{ind.id}"
+    scope = f"{KPI_SCOPE}{ind.id}"
     out.scopes.add(scope)
     if v.scope != CITY:   # a ward's (or 団体コード's) own target: its own condition, named by the scope
         _scope_alerts(out, ind, v, scope)
@@ -221,7 +236,7 @@ def _monthly_alerts(out: Checked, figures: list[Figure], catalog: Catalog, as_of
                     continue
                 who = f"{ind.name}（{ind.id}） {month_words(month_label(month))}"
                 out.active.append(Alert(
-                    f"month_missed:{ind.id}:{month_label(month)}", f"kpi:{ind.id}", ind.id, "warning",
+                    f"month_missed:{ind.id}:{month_label(month)}", f"{KPI_SCOPE}{ind.id}", ind.id, "warning",
                     f"【月間目標未達】{who}",
                     f"{who}: 実績 {format_value(ind, figure.value)} / 目標 {format_value(ind, target)}"
                     f"{'以下' if ind.direction == 'at_most' else '以上'}"
@@ -231,7 +246,7 @@ def _monthly_alerts(out: Checked, figures: list[Figure], catalog: Catalog, as_of
 
 def _stale_alert(out: Checked, name: str, rule: Freshness, state: SourceState | None, as_of: date, now: datetime,
                  calendar: CityCalendar, place: Place | None) -> None:
-    scope = f"stale:{name}"
+    scope = f"{STALE_SCOPE}{name}"
     out.scopes.add(scope)
     if state is None:
         return  # never landed: the run's own failure alert says why
