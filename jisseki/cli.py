@@ -277,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     _fy_arg(status, "表示する年度（既定: 倉庫にあるすべての年度）")
     status.add_argument("--format", choices=("table", "json"), default="table",
                         help="table: 経営課題ごとの達成状況の表（既定）、json: 評価の一覧（JSON）")
+    status.add_argument("--department", metavar="NAME",
+                        help="この所属の指標だけ（運営方針の department、例: デジタル統括室。既定: すべての所属）")
     status.set_defaults(handler=cmd_status)
     backfill = command("backfill", help="各月末時点で評価し直し、状況の履歴を作る")
     _config_arg(backfill)
@@ -369,13 +371,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from jisseki.catalog import load_catalog
-    from jisseki.report import evaluation_rows, render_table, status_json
+    from jisseki.report import evaluation_rows, render_table, scope_misses, status_json
     from warehouse.store import connect, latest_evaluations
 
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
+    if args.department is not None:
+        if args.department not in catalog.departments():
+            raise UsageError(f"--department {args.department} という所属の運営方針はありません",
+                             f"選べるもの: {'、'.join(catalog.departments())}")
+        catalog = catalog.of_department(args.department)
     engine = connect(config.warehouse.url, create=False)
-    evaluations = latest_evaluations(engine, args.fy)
+    evaluations = latest_evaluations(engine, args.fy, scopes=True)
+    if args.department is not None:
+        evaluations = [e for e in evaluations if e["kpi_id"] in catalog.ids()]
     if not evaluations and args.fy is not None:
         missing = _other_years(engine, args.fy)
         if missing:   # with none at all, the table's hint to run `jisseki run` is what helps
@@ -385,7 +394,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(status_json(evaluations, catalog), ensure_ascii=False, indent=2, allow_nan=False))
     else:
-        print(render_table(evaluation_rows(evaluations, catalog), catalog), end="")
+        print(render_table(evaluation_rows(evaluations, catalog), catalog, scope_misses(evaluations)), end="")
     return 0
 
 

@@ -54,7 +54,8 @@ def test_at_risk_while_the_year_runs() -> None:
     body = next(a.body for a in checked.active if a.key == "at_risk:myna_moveout_share:FY2025")
     assert body.startswith("転出におけるマイナポータルの利用率（myna_moveout_share） 2025年度: 年度累計の実績 20.0% / "
                            "目標 25.0%（2025-09-30 時点）\n年度末の見込み: 20.0%（")
-    assert "必要なこと: 年度末までにあと 5.0 ポイント" in body and "対応: 所管の所属に年度末までの取組の見通し" in body
+    # The report's pace: the share the rest of the year needs for the year's share to reach 25 %.
+    assert "必要なこと: 残り6か月の比率を平均 30.1% 以上に（件数がこれまでと同じペースなら）" in body and "対応: 所管の所属に年度末までの取組の見通し" in body
 
 
 def test_monthly_target_missed_only_for_completed_months() -> None:

@@ -17,7 +17,7 @@ from jisseki.core.model import CITY, Figure
 from jisseki.core.normalize import scope_name
 from jisseki.core.periods import as_utc, fy_months, month_end, month_label
 from jisseki.evaluate import Verdict, met
-from jisseki.report import format_value, target_words
+from jisseki.report import format_value, needed_pace, target_words
 from jisseki.sources import source_label
 
 WATCHDOG_SCOPE = "watchdog"
@@ -190,27 +190,9 @@ def _scope_alerts(out: Checked, ind: Indicator, v: Verdict, scope: str) -> None:
 
 
 def _needed(ind: Indicator, v: Verdict) -> str:
-    """What it takes to reach the target from here, in the indicator's own unit."""
-    actual, projected = v.actual or 0.0, v.projected or 0.0
-    if ind.direction == "within":
-        return (f"年度末の見込み {format_value(ind, projected)} を目標の範囲 "
-                f"{target_words(ind, None, v.target_low, v.target_high)} に入れること")
-    target = v.target or 0.0
-    if ind.direction == "at_most":
-        if ind.kind == "count_per_fy":
-            return f"年度末までの残りを {format_value(ind, max(0.0, target - actual))} 以内に抑えること"
-        return f"年度末の見込み {format_value(ind, projected)} を目標 {format_value(ind, target)} 以下に下げること"
-    if ind.plan is not None:
-        return f"計画の総量 {format_value(ind, ind.plan.total)} に向けて、年度末までにあと {format_value(ind, target - actual)}"
-    if ind.kind in ("cumulative_count", "count_per_fy"):
-        return f"年度末までにあと {format_value(ind, target - actual)}"
-    if ind.kind == "ratio":
-        return f"年度末までにあと {(target - actual) * 100:.1f} ポイント"
-    if ind.kind == "hours_per_month":
-        return f"残りの月で、見込みより{format_value(ind, target - projected)}多い利用"
-    if ind.kind == "mean":
-        return f"年度末の見込み {format_value(ind, projected)} を目標 {format_value(ind, target)} 以上に上げること"
-    return "年度末までに完了すること"
+    """What it takes to reach the target from here, in the indicator's own unit: the report's words."""
+    pace = needed_pace(ind, v.fiscal_year, v.actual, v.target, v.data_as_of, v.target_low, v.target_high)
+    return pace.text if pace is not None else "年度末までに目標に届くよう取組を前倒しすること"
 
 
 def month_words(label: str) -> str:
