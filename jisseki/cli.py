@@ -288,10 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="評価し直す期間の最終日（今日より後は指定できません）")
     backfill.set_defaults(handler=cmd_backfill)
 
-    report = command("report", help="達成状況の報告書 (index.html と .xlsx) を作る")
+    report = command("report", help="達成状況の報告書 (index.html と .xlsx、所属が複数なら所属ごとにも) を作る")
     _config_arg(report)
     report.add_argument("--out", type=Path, required=True, metavar="DIR", help="書き出すフォルダ（なければ作ります）")
-    _fy_arg(report, "報告する年度（既定: 運営方針の年度）")
+    _fy_arg(report, "報告する年度（既定: 運営方針のいちばん新しい年度）")
     report.set_defaults(handler=cmd_report)
 
     upgrade = command("upgrade", help="倉庫のスキーマをこの版に更新する（実行のたびにも自動で行われます）")
@@ -442,18 +442,18 @@ def cmd_report(args: argparse.Namespace) -> int:
                          "報告書を書き出すフォルダを指定してください（なければ作ります）")
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
-    fy = args.fy or catalog.policy.fiscal_year
+    fy = args.fy or catalog.latest_fy()
     engine = connect(config.warehouse.url, create=False)
-    evaluations = latest_evaluations(engine, fy)
+    evaluations = latest_evaluations(engine, fy, scopes=True)
     if not evaluations:
         print(_other_years(engine, fy) or f"{fy}年度の評価がまだありません。先に jisseki run を実行してください",
               file=sys.stderr)
         return 1
     rejections = Rejections(quarantined(engine, limit_per_source=MAX_SHOWN), reason_counts(engine),
                             {name: config.source_def(name).japanese for name in config.enabled_sources()})
-    html_path, xlsx_path = write_report(evaluations, current_figures(engine), catalog, fy, args.out,
-                                        history=evaluation_history(engine, fy), rejections=rejections)
-    print(f"{html_path}\n{xlsx_path}")
+    written = write_report(evaluations, current_figures(engine), catalog, fy, args.out,
+                           history=evaluation_history(engine, fy), rejections=rejections)
+    print("\n".join(map(str, written)))
     return 0
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from jisseki.catalog import Catalog, Change, Indicator
+from jisseki.catalog import Catalog, Change, Indicator, Policy
 from jisseki.core.model import CITY
 from jisseki.core.normalize import WARDS
 from jisseki.core.periods import fy_end, fy_months, fy_start, month_end
@@ -291,6 +291,12 @@ def _finite(entry: dict[str, Any]) -> dict[str, Any]:
         entry.update(dict.fromkeys(broken))
         entry["null_reasons"] = dict.fromkeys(broken, "有限の数ではない値（NaN・無限大）のため null にしました")
     return entry
+
+
+def page_policy(catalog: Catalog, fy: int) -> Policy:
+    """A report page and a workbook are one department's (its catalog: Catalog.of_department): that year's
+    policy, for the title and the 経営課題."""
+    return catalog.policy_for(catalog.departments()[0], fy)
 
 
 def reiwa(fy: int) -> int:

@@ -18,7 +18,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from jisseki.catalog import Catalog, Indicator
 from jisseki.core.model import CITY, Figure
 from jisseki.core.periods import fy_months, month_label
-from jisseki.report import GRADE_LEGEND, STATUS_TEXT, reiwa
+from jisseki.report import GRADE_LEGEND, STATUS_TEXT, page_policy, reiwa, target_words
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NO_GRADE = "—"
@@ -51,14 +51,18 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-def _number_format(ind: Indicator) -> str:
-    """The spreadsheet's twin of report.format_value: the same words around a stored number."""
+def _number_format(ind: Indicator, bound: bool = False) -> str:
+    """The spreadsheet's twin of report.format_value: the same words around a stored number; a target that is
+    an upper bound (`bound`, direction at_most) followed by 以下, as report.target_words writes it."""
+    after = '"以下"' if bound and ind.direction == "at_most" else ""
     if ind.kind == "ratio":
-        return "0.0%"
+        return "0.0%" + after
     if ind.kind == "hours_per_month":
-        return '"月"#,##0"時間"'
+        return '"月"#,##0"時間"' + after
     unit = ind.unit.replace('"', "")
-    return f'#,##0"{unit}"' if unit else "#,##0"
+    if ind.kind == "mean":
+        return f'#,##0.0"{unit}"{after}'
+    return (f'#,##0"{unit}"' if unit else "#,##0") + after
 
 
 def _cell_value(ind: Indicator, value: float | None) -> float | str | None:
@@ -73,7 +77,7 @@ def _cell_value(ind: Indicator, value: float | None) -> float | str | None:
 def write_workbook(evaluations: Sequence[Mapping[str, Any]], figures: Sequence[Figure], catalog: Catalog, fy: int,
                    path: Path) -> None:
     book = Workbook()
-    year = [e for e in evaluations if e["fiscal_year"] == fy]
+    year = [e for e in evaluations if e["fiscal_year"] == fy and e.get("scope", CITY) == CITY]
     _achievement_sheet(book.active, year, catalog, fy)
     _monthly_sheet(book.create_sheet("月次実績"), figures, catalog, fy)
     book.save(path)
@@ -82,18 +86,20 @@ def write_workbook(evaluations: Sequence[Mapping[str, Any]], figures: Sequence[F
 TABLE = ("指標", "目標", "{r}年度実績", "達成状況", "状況", "年度末見込み", "前年度実績", "KPI ID")
 TABLE_WIDTHS = (56, 13, 13, 9, 10, 13, 13, 24)  # 指標 as wide as the policy's longest name
 NUMBER_COLUMNS = (2, 3, 6, 7)
+TARGET_COLUMN = 2
 
 
 def _achievement_sheet(sheet: Worksheet, evaluations: list[Mapping[str, Any]], catalog: Catalog, fy: int) -> None:
     sheet.title = "達成状況"
     last = len(TABLE)
     as_of = min((e["as_of"] for e in evaluations), default=None)  # the table is as new as its oldest verdict
-    _title(sheet, f"令和{reiwa(fy)}年度 {catalog.policy.department} アウトカム指標の達成状況",
-           f"{catalog.policy.title}（{as_of.isoformat() + ' 時点' if as_of else '評価なし'}）  {GRADE_LEGEND}", last)
+    policy = page_policy(catalog, fy)
+    _title(sheet, f"令和{reiwa(fy)}年度 {policy.department} アウトカム指標の達成状況",
+           f"{policy.title}（{as_of.isoformat() + ' 時点' if as_of else '評価なし'}）  {GRADE_LEGEND}", last)
     _header(sheet, 3, [h.format(r=reiwa(fy)) for h in TABLE])
     by_id = {e["kpi_id"]: e for e in evaluations}
     row = 4
-    for challenge, title in catalog.policy.challenges.items():
+    for challenge, title in policy.challenges.items():
         group = [i for i in catalog.indicators if i.challenge == challenge and i.id in by_id]
         if not group:
             continue
@@ -124,14 +130,17 @@ def _achievement_sheet(sheet: Worksheet, evaluations: list[Mapping[str, Any]], c
 
 def _indicator_row(sheet: Worksheet, row: int, ind: Indicator, e: Mapping[str, Any]) -> None:
     grade = e["grade"] or NO_GRADE
-    values = (ind.name, _cell_value(ind, e["target"]), _cell_value(ind, e["actual"]), grade, STATUS_TEXT[e["status"]],
+    # A band is words (30.0%〜40.0%); an upper bound a number whose format says 以下.
+    target = target_words(ind, None, e.get("target_low"), e.get("target_high")) if ind.direction == "within" \
+        else _cell_value(ind, e["target"])
+    values = (ind.name, target, _cell_value(ind, e["actual"]), grade, STATUS_TEXT[e["status"]],
               _cell_value(ind, e["projected"]), _cell_value(ind, e["prior_year_actual"]), ind.id)
     for column, value in enumerate(values, start=1):
         cell = sheet.cell(row, column, neutralise(value))
         cell.border, cell.font = BOX, BODY_FONT
         cell.alignment = WRAP if column == 1 else RIGHT if column in NUMBER_COLUMNS else CENTER
         if column in NUMBER_COLUMNS:
-            cell.number_format = _number_format(ind)
+            cell.number_format = _number_format(ind, bound=column == TARGET_COLUMN)
     sheet.cell(row, len(values)).alignment, sheet.cell(row, len(values)).font = ID_ALIGN, ID_FONT
     _fit_height(sheet, row, ind.name, TABLE_WIDTHS[0])
     mark = sheet.cell(row, 4)
@@ -143,7 +152,7 @@ def _monthly_sheet(sheet: Worksheet, figures: Sequence[Figure], catalog: Catalog
     months = fy_months(fy)
     series = {(f.kpi_id, f.period): f.value for f in figures if f.scope == CITY}
     columns = ["指標", "区分", "目標", *(f"{m.month}月" for m in months), "KPI ID"]
-    _title(sheet, f"令和{reiwa(fy)}年度 {catalog.policy.department} アウトカム指標の月次実績",
+    _title(sheet, f"令和{reiwa(fy)}年度 {page_policy(catalog, fy).department} アウトカム指標の月次実績",
            "累計：4月からの積み上げ（年度の目標と比べる値）　月間：その月の値　月末時点：その月末の値　空欄：データなし",
            len(columns))
     _header(sheet, 3, columns)

@@ -16,33 +16,10 @@ from jisseki.config import load_config
 from jisseki.core.errors import ConfigError
 from jisseki.evaluate import Verdict
 from tests.digests import entries
-from tests.support import Receiver
+from tests.support import WARD, WARD_POLICY, Receiver
 from warehouse.store import connect, record_failure
 
 AS_OF = date(2026, 3, 31)
-WARD = "北区役所"
-WARD_POLICY = """
-[policy]
-id = "kita-ward-fy2025"
-title = "令和7年度 北区役所運営方針"
-department = "北区役所"
-fiscal_year = 2025
-
-[challenges]
-1 = "区民の利便性の向上"
-
-[[indicators]]
-id = "kita_window_wait"
-challenge = 1
-name = "窓口の平均待ち時間"
-unit = "分"
-kind = "mean"
-direction = "at_most"
-source = "manual_entries"
-targets = { 2025 = 15 }
-"""
-
-
 @pytest.fixture
 def receivers():
     made = {name: Receiver() for name in ("city", "office", "ward")}

@@ -18,7 +18,7 @@ from jisseki.catalog import Catalog, load_catalog, parse_catalog
 from jisseki.core.model import Figure
 from jisseki.evaluate import evaluate
 from jisseki.report_workbook import neutralise, write_workbook
-from tests.support import SEED_FY2025, libreoffice, soffice
+from tests.support import SEED_FY2025, libreoffice, pdf_page_sizes, pdf_text, soffice
 from warehouse.store import connect, latest_evaluations, save_evaluations
 
 CATALOG = load_catalog()
@@ -213,13 +213,10 @@ needs_libreoffice = pytest.mark.skipif(
 @needs_libreoffice
 def test_libreoffice_prints_the_table_on_one_landscape_page_wide(workbook: Path, tmp_path: Path) -> None:
     pdf = libreoffice(workbook, "pdf", tmp_path)
-    info = subprocess.run(["pdfinfo", "-f", "1", "-l", "99", str(pdf)], check=True, capture_output=True,
-                          text=True).stdout
-    sizes = [tuple(map(float, m)) for m in re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+) pts", info)]
+    sizes = pdf_page_sizes(pdf)
     # One page per sheet: every column of a sheet on its page (fit to width), and nothing left over.
     assert len(sizes) == 2 and all(abs(w - 841.9) < 2 and abs(h - 595.3) < 2 for w, h in sizes), sizes
-    page = subprocess.run(["pdftotext", "-layout", "-f", "1", "-l", "1", str(pdf), "-"], check=True,
-                          capture_output=True, text=True).stdout
+    page = pdf_text(pdf, 1)
     lines = [" ".join(line.split()) for line in page.splitlines()]
     assert TITLE in lines[0] + lines[1]
     header = next(line for line in lines if "指標" in line and "KPI ID" in line)
