@@ -12,6 +12,7 @@ import pytest
 from jisseki.alerts.run import process_alerts
 from jisseki.catalog import Catalog, load_catalog
 from jisseki.check import check
+from jisseki.cli import main
 from jisseki.config import load_config
 from jisseki.core.errors import ConfigError
 from jisseki.evaluate import Verdict
@@ -84,8 +85,11 @@ def test_a_department_hears_its_own_indicators_and_sources_and_the_city_hears_ev
     engine.dispose()
 
 
-def test_a_route_to_a_department_no_policy_has_is_a_config_error_naming_it(tmp_path, receivers) -> None:
+def test_a_route_to_a_department_no_policy_has_is_a_config_error_naming_it(tmp_path, receivers, capsys) -> None:
     config_path, catalog = setup(tmp_path, receivers, f'"西区役所" = ["{receivers["ward"].url()}"]\n')
+    # `jisseki run` says so before Prefect starts or anything is read or made.
+    assert main(["run", "--config", str(config_path)]) == 2
+    assert "設定エラー: [alerts.routes] 所属「西区役所」" in capsys.readouterr().err and not (tmp_path / "w.db").exists()
     config = load_config(config_path)
     with pytest.raises(ConfigError, match="所属「西区役所」の運営方針はありません.*デジタル統括室、北区役所"):
         process_alerts(connect(config.warehouse.url), config, catalog, [], AS_OF, "r1")

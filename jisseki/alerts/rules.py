@@ -166,7 +166,7 @@ def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None
         sheet = f"（{place}）" if place else ""
         out.active.append(Alert(
             f"manual_missing:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "warning", f"【未入力】{who}",
-            f"{who}: 実績が未入力 / 目標 {format_value(ind, v.target)}（入力期限 {day_label(rule.due(v.fiscal_year))}"
+            f"{who}: 実績が未入力 / 目標 {goal}（入力期限 {day_label(rule.due(v.fiscal_year))}"
             f"を過ぎても実績入力シートに入力がありません）\n"
             f"対応: 所管の所属に {v.fiscal_year}年度の実績（{ind.id}）の入力を依頼し、"
             f"入力したシートが取込フォルダ{sheet}に置かれたかを確認してください"))
