@@ -134,7 +134,7 @@ def needed_pace(ind: Indicator, fy: int, actual: float | None, target: float | N
         return Pace(0.0, f"目標の範囲にあります。残り{months}か月の増加を {_gap(ind, more[1])} 以内に")
     if more[0] is None and more[1] is not None:
         return Pace(more[1] / months, f"残り{months}か月の増加を {_gap(ind, more[1])} 以内に"
-                                      f"（月あたり {_amount(ind, more[1] / months, up=False)}）{plan}")
+                                      f"（月あたり {_allowance(ind, more[1] / months)}）{plan}")
     assert more[0] is not None
     per = more[0] / months
     within = f"（増加は {_gap(ind, more[1])} まで）" if more[1] is not None else ""
@@ -164,13 +164,10 @@ def _floor(value: float, digits: int) -> float:
     return math.floor(value * scale + 1e-6) / scale
 
 
-def _amount(ind: Indicator, value: float, up: bool) -> str:
+def _allowance(ind: Indicator, value: float) -> str:
+    """What a month may add at most, rounded down."""
     if ind.kind == "ratio":
-        return f"{value * 100:.1f} ポイント"
-    return _count(ind, value) if up else _count_down(ind, value)
-
-
-def _count_down(ind: Indicator, value: float) -> str:
+        return f"{_floor(value * 100, 1):.1f} ポイント"
     value = _floor(value, 1)
     return (f"{value:,.0f}" if value == int(value) else f"{value:,.1f}") + ind.unit
 
