@@ -10,7 +10,7 @@ from typing import Any
 
 from jisseki.catalog import Catalog, Change, Indicator, Policy
 from jisseki.core.model import CITY
-from jisseki.core.normalize import WARDS
+from jisseki.core.normalize import scope_name
 from jisseki.core.periods import fy_end, fy_months, fy_start, month_end
 from jisseki.evaluate import EPS
 
@@ -52,11 +52,6 @@ def target_words(indicator: Indicator, target: float | None, low: float | None =
     return f"{words}以下" if indicator.direction == "at_most" and target is not None else words
 
 
-def scope_name(scope: str) -> str:
-    """A ward by its name, a 団体コード of another municipality as the code."""
-    return "市全体" if scope == CITY else WARDS.get(scope, scope)
-
-
 def change_rule(ind: Indicator, fy: int, rule: str | None) -> str:
     """The grading rule where the target is moved from a baseline year's actual (it says which year and by how
     much, and why there is no target when that actual is missing); "" for a target written as a number."""
@@ -65,13 +60,13 @@ def change_rule(ind: Indicator, fy: int, rule: str | None) -> str:
 
 def scope_misses(evaluations: Iterable[Any]) -> dict[tuple[str, int], list[str]]:
     """Per KPI and fiscal year, the scopes graded on their own targets that miss them or are at risk of it,
-    as 「北区（未達成）」, in the order given."""
+    as 「北区（271276） 未達成」, in the order given."""
     out: dict[tuple[str, int], list[str]] = {}
     for e in evaluations:
         scope = _get_or(e, "scope", CITY)
         if scope != CITY and _get(e, "status") in ("missed", "at_risk"):
             out.setdefault((_get(e, "kpi_id"), _get(e, "fiscal_year")), []).append(
-                f"{scope_name(scope)}（{STATUS_TEXT[_get(e, 'status')]}）")
+                f"{scope_name(scope)} {STATUS_TEXT[_get(e, 'status')]}")
     return out
 
 

@@ -105,7 +105,7 @@ def test_each_department_has_its_own_page_and_workbook_titled_by_its_policy(site
     assert "15.0分以下" in ward and "30.0%〜40.0%" in ward and "980件以下" in ward
     assert html.escape("目標は 2024年度の実績 1000 から -2%") in ward
     # The ward graded on its own target: 北区 (271276) misses its 75 %, 都島区 meets its 70 %.
-    assert "地域別の目標に届かない地域 — 北区（要注意）" in ward and "都島区（" not in ward
+    assert "地域別の目標に届かない地域 — 北区（271276） 要注意" in ward and "都島区" not in ward
     book = load_workbook(out / "kita-ward-fy2025.xlsx")["達成状況"]
     assert book["A1"].value == "令和7年度 北区役所 アウトカム指標の達成状況"
     assert book["A2"].value.startswith("令和7年度 北区役所運営方針")
@@ -139,7 +139,7 @@ def test_status_shows_every_department_under_its_own_heading_or_one_of_them(site
     assert "区役所窓口の平均待ち時間" in out.split(headings[1])[1]
     code, out, _ = status(site, "--department", WARD, capsys=capsys)
     assert code == 0 and "デジタル統括室" not in out and "15.0分以下" in out and "30.0%〜40.0%" in out
-    assert "※ 紙の申請書の受付件数: " in out and "北区（要注意）" in out
+    assert "※ 紙の申請書の受付件数: " in out and "北区（271276） 要注意" in out
 
     code, out, _ = status(site, "--department", WARD, "--format", "json", capsys=capsys)
     entries = {e["kpi_id"]: e for e in json.loads(out)}
@@ -150,7 +150,7 @@ def test_status_shows_every_department_under_its_own_heading_or_one_of_them(site
     assert entries["kita_paper_forms"]["target"] == pytest.approx(980) and "2024年度" in entries["kita_paper_forms"]["rule"]
     scopes = {s["scope"]: s for s in entries["kita_myna_share"]["scopes"]}
     assert set(scopes) == {"271276", "271021"} and scopes["271276"]["status"] == "at_risk"
-    assert scopes["271276"]["target"] == 0.75 and scopes["271276"]["scope_name"] == "北区"
+    assert scopes["271276"]["target"] == 0.75 and scopes["271276"]["scope_name"] == "北区（271276）"
 
 
 def test_an_unknown_department_exits_2_naming_the_known_ones(site: Path, capsys) -> None:
