@@ -62,6 +62,7 @@ def nightly(config_path: str | None = None, as_of: str | None = None, sources: l
     config = config_for(config_file(config_path))
     run_id = str(flow_run.get_id() or "local")
     catalog = load_catalog(config.catalog.path)
+    config.alerts.check_routes(catalog.departments())   # before anything is read: the config and catalog disagree
     engine = connect(config.warehouse.url)
     names = select_sources(config.enabled_sources(), sources)
     refuse_earlier_as_of(engine, names, day, restate)

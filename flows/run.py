@@ -5,6 +5,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from jisseki.catalog import load_catalog
 from jisseki.config import load_config, reading_once
 from jisseki.core.errors import DETAILS, ExitCode, JissekiError
 from jisseki.core.periods import as_of_day
@@ -21,6 +22,7 @@ def run_nightly(config_path: Path, as_of: date | None, sources: list[str] | None
     config = load_config(config_path)
     names = select_sources(config.enabled_sources(), sources)  # a typo fails before Prefect starts
     config.alerts.channel_urls()  # so does a missing env: alert URL
+    config.alerts.check_routes(load_catalog(config.catalog.path).departments())  # and a route to no department
     engine = connect(config.warehouse.url)  # so does an unreachable warehouse
     try:
         refuse_earlier_as_of(engine, names, day, restate)  # and an as-of before what has landed

@@ -69,6 +69,10 @@ def check(config: Config, catalog: Catalog, as_of: date) -> list[Checked]:
             catalog_line.findings.append(Finding(
                 f"指標 {ind.id} の source {ind.source} は組み込みのソースでも、設定ファイルで宣言したソースでもありません",
                 f"設定ファイルに [sources.{ind.source}] を宣言するか、指標の source を直してください"))
+    routes = config.alerts.route_problem(catalog.departments())
+    if routes:
+        catalog_line.findings.append(Finding(routes, "[alerts.routes] の所属名は運営方針の department のとおりに"
+                                                     "書いてください"))
     return [catalog_line, *(check_source(config, catalog, name, as_of) for name in config.enabled_sources())]
 
 

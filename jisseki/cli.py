@@ -277,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     _fy_arg(status, "表示する年度（既定: 倉庫にあるすべての年度）")
     status.add_argument("--format", choices=("table", "json"), default="table",
                         help="table: 経営課題ごとの達成状況の表（既定）、json: 評価の一覧（JSON）")
+    status.add_argument("--department", metavar="NAME",
+                        help="この所属の指標だけ（運営方針の department、例: デジタル統括室。既定: すべての所属）")
     status.set_defaults(handler=cmd_status)
     publish = command("publish", help="年度の達成状況を公表値として確定する（後の訂正は最新値として並べて表示）")
     _config_arg(publish)
@@ -292,10 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="評価し直す期間の最終日（今日より後は指定できません）")
     backfill.set_defaults(handler=cmd_backfill)
 
-    report = command("report", help="達成状況の報告書 (index.html と .xlsx) を作る")
+    report = command("report", help="達成状況の報告書 (index.html と .xlsx、所属が複数なら所属ごとにも) を作る")
     _config_arg(report)
     report.add_argument("--out", type=Path, required=True, metavar="DIR", help="書き出すフォルダ（なければ作ります）")
-    _fy_arg(report, "報告する年度（既定: 運営方針の年度）")
+    _fy_arg(report, "報告する年度（既定: 運営方針のいちばん新しい年度）")
     report.set_defaults(handler=cmd_report)
 
     upgrade = command("upgrade", help="倉庫のスキーマをこの版に更新する（実行のたびにも自動で行われます）")
@@ -376,13 +378,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from jisseki.catalog import load_catalog
     from jisseki.publish import by_key, published_years
-    from jisseki.report import evaluation_rows, render_table, status_json
+    from jisseki.report import evaluation_rows, render_table, scope_misses, status_json
     from warehouse.store import connect, latest_evaluations, published_grades
 
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
+    if args.department is not None:
+        if args.department not in catalog.departments():
+            raise UsageError(f"--department {args.department} という所属の運営方針はありません",
+                             f"選べるもの: {'、'.join(catalog.departments())}")
+        catalog = catalog.of_department(args.department)
     engine = connect(config.warehouse.url, create=False)
-    evaluations = latest_evaluations(engine, args.fy)
+    evaluations = latest_evaluations(engine, args.fy, scopes=True)
+    if args.department is not None:
+        evaluations = [e for e in evaluations if e["kpi_id"] in catalog.ids()]
     kept = published_grades(engine, args.fy)
     if not evaluations and args.fy is not None:
         missing = _other_years(engine, args.fy)
@@ -395,7 +404,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                          allow_nan=False))
     else:
         notes = {y.fiscal_year: y.line() for y in published_years(kept)}
-        print(render_table(evaluation_rows(evaluations, catalog, by_key(kept)), catalog, notes), end="")
+        print(render_table(evaluation_rows(evaluations, catalog, by_key(kept)), catalog, scope_misses(evaluations),
+                           notes), end="")
     return 0
 
 
@@ -470,9 +480,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                          "報告書を書き出すフォルダを指定してください（なければ作ります）")
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
-    fy = args.fy or catalog.policy.fiscal_year
+    fy = args.fy or catalog.latest_fy()
     engine = connect(config.warehouse.url, create=False)
-    evaluations = latest_evaluations(engine, fy)
+    evaluations = latest_evaluations(engine, fy, scopes=True)
     if not evaluations:
         print(_other_years(engine, fy) or f"{fy}年度の評価がまだありません。先に jisseki run を実行してください",
               file=sys.stderr)
@@ -480,11 +490,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     rejections = Rejections(quarantined(engine, limit_per_source=MAX_SHOWN), reason_counts(engine),
                             {name: config.source_def(name).japanese for name in config.enabled_sources()})
     kept = published_grades(engine, fy)
-    html_path, xlsx_path = write_report(evaluations, current_figures(engine), catalog, fy, args.out,
-                                        history=evaluation_history(engine, fy), rejections=rejections,
-                                        published=by_key(kept), commentary=commentaries(engine, fy),
-                                        published_line="".join(y.line() for y in published_years(kept)))
-    print(f"{html_path}\n{xlsx_path}")
+    written = write_report(evaluations, current_figures(engine), catalog, fy, args.out,
+                           history=evaluation_history(engine, fy), rejections=rejections,
+                           published=by_key(kept), commentary=commentaries(engine, fy),
+                           published_line="".join(y.line() for y in published_years(kept)))
+    print("\n".join(map(str, written)))
     return 0
 
 

@@ -50,10 +50,38 @@ class AlertsConfig(Strict):
     # flow run there; without it they name the flow run's id.
     ui_url: str | None = Field(default=None, exclude=True)
 
+    # A department's own channels (department name as its policy writes it → Apprise URLs, env:NAME as in
+    # urls): its indicators' alerts, and those of the sources its indicators read, go there too.
+    routes: dict[str, list[str]] = {}
+    resolved_routes: dict[str, list[SecretStr]] = Field(default={}, exclude=True)
+
     def channel_urls(self) -> list[str]:
+        """The city-wide channels: they receive every alert."""
+        self._no_missing_env()
+        return [url.get_secret_value() for url in self.resolved]
+
+    def route_urls(self) -> dict[str, list[str]]:
+        """Each department's own channels."""
+        self._no_missing_env()
+        return {dept: [url.get_secret_value() for url in urls] for dept, urls in self.resolved_routes.items()}
+
+    def _no_missing_env(self) -> None:
         if self.missing_env:
             raise ConfigError(f"[alerts] urls: 環境変数 {', '.join(self.missing_env)} が設定されていません")
-        return [url.get_secret_value() for url in self.resolved]
+
+    def route_problem(self, departments: list[str]) -> str | None:
+        """A route must name a department the catalog has: the config is read before the catalog is, so this
+        is asked where both are known (before a run starts, and by `jisseki check`)."""
+        unknown = [d for d in self.routes if d not in departments]
+        if not unknown:
+            return None
+        return (f"[alerts.routes] 所属「{'」「'.join(unknown)}」の運営方針はありません"
+                f"（運営方針にある所属: {'、'.join(departments)}）")
+
+    def check_routes(self, departments: list[str]) -> None:
+        problem = self.route_problem(departments)
+        if problem:
+            raise ConfigError(problem)
 
 
 class ValidationConfig(Strict):
@@ -291,17 +319,29 @@ def default_key_dir(environ: Mapping[str, str]) -> Path:
 
 
 def _resolve_alerts(alerts: AlertsConfig, environ: Mapping[str, str]) -> None:
-    alerts.resolved, alerts.missing_env = [], []
+    alerts.missing_env = []
     alerts.ui_url = environ.get("PREFECT_UI_URL", "").strip().rstrip("/") or None
-    for url in alerts.urls:
+    alerts.resolved = _resolve_urls(alerts.urls, environ, alerts.missing_env)
+    alerts.resolved_routes = {}
+    for dept, urls in alerts.routes.items():
+        missing: list[str] = []
+        alerts.resolved_routes[dept] = _resolve_urls(urls, environ, missing)
+        alerts.missing_env += [f"{name}（[alerts.routes] {dept}）" for name in missing]
+
+
+def _resolve_urls(urls: list[str], environ: Mapping[str, str], missing: list[str]) -> list[SecretStr]:
+    """The URLs with every env:NAME read from the environment; the names not set are added to `missing`."""
+    resolved = []
+    for url in urls:
         if url.startswith("env:"):
             value = environ.get(url[4:])
             if value:
-                alerts.resolved.append(SecretStr(value))
+                resolved.append(SecretStr(value))
             else:
-                alerts.missing_env.append(url[4:])
+                missing.append(url[4:])
         else:
-            alerts.resolved.append(SecretStr(url))
+            resolved.append(SecretStr(url))
+    return resolved
 
 
 def _warehouse_url(url: str, base: Path) -> str:

@@ -1,9 +1,11 @@
-"""`jisseki report`: one offline HTML page (what needs attention first, then the achievement table and a
-chart or a line per KPI with its history of statuses), and the table as an Excel workbook safe from
-formula injection."""
+"""`jisseki report`: one offline HTML page per department (what needs attention first, then the achievement
+table and a chart or a line per KPI with its history of statuses), and the table as an Excel workbook safe
+from formula injection; with several departments, an index page of them all."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from html import escape
 from html.parser import HTMLParser
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jisseki.backfill import STATUS_MARK
-from jisseki.catalog import Catalog, Indicator
+from jisseki.catalog import Catalog, Indicator, Policy
 from jisseki.charts import line_chart
 from jisseki.core.model import CITY, Figure
 from jisseki.core.periods import fy_months, month_label
@@ -23,9 +25,14 @@ from jisseki.report import (
     evaluation_rows,
     format_value,
     needed_pace,
+    page_policy,
     reiwa,
+    row_notes,
+    scope_misses,
+    shown_target,
     since_text,
     status_since,
+    target_words,
 )
 from jisseki.report_workbook import write_workbook
 
@@ -82,6 +89,9 @@ ol.hist li.achieved{background:#1e7b3c;color:#fff}ol.hist li.missed{background:#
 ol.hist li.at_risk{background:#f3b13c;color:#222}ol.hist li.on_track{background:#cfe0f7;color:#123}
 ol.hist li.no_data{background:#e4e4e4;color:#555}
 .since{font-size:13px;color:#444;margin:2px 0 0}
+ul.notes{font-size:13px;color:#444;margin:0 0 12px;padding-left:1.2em;list-style:none}
+table.index td.num{text-align:right;font-weight:bold}table.index td.B.num{color:#c0221b}
+table.index td.at_risk.num{color:#c77700}
 @media (max-width:640px){
 main{padding:10px}.tiles{grid-template-columns:repeat(3,1fr)}.tile b{font-size:24px}
 .facts{gap:4px 8px}
@@ -96,30 +106,81 @@ def write_report(evaluations: Sequence[Mapping[str, Any]], figures: Sequence[Fig
                  out: Path, *, history: Sequence[Mapping[str, Any]] = (),
                  rejections: Rejections | None = None, published: Published | None = None,
                  published_line: str = "", commentary: Mapping[tuple[str, int], str] | None = None
-                 ) -> tuple[Path, Path]:
-    """`history`: every evaluation of the year (warehouse.store.evaluation_history), for when each status
-    began; `rejections`: what the nights set aside, a section per source after the indicators'; `published`:
-    the year's published_grade rows by (kpi, year, scope), shown beside the latest, and `published_line`
-    saying when it was published; `commentary`: the departments' 所見 by (kpi, year)."""
+                 ) -> list[Path]:
+    """`evaluations`: the latest ones, per scope too (latest_evaluations(…, scopes=True)); `history`: every
+    evaluation of the year (warehouse.store.evaluation_history), for when each status began; `rejections`:
+    what the nights set aside, a section per source after the indicators'; `published`: the year's
+    published_grade rows by (kpi, year, scope), shown beside the latest, and `published_line` saying when it
+    was published; `commentary`: the departments' 所見 by (kpi, year). One department: DIR/index.html and
+    achievement_FY<fy>.xlsx, as always. Several: DIR/index.html is the index of them, and each has a page and
+    a workbook named by its policy's id. Returns the files written, the index (or the page) first."""
     out.mkdir(parents=True, exist_ok=True)
-    rows = evaluation_rows(evaluations, catalog, published)
-    for row in rows:
-        row["所見"] = (commentary or {}).get((row["KPI ID"], int(row["年度"].removesuffix("年度"))), "")
-    html_path, xlsx_path = out / "index.html", out / f"achievement_FY{fy}.xlsx"
+    kept = _Kept(published or {}, published_line, commentary or {})
     after = [rejections_html(rejections.rows, rejections.counts, rejections.sources)] if rejections else []
+    departments = catalog.departments()
+    if len(departments) == 1:
+        return _department_files(evaluations, figures, catalog, fy, out / "index.html",
+                                 out / f"achievement_FY{fy}.xlsx", history, after, kept)
+    index = out / "index.html"
+    written, pages = [index], []
+    for department, stem in zip(departments, file_stems([catalog.policy_for(d, fy) for d in departments])):
+        own = catalog.of_department(department)
+        ids = own.ids()
+        written += _department_files([e for e in evaluations if e["kpi_id"] in ids], figures, own, fy,
+                                     out / f"{stem}.html", out / f"{stem}.xlsx",
+                                     [h for h in history if h["kpi_id"] in ids], (), kept)
+        pages.append((department, f"{stem}.html", f"{stem}.xlsx"))
+    index.write_text(render_index(evaluations, catalog, fy, pages, sections_after=after), "utf-8")
+    return written
+
+
+def _department_files(evaluations: Sequence[Mapping[str, Any]], figures: Sequence[Figure], catalog: Catalog,
+                      fy: int, html_path: Path, xlsx_path: Path, history: Sequence[Mapping[str, Any]],
+                      after: Sequence[str], kept: _Kept) -> list[Path]:
+    rows = evaluation_rows(evaluations, catalog, kept.published)
+    for row in rows:
+        row["所見"] = kept.commentary.get((row["KPI ID"], int(row["年度"].removesuffix("年度"))), "")
     html_path.write_text(render_html(rows, evaluations, figures, catalog, fy, history=history,
-                                     sections_after=after, published_line=published_line), "utf-8")
-    write_workbook(evaluations, figures, catalog, fy, xlsx_path, published=published, commentary=commentary,
-                   published_line=published_line)
-    return html_path, xlsx_path
+                                     sections_after=after, published_line=kept.line), "utf-8")
+    write_workbook(evaluations, figures, catalog, fy, xlsx_path, published=kept.published,
+                   commentary=kept.commentary, published_line=kept.line)
+    return [html_path, xlsx_path]
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """What publishing keeps, for every page: the published rows, the line saying when, the 所見."""
+    published: Published
+    line: str
+    commentary: Mapping[tuple[str, int], str]
+
+
+def file_stems(policies: Sequence[Policy]) -> list[str]:
+    """A file name per policy from its id, in ASCII letters, digits, - and _ only (a URL and any file system
+    take it as it is); a policy whose id leaves nothing, or the same as another's, is numbered."""
+    stems: list[str] = []
+    for n, policy in enumerate(policies, start=1):
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", policy.id).strip("_")
+        if not stem or stem in stems or stem.lower() == "index":
+            stem = f"{stem or 'department'}-{n}"
+        stems.append(stem)
+    return stems
+
+
+def _head(title: str) -> str:
+    return (f'<!doctype html><html lang="ja"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(title)}</title>'
+            f"<style>{CSS}</style></head><body><main>")
 
 
 def render_html(rows: list[dict[str, str]], evaluations: Sequence[Mapping[str, Any]], figures: Sequence[Figure],
                 catalog: Catalog, fy: int, *, history: Sequence[Mapping[str, Any]] = (),
                 sections_after: Sequence[str] = (), published_line: str = "") -> str:
+    policy = page_policy(catalog, fy)
     as_of = rows[0]["時点"] if rows else "—"
-    title = f"令和{reiwa(fy)}年度 {catalog.policy.department} アウトカム指標の達成状況"
-    verdicts = {e["kpi_id"]: e for e in evaluations if e["fiscal_year"] == fy}
+    title = f"令和{reiwa(fy)}年度 {policy.department} アウトカム指標の達成状況"
+    verdicts = {e["kpi_id"]: e for e in evaluations if e["fiscal_year"] == fy and e.get("scope", CITY) == CITY}
+    misses = scope_misses(evaluations)
     histories: dict[str, list[Mapping[str, Any]]] = {}
     for h in history:
         if h["fiscal_year"] == fy:
@@ -127,10 +188,8 @@ def render_html(rows: list[dict[str, str]], evaluations: Sequence[Mapping[str, A
     series = _monthly(figures)
     challenges = list(dict.fromkeys(r["経営課題"] for r in rows))
     extras = [(f"extra-{i}", _heading(section)) for i, section in enumerate(sections_after)]
-    parts = [f'<!doctype html><html lang="ja"><head><meta charset="utf-8">'
-             f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(title)}</title>'
-             f"<style>{CSS}</style></head><body><main>",
-             f"<header><h1>{escape(title)}</h1><p class=\"note\">{escape(catalog.policy.title)}（{as_of} 時点）"
+    parts = [_head(title),
+             f"<header><h1>{escape(title)}</h1><p class=\"note\">{escape(policy.title)}（{as_of} 時点）"
              f"{escape(GRADE_LEGEND)}</p>"
              + (f'<p class="published">{escape(published_line)}</p>' if published_line else "") + "</header>",
              _summary(list(verdicts.values()), catalog, fy, histories),
@@ -138,8 +197,11 @@ def render_html(rows: list[dict[str, str]], evaluations: Sequence[Mapping[str, A
     for challenge in challenges:
         group = [r for r in rows if r["経営課題"] == challenge]
         parts.append(f'<section id="challenge-{challenge}"><h2>経営課題{challenge} '
-                     f"{escape(catalog.policy.challenges[int(challenge)])}</h2>")
+                     f"{escape(policy.challenges.get(int(challenge), ''))}</h2>")
         parts.append(_table(group, fy))
+        notes = [note for r in group for note in row_notes(r, misses.get((r["KPI ID"], fy)))]
+        if notes:
+            parts.append('<ul class="notes">' + "".join(f"<li>※ {escape(n)}</li>" for n in notes) + "</ul>")
         charted, compact = [], []
         for row in group:
             ind = catalog.get(row["KPI ID"])
@@ -157,6 +219,62 @@ def render_html(rows: list[dict[str, str]], evaluations: Sequence[Mapping[str, A
     parts.append(f'<p class="note">凡例（状況の推移）: {_history_legend()}。'
                  "年度末見込みは評価の方法に従った推計です。</p></main></body></html>")
     return "".join(parts)
+
+
+INDEX_TILES = (("A", "A（達成）"), ("B", "B（未達成）"), ("at_risk", "要注意"), ("no_data", "データなし"))
+
+
+def department_counts(verdicts: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """A department's city-wide verdicts of the year: how many are A, B, at risk, without data."""
+    grades = [v["grade"] for v in verdicts]
+    statuses = [v["status"] for v in verdicts]
+    return {"A": grades.count("A"), "B": grades.count("B"), "at_risk": statuses.count("at_risk"),
+            "no_data": statuses.count("no_data")}
+
+
+def render_index(evaluations: Sequence[Mapping[str, Any]], catalog: Catalog, fy: int,
+                 pages: Sequence[tuple[str, str, str]], *, sections_after: Sequence[str] = ()) -> str:
+    """Every department on one page: its policy, the count of A, B, 要注意 and データなし, its indicators at risk
+    with their projection, and links to its page and workbook (`pages`: department, page, workbook)."""
+    verdicts = [e for e in evaluations if e["fiscal_year"] == fy and e.get("scope", CITY) == CITY]
+    as_of = min((e["as_of"] for e in verdicts), default=None)
+    title = f"令和{reiwa(fy)}年度 アウトカム指標の達成状況（所属別）"
+    parts = [_head(title), f"<header><h1>{escape(title)}</h1><p class=\"note\">"
+             f"{len(pages)} 所属（{as_of.isoformat() + ' 時点' if as_of else '評価なし'}） {escape(GRADE_LEGEND)}"
+             "</p></header>",
+             '<table class="index"><tr><th>所属</th>'
+             + "".join(f"<th>{escape(label)}</th>" for _, label in INDEX_TILES) + "<th>報告書</th></tr>"]
+    sections = []
+    for n, (department, page, workbook) in enumerate(pages, start=1):
+        ids = {i.id for i in catalog.indicators if i.department == department}
+        own = [v for v in verdicts if v["kpi_id"] in ids]
+        counts = department_counts(own)
+        parts.append(f'<tr><td><a href="#department-{n}">{escape(department)}</a></td>'
+                     + "".join(f'<td class="num {key}">{counts[key]}</td>' for key, _ in INDEX_TILES)
+                     + f'<td><a href="{escape(page)}">ページ</a> <a href="{escape(workbook)}">Excel</a></td></tr>')
+        policy = catalog.policy_for(department, fy)
+        at_risk = sorted((v for v in own if v["status"] == "at_risk"),
+                         key=lambda v: catalog.indicators.index(catalog.get(v["kpi_id"])))
+        items = "".join(_index_item(catalog.get(v["kpi_id"]), v) for v in at_risk)
+        sections.append(f'<section class="kpi" id="department-{n}"><div class="kpi-head"><h2>{escape(department)}</h2>'
+                        f'<span class="note">{escape(policy.title)}</span></div>'
+                        f'<p><a href="{escape(page)}">{escape(department)}の報告書</a>'
+                        f'（<a href="{escape(workbook)}">Excel</a>）</p>'
+                        + (f'<h3>要注意の指標</h3><ul class="attention">{items}</ul>' if items
+                           else "<p>要注意の指標はありません。</p>") + "</section>")
+    parts.append("</table>")
+    parts.extend(sections)
+    parts.extend(sections_after)
+    parts.append("</main></body></html>")
+    return "".join(parts)
+
+
+def _index_item(ind: Indicator, verdict: Mapping[str, Any]) -> str:
+    fmt = lambda v: format_value(ind, v)  # noqa: E731
+    return (f'<li class="at_risk"><b>{escape(ind.name)}</b><div class="facts">'
+            f'<div><span>実績</span>{escape(fmt(verdict["actual"]))}</div>'
+            f'<div><span>目標</span>{escape(shown_target(ind, verdict))}</div>'
+            f'<div><span>年度末見込み</span>{escape(fmt(verdict["projected"]))}</div></div></li>')
 
 
 def _summary(verdicts: list[Mapping[str, Any]], catalog: Catalog, fy: int,
@@ -188,11 +306,12 @@ def _summary(verdicts: list[Mapping[str, Any]], catalog: Catalog, fy: int,
 def _attention_item(ind: Indicator, verdict: Mapping[str, Any], fy: int, history: list[Mapping[str, Any]]) -> str:
     fmt = lambda v: format_value(ind, v)  # noqa: E731
     data_as_of = verdict.get("data_as_of")
-    pace = needed_pace(ind, fy, verdict["actual"], verdict["target"], data_as_of)
+    pace = needed_pace(ind, fy, verdict["actual"], verdict["target"], data_as_of, verdict.get("target_low"),
+                       verdict.get("target_high"))
     label = "年度の結果" if verdict["status"] == "missed" else "必要なペース"
     since = status_since(history)
     facts = [(f"実績（{data_as_of.isoformat()} まで）" if data_as_of else "実績", fmt(verdict["actual"])),
-             ("目標", fmt(verdict["target"])), ("年度末見込み", fmt(verdict["projected"]))]
+             ("目標", shown_target(ind, verdict)), ("年度末見込み", fmt(verdict["projected"]))]
     return (f'<li class="{verdict["status"]}"><h3>{_badge(verdict)} {escape(ind.name)}</h3>'
             f'<div class="facts" title="年度末見込み: {escape(verdict.get("projection_method") or "")}">'
             f'{"".join(f"<div><span>{escape(k)}</span>{escape(v)}</div>" for k, v in facts)}</div>'
@@ -296,10 +415,11 @@ def _chart_section(ind: Indicator, fy: int, series: dict[tuple[str, str], Figure
     word = _series_word(ind)
     status = verdict.get("grade") or verdict.get("status", "no_data")
     projected = verdict.get("projected") if verdict.get("status") in ("at_risk", "on_track") else None
-    chart = line_chart(MONTH_NAMES, actual, prior, ind.target(fy), fmt,
+    target = verdict.get("target", ind.target(fy))   # a target moved from a baseline is the verdict's number
+    chart = line_chart(MONTH_NAMES, actual, prior, target, fmt,
                        (f"{reiwa(fy)}年度 {word}", f"{reiwa(fy - 1)}年度 {word}", "目標"), status=status,
                        projected=projected, integer=ind.kind in ("count_per_fy", "cumulative_count"), label=ind.name)
-    facts = (f'<span class="note">実績 {escape(fmt(verdict.get("actual")))} ／ 目標 {escape(fmt(ind.target(fy)))}'
+    facts = (f'<span class="note">実績 {escape(fmt(verdict.get("actual")))} ／ 目標 {escape(_target(ind, fy, verdict))}'
              + (f' ／ 年度末見込み {escape(fmt(projected))}' if projected is not None else "") + "</span>")
     return (f'<section class="kpi" title="{escape(ind.id)}"><div class="kpi-head"><h3>{escape(ind.name)}</h3>'
             f"{_badge(verdict)}{facts}</div>{chart}{_history(history, fy)}</section>")
@@ -310,9 +430,14 @@ def _compact_row(ind: Indicator, verdict: Mapping[str, Any], history: list[Mappi
     fmt = lambda v: format_value(ind, v)  # noqa: E731
     since = status_since(history)
     return (f'<li title="{escape(ind.id)}"><span class="name">{escape(ind.name)}</span>'
-            f'<span>目標 {escape(fmt(ind.target(fy)))}</span><span>実績 {escape(fmt(verdict.get("actual")))}</span>'
+            f'<span>目標 {escape(_target(ind, fy, verdict))}</span><span>実績 {escape(fmt(verdict.get("actual")))}</span>'
             f"{_badge(verdict)}"
             + (f'<span class="since">{escape(since_text(since))}</span>' if since else "") + "</li>")
+
+
+def _target(ind: Indicator, fy: int, verdict: Mapping[str, Any]) -> str:
+    """The verdict's target as the policy says it; without a verdict, the catalog's."""
+    return shown_target(ind, verdict) if verdict else target_words(ind, ind.target(fy))
 
 
 def _history(history: list[Mapping[str, Any]], fy: int) -> str:

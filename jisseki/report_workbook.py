@@ -19,7 +19,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from jisseki.catalog import Catalog, Indicator
 from jisseki.core.model import CITY, Figure
 from jisseki.core.periods import fy_months, month_label
-from jisseki.report import GRADE_LEGEND, STATUS_TEXT, reiwa
+from jisseki.report import GRADE_LEGEND, STATUS_TEXT, page_policy, reiwa, target_words
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NO_GRADE = "—"
@@ -52,14 +52,18 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-def _number_format(ind: Indicator) -> str:
-    """The spreadsheet's twin of report.format_value: the same words around a stored number."""
+def _number_format(ind: Indicator, bound: bool = False) -> str:
+    """The spreadsheet's twin of report.format_value: the same words around a stored number; a target that is
+    an upper bound (`bound`, direction at_most) followed by 以下, as report.target_words writes it."""
+    after = '"以下"' if bound and ind.direction == "at_most" else ""
     if ind.kind == "ratio":
-        return "0.0%"
+        return "0.0%" + after
     if ind.kind == "hours_per_month":
-        return '"月"#,##0"時間"'
+        return '"月"#,##0"時間"' + after
     unit = ind.unit.replace('"', "")
-    return f'#,##0"{unit}"' if unit else "#,##0"
+    if ind.kind == "mean":
+        return f'#,##0.0"{unit}"{after}'
+    return (f'#,##0"{unit}"' if unit else "#,##0") + after
 
 
 def _cell_value(ind: Indicator, value: float | None) -> float | str | None:
@@ -76,7 +80,7 @@ def write_workbook(evaluations: Sequence[Mapping[str, Any]], figures: Sequence[F
                    commentary: Mapping[tuple[str, int], str] | None = None, published_line: str = "") -> None:
     """published: the year's published_grade rows by (kpi, year, scope); commentary: 所見 by (kpi, year)."""
     book = Workbook()
-    year = [e for e in evaluations if e["fiscal_year"] == fy]
+    year = [e for e in evaluations if e["fiscal_year"] == fy and e.get("scope", CITY) == CITY]
     _achievement_sheet(book.active, year, catalog, fy, Beside(published or {}, commentary or {}, published_line))
     _monthly_sheet(book.create_sheet("月次実績"), figures, catalog, fy)
     book.save(path)
@@ -89,6 +93,7 @@ NUMBER_COLUMNS = (2, 3, 6, 7)
 # the departments' 所見.
 PUBLISHED_COLUMNS, PUBLISHED_WIDTHS = ("公表値", "公表評価"), (13, 9)
 COMMENTARY_COLUMN, COMMENTARY_WIDTH = "所見", 48
+TARGET_COLUMN = 2
 
 
 @dataclass(frozen=True)
@@ -112,14 +117,15 @@ def _achievement_sheet(sheet: Worksheet, evaluations: list[Mapping[str, Any]], c
                                   else COMMENTARY_WIDTH for c in extra)
     as_of = min((e["as_of"] for e in evaluations), default=None)  # the table is as new as its oldest verdict
     published = f"  {beside.line}" if beside.line else ""
-    _title(sheet, f"令和{reiwa(fy)}年度 {catalog.policy.department} アウトカム指標の達成状況",
-           f"{catalog.policy.title}（{as_of.isoformat() + ' 時点' if as_of else '評価なし'}）  {GRADE_LEGEND}"
+    policy = page_policy(catalog, fy)
+    _title(sheet, f"令和{reiwa(fy)}年度 {policy.department} アウトカム指標の達成状況",
+           f"{policy.title}（{as_of.isoformat() + ' 時点' if as_of else '評価なし'}）  {GRADE_LEGEND}"
            f"{published}", last)
     latest = "最新値" if PUBLISHED_COLUMNS[0] in extra else "{r}年度実績"
     _header(sheet, 3, [(latest if h == TABLE[2] else h).format(r=reiwa(fy)) for h in TABLE] + list(extra))
     by_id = {e["kpi_id"]: e for e in evaluations}
     row = 4
-    for challenge, title in catalog.policy.challenges.items():
+    for challenge, title in policy.challenges.items():
         group = [i for i in catalog.indicators if i.challenge == challenge and i.id in by_id]
         if not group:
             continue
@@ -151,14 +157,17 @@ def _achievement_sheet(sheet: Worksheet, evaluations: list[Mapping[str, Any]], c
 
 def _indicator_row(sheet: Worksheet, row: int, ind: Indicator, e: Mapping[str, Any]) -> None:
     grade = e["grade"] or NO_GRADE
-    values = (ind.name, _cell_value(ind, e["target"]), _cell_value(ind, e["actual"]), grade, STATUS_TEXT[e["status"]],
+    # A band is words (30.0%〜40.0%); an upper bound a number whose format says 以下.
+    target = target_words(ind, None, e.get("target_low"), e.get("target_high")) if ind.direction == "within" \
+        else _cell_value(ind, e["target"])
+    values = (ind.name, target, _cell_value(ind, e["actual"]), grade, STATUS_TEXT[e["status"]],
               _cell_value(ind, e["projected"]), _cell_value(ind, e["prior_year_actual"]), ind.id)
     for column, value in enumerate(values, start=1):
         cell = sheet.cell(row, column, neutralise(value))
         cell.border, cell.font = BOX, BODY_FONT
         cell.alignment = WRAP if column == 1 else RIGHT if column in NUMBER_COLUMNS else CENTER
         if column in NUMBER_COLUMNS:
-            cell.number_format = _number_format(ind)
+            cell.number_format = _number_format(ind, bound=column == TARGET_COLUMN)
     sheet.cell(row, len(values)).alignment, sheet.cell(row, len(values)).font = ID_ALIGN, ID_FONT
     _fit_height(sheet, row, ind.name, TABLE_WIDTHS[0])
     mark = sheet.cell(row, 4)
@@ -191,7 +200,7 @@ def _monthly_sheet(sheet: Worksheet, figures: Sequence[Figure], catalog: Catalog
     months = fy_months(fy)
     series = {(f.kpi_id, f.period): f.value for f in figures if f.scope == CITY}
     columns = ["指標", "区分", "目標", *(f"{m.month}月" for m in months), "KPI ID"]
-    _title(sheet, f"令和{reiwa(fy)}年度 {catalog.policy.department} アウトカム指標の月次実績",
+    _title(sheet, f"令和{reiwa(fy)}年度 {page_policy(catalog, fy).department} アウトカム指標の月次実績",
            "累計：4月からの積み上げ（年度の目標と比べる値）　月間：その月の値　月末時点：その月末の値　空欄：データなし",
            len(columns))
     _header(sheet, 3, columns)

@@ -1,6 +1,7 @@
 """Shared test helpers: configs for a run, reading the warehouse back."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -101,6 +102,19 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+def pdf_page_sizes(pdf: Path) -> list[tuple[float, float]]:
+    """Each page's width and height in points (poppler's pdfinfo)."""
+    info = subprocess.run(["pdfinfo", "-f", "1", "-l", "99", str(pdf)], check=True, capture_output=True,
+                          text=True).stdout
+    return [(float(w), float(h)) for w, h in re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+) pts", info)]
+
+
+def pdf_text(pdf: Path, page: int) -> str:
+    """One page's text as laid out (poppler's pdftotext -layout)."""
+    return subprocess.run(["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+
+
 def soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
@@ -131,3 +145,61 @@ SEED_FY2025 = {
     "data_pilot_projects": (3, "A", 3),
     "security_strategy_revised": (1, "A", None),
 }
+
+
+# A ward office's operating policy beside the bundled one: a second department, with a target of each new kind
+# (at most, a band, a change from a baseline year, targets per ward).
+WARD = "北区役所"
+WARD_POLICY = """
+[policy]
+id = "kita-ward-fy2025"
+title = "令和7年度 北区役所運営方針"
+department = "北区役所"
+fiscal_year = 2025
+
+[challenges]
+1 = "区民の利便性の向上"
+2 = "地域の身近な窓口サービス"
+
+[[indicators]]
+id = "kita_window_wait"
+challenge = 1
+name = "区役所窓口の平均待ち時間"
+unit = "分"
+kind = "mean"
+direction = "at_most"
+source = "manual_entries"
+targets = { 2025 = 15 }
+
+[[indicators]]
+id = "kita_cert_share"
+challenge = 1
+name = "証明書のコンビニ交付の割合"
+unit = "%"
+kind = "ratio"
+direction = "within"
+source = "manual_entries"
+targets = { 2025 = { low = 0.3, high = 0.4 } }
+
+[[indicators]]
+id = "kita_paper_forms"
+challenge = 2
+name = "紙の申請書の受付件数"
+unit = "件"
+kind = "count_per_fy"
+direction = "at_most"
+source = "manual_entries"
+targets = { 2025 = { change_share = -0.02, baseline = 2024 } }
+actuals = { 2024 = 1000 }
+
+[[indicators]]
+id = "kita_myna_share"
+challenge = 2
+name = "マイナンバーカードで手続きした割合"
+unit = "%"
+kind = "ratio"
+direction = "at_least"
+source = "manual_entries"
+targets = { 2025 = 0.7 }
+scope_targets = { "271276" = { 2025 = 0.75 }, "271021" = { 2025 = 0.7 } }
+"""

@@ -54,7 +54,8 @@ def test_at_risk_while_the_year_runs() -> None:
     body = next(a.body for a in checked.active if a.key == "at_risk:myna_moveout_share:FY2025")
     assert body.startswith("転出におけるマイナポータルの利用率（myna_moveout_share） 2025年度: 年度累計の実績 20.0% / "
                            "目標 25.0%（2025-09-30 時点）\n年度末の見込み: 20.0%（")
-    assert "必要なこと: 年度末までにあと 5.0 ポイント" in body and "対応: 所管の所属に年度末までの取組の見通し" in body
+    # The report's pace: the share the rest of the year needs for the year's share to reach 25 %.
+    assert "必要なこと: 残り6か月の比率を平均 30.1% 以上に（件数がこれまでと同じペースなら）" in body and "対応: 所管の所属に年度末までの取組の見通し" in body
 
 
 def test_monthly_target_missed_only_for_completed_months() -> None:
@@ -203,9 +204,10 @@ def test_alerts_say_an_upper_bound_a_band_and_a_due_date_as_the_policy_does() ->
     bodies = {a.key: a.body for a in checked.active}
     assert bodies["at_risk:wait:FY2025"].startswith("窓口の平均待ち時間（wait） 2025年度: 年度累計の実績 17.5分 / "
                                                      "目標 16.2分以下")
-    assert "年度末の見込み 17.5分 を目標 16.2分 以下に下げること" in bodies["at_risk:wait:FY2025"]
+    # The report's pace (needed_pace): the level the rest of the year must keep for the year to meet the target.
+    assert "必要なこと: 残り6か月の平均を 14.8分 以下に（件数がこれまでと同じペースなら）" in bodies["at_risk:wait:FY2025"]
     assert "目標 30.0%〜40.0%" in bodies["at_risk:conv:FY2025"]
-    assert "目標の範囲 30.0%〜40.0% に入れること" in bodies["at_risk:conv:FY2025"]
+    assert "必要なこと: 残り6か月の比率を平均 15.0%〜34.9%に（件数がこれまでと同じペースなら）" in bodies["at_risk:conv:FY2025"]
     assert "未完了 / 期限 2025-10-31（金）" in bodies["at_risk:cashless:FY2025"]
     late = check(evaluate([], ward, date(2025, 11, 1)), [], ward, date(2025, 11, 1), NOW, {}, {}, {}, CITY, {})
     missed = next(a for a in late.active if a.key == "missed:cashless:FY2025")

@@ -18,10 +18,11 @@ from jisseki.catalog import Catalog, load_catalog, parse_catalog
 from jisseki.core.model import Figure
 from jisseki.evaluate import evaluate
 from jisseki.report_workbook import neutralise, write_workbook
-from tests.support import SEED_FY2025, libreoffice, soffice
+from tests.support import SEED_FY2025, libreoffice, pdf_page_sizes, pdf_text, soffice
 from warehouse.store import connect, latest_evaluations, save_evaluations
 
 CATALOG = load_catalog()
+CHALLENGES = CATALOG.policy_for("デジタル統括室", 2025).challenges
 AS_OF = date(2026, 3, 31)
 MONTHS = [(2025, m) for m in range(4, 13)] + [(2026, m) for m in (1, 2, 3)]
 
@@ -74,13 +75,13 @@ def test_the_table_has_a_title_the_seeds_columns_and_challenge_group_rows(workbo
     assert [c.value for c in sheet[3]] == HEADER
     merged = {str(r) for r in sheet.merged_cells.ranges}
     groups = [(row[0].row, row[0].value) for row in sheet.iter_rows(min_row=4) if str(row[0].value).startswith("経営課題")]
-    assert [v for _, v in groups] == [f"経営課題{n} {t}" for n, t in CATALOG.policy.challenges.items()]
+    assert [v for _, v in groups] == [f"経営課題{n} {t}" for n, t in CHALLENGES.items()]
     assert all(f"A{r}:H{r}" in merged and sheet[f"A{r}"].font.b for r, _ in groups)
     # Each indicator sits under its own challenge, in the catalog's order, the challenge not repeated.
     order = [row[7].value for row in sheet.iter_rows(min_row=4) if row[7].value in SEED_FY2025 or
              str(row[0].value).startswith("経営課題")]
     expected = []
-    for n in CATALOG.policy.challenges:
+    for n in CHALLENGES:
         expected += [None] + [i.id for i in CATALOG.indicators if i.challenge == n]
     assert order == expected
 
@@ -213,18 +214,15 @@ needs_libreoffice = pytest.mark.skipif(
 @needs_libreoffice
 def test_libreoffice_prints_the_table_on_one_landscape_page_wide(workbook: Path, tmp_path: Path) -> None:
     pdf = libreoffice(workbook, "pdf", tmp_path)
-    info = subprocess.run(["pdfinfo", "-f", "1", "-l", "99", str(pdf)], check=True, capture_output=True,
-                          text=True).stdout
-    sizes = [tuple(map(float, m)) for m in re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+) pts", info)]
+    sizes = pdf_page_sizes(pdf)
     # One page per sheet: every column of a sheet on its page (fit to width), and nothing left over.
     assert len(sizes) == 2 and all(abs(w - 841.9) < 2 and abs(h - 595.3) < 2 for w, h in sizes), sizes
-    page = subprocess.run(["pdftotext", "-layout", "-f", "1", "-l", "1", str(pdf), "-"], check=True,
-                          capture_output=True, text=True).stdout
+    page = pdf_text(pdf, 1)
     lines = [" ".join(line.split()) for line in page.splitlines()]
     assert TITLE in lines[0] + lines[1]
     header = next(line for line in lines if "指標" in line and "KPI ID" in line)
     assert all(h in header for h in HEADER), header
-    for n, title in CATALOG.policy.challenges.items():  # each 経営課題 heading whole, on one line
+    for n, title in CHALLENGES.items():  # each 経営課題 heading whole, on one line
         assert f"経営課題{n} {title}" in lines, title
     speech = next(line for line in lines if "speech_hours_monthly" in line)
     assert re.search(r"月1,870時間 月403時間 B 未達成 月\d{3}時間 月276時間 speech_hours_monthly", speech), speech
@@ -278,6 +276,6 @@ def test_a_long_table_prints_one_page_wide_on_as_many_pages_down_with_the_header
     # for it: the heading above and the row below print whole, not over it.
     assert not [line for line in lines if LONG_NAME in line]
     assert any(line.startswith(LONG_NAME[:20]) for line in lines) and "含む）" in table[0]
-    assert f"経営課題1 {CATALOG.policy.challenges[1]}" in lines
+    assert f"経営課題1 {CHALLENGES[1]}" in lines
     assert any(line.startswith("転出におけるマイナポータルの利用率 25.0% 34.0% A 達成") for line in lines)
     assert load_workbook(tmp_path / "achievement_FY2025.xlsx")["達成状況"].row_dimensions[5].height >= 45

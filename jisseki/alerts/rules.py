@@ -18,7 +18,7 @@ from jisseki.core.model import CITY, Figure
 from jisseki.core.normalize import scope_name
 from jisseki.core.periods import as_utc, fy_end, fy_months, fy_start, month_end, month_label
 from jisseki.evaluate import Verdict, met
-from jisseki.report import format_value, target_words
+from jisseki.report import format_value, needed_pace, target_words
 from jisseki.sources import source_label
 
 WATCHDOG_SCOPE = "watchdog"
@@ -31,6 +31,8 @@ NOT_COUNTED = ("土曜・日曜・祝日（振替休日・国民の休日を含�
                "設定の閉庁日（[calendar] closed_days）")
 LOCK_SCOPE = "run_lock"    # the warehouse lock: checked by every run that gets it or gives up on it
 WATCHDOG_RUN = "watchdog"  # the flow_run_id of what the watchdog queues: it has no flow run
+# The scopes checked, by what they are of: an indicator, or a source (its run, its lateness).
+KPI_SCOPE, RUN_SCOPE, STALE_SCOPE = "kpi:", "run:", "stale:"
 # The sources in the words of the people who read the alerts
 @dataclass(frozen=True)
 class Place:
@@ -87,7 +89,7 @@ def check(verdicts: Iterable[Verdict], figures: Iterable[Figure], catalog: Catal
     out.active.extend(restated(verdicts, published, catalog))
     _monthly_alerts(out, list(figures), catalog, as_of)
     for name, (status, message) in outcomes.items():
-        out.scopes.add(f"run:{name}")
+        out.scopes.add(f"{RUN_SCOPE}{name}")
         if status != "landed":
             out.active.append(_source_failed(name, status, message, places.get(name), as_of))
     for name, rule in freshness.items():
@@ -105,12 +107,25 @@ def _source_failed(name: str, status: str, message: str, place: Place | None, as
             "直ったら `jisseki run` で取り込み直してください")
     reasons = [f"理由: {line}" for line in message.splitlines() if line.strip()] or ["理由: 記録がありません"]
     label = _label(name, place)
-    return Alert(f"source_failed:{name}", f"run:{name}", name, "failure", f"【{word}】{label}",
+    return Alert(f"source_failed:{name}", f"{RUN_SCOPE}{name}", name, "failure", f"【{word}】{label}",
                  "\n".join([f"{label}: {word}（{as_of} 時点） {where}", *reasons, todo]))
 
 
 def _label(name: str, place: Place | None) -> str:
     return place.label if place is not None and place.label else source_label(name)
+
+
+def departments_of(scope: str, catalog: Catalog) -> list[str]:
+    """Whose alert a scope's is, for routing: an indicator's department, or for a source every department
+    whose indicators read it; the night's own conditions (lock, watchdog) are nobody's in particular."""
+    if scope.startswith(KPI_SCOPE):
+        kpi = scope.removeprefix(KPI_SCOPE)
+        return [catalog.get(kpi).department] if kpi in catalog.ids() else []
+    for prefix in (RUN_SCOPE, STALE_SCOPE):
+        if scope.startswith(prefix):
+            source = scope.removeprefix(prefix)
+            return list(dict.fromkeys(i.department for i in catalog.indicators if i.source == source))
+    return []
 
 
 def lock_check(refusal: str | None, as_of: date) -> Checked:
@@ -124,7 +139,7 @@ def lock_check(refusal: str | None, as_of: date) -> Checked:
 
 
 def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None, place: Place | None) -> None:
-    scope = f"kpi:{ind.id}"
+    scope = f"{KPI_SCOPE}{ind.id}"
     out.scopes.add(scope)
     if v.scope != CITY:   # a ward's (or 団体コード's) own target: its own condition, named by the scope
         _scope_alerts(out, ind, v, scope)
@@ -156,7 +171,7 @@ def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None
         sheet = f"（{place}）" if place else ""
         out.active.append(Alert(
             f"manual_missing:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "warning", f"【未入力】{who}",
-            f"{who}: 実績が未入力 / 目標 {format_value(ind, v.target)}（入力期限 {day_label(rule.due(v.fiscal_year))}"
+            f"{who}: 実績が未入力 / 目標 {goal}（入力期限 {day_label(rule.due(v.fiscal_year))}"
             f"を過ぎても実績入力シートに入力がありません）\n"
             f"対応: 所管の所属に {v.fiscal_year}年度の実績（{ind.id}）の入力を依頼し、"
             f"入力したシートが取込フォルダ{sheet}に置かれたかを確認してください"))
@@ -196,7 +211,7 @@ def restated(verdicts: Iterable[Verdict], published: Sequence[Mapping[str, Any]]
         change = "評価は変わりません" if before == after else f"評価が {before} から {after} に変わります"
         key = f"restated:{ind.id}:FY{v.fiscal_year}" + ("" if v.scope == CITY else f":{v.scope}")
         out.append(Alert(
-            key, f"kpi:{ind.id}", ind.id, "warning", f"【公表値の訂正】{who}",
+            key, f"{KPI_SCOPE}{ind.id}", ind.id, "warning", f"【公表値の訂正】{who}",
             f"{who}: 公表値 {format_value(ind, row['actual'])} / 最新値 {format_value(ind, v.actual)}"
             f"（{fy_start(v.fiscal_year)}〜{fy_end(v.fiscal_year)} の実績、{v.as_of} 時点）。{change}\n"
             f"公表値と公表時の評価（{before}）は変わらず、報告書と status には最新値が並べて表示されます\n"
@@ -212,27 +227,9 @@ def _same_actual(published: float | None, latest: float | None) -> bool:
 
 
 def _needed(ind: Indicator, v: Verdict) -> str:
-    """What it takes to reach the target from here, in the indicator's own unit."""
-    actual, projected = v.actual or 0.0, v.projected or 0.0
-    if ind.direction == "within":
-        return (f"年度末の見込み {format_value(ind, projected)} を目標の範囲 "
-                f"{target_words(ind, None, v.target_low, v.target_high)} に入れること")
-    target = v.target or 0.0
-    if ind.direction == "at_most":
-        if ind.kind == "count_per_fy":
-            return f"年度末までの残りを {format_value(ind, max(0.0, target - actual))} 以内に抑えること"
-        return f"年度末の見込み {format_value(ind, projected)} を目標 {format_value(ind, target)} 以下に下げること"
-    if ind.plan is not None:
-        return f"計画の総量 {format_value(ind, ind.plan.total)} に向けて、年度末までにあと {format_value(ind, target - actual)}"
-    if ind.kind in ("cumulative_count", "count_per_fy"):
-        return f"年度末までにあと {format_value(ind, target - actual)}"
-    if ind.kind == "ratio":
-        return f"年度末までにあと {(target - actual) * 100:.1f} ポイント"
-    if ind.kind == "hours_per_month":
-        return f"残りの月で、見込みより{format_value(ind, target - projected)}多い利用"
-    if ind.kind == "mean":
-        return f"年度末の見込み {format_value(ind, projected)} を目標 {format_value(ind, target)} 以上に上げること"
-    return "年度末までに完了すること"
+    """What it takes to reach the target from here, in the indicator's own unit: the report's words."""
+    pace = needed_pace(ind, v.fiscal_year, v.actual, v.target, v.data_as_of, v.target_low, v.target_high)
+    return pace.text if pace is not None else "年度末までに目標に届くよう取組を前倒しすること"
 
 
 def month_words(label: str) -> str:
@@ -258,7 +255,7 @@ def _monthly_alerts(out: Checked, figures: list[Figure], catalog: Catalog, as_of
                     continue
                 who = f"{ind.name}（{ind.id}） {month_words(month_label(month))}"
                 out.active.append(Alert(
-                    f"month_missed:{ind.id}:{month_label(month)}", f"kpi:{ind.id}", ind.id, "warning",
+                    f"month_missed:{ind.id}:{month_label(month)}", f"{KPI_SCOPE}{ind.id}", ind.id, "warning",
                     f"【月間目標未達】{who}",
                     f"{who}: 実績 {format_value(ind, figure.value)} / 目標 {format_value(ind, target)}"
                     f"{'以下' if ind.direction == 'at_most' else '以上'}"
@@ -268,7 +265,7 @@ def _monthly_alerts(out: Checked, figures: list[Figure], catalog: Catalog, as_of
 
 def _stale_alert(out: Checked, name: str, rule: Freshness, state: SourceState | None, as_of: date, now: datetime,
                  calendar: CityCalendar, place: Place | None) -> None:
-    scope = f"stale:{name}"
+    scope = f"{STALE_SCOPE}{name}"
     out.scopes.add(scope)
     if state is None:
         return  # never landed: the run's own failure alert says why

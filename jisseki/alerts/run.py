@@ -1,6 +1,7 @@
 """The alert step after every run: check the rules, record changes, deliver one digest per channel."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from jisseki.alerts.rules import (
     NightRun,
     Place,
     check,
+    departments_of,
     lock_check,
     night_missed,
     to_state,
@@ -46,12 +48,20 @@ class AlertSummary:
 def process_alerts(engine: Any, config: Config, catalog: Catalog, verdicts: list[Verdict], as_of: date,
                    run_id: str, now: datetime | None = None) -> AlertSummary:
     now = now or now_utc()
+    config.alerts.check_routes(catalog.departments())
     outcomes = {r["source"]: (r["status"], r["message"]) for r in source_runs(engine, run_id)}
     states = {name: to_state(row) for name, row in ingest_states(engine).items()}
     checked = check(verdicts, current_figures(engine), catalog, as_of, now, outcomes, states,
                     config.freshness(), CityCalendar(config.calendar.closed_days), source_places(config),
                     published_grades(engine))
-    return _announce(engine, config, checked, run_id, None, as_of)
+    return _announce(engine, config, checked, run_id, None, as_of, routes(config, catalog))
+
+
+def routes(config: Config, catalog: Catalog) -> Callable[[str], Sequence[str]]:
+    """A checked scope → the channels of the departments it belongs to ([alerts.routes]), besides the city-wide
+    ones that take everything."""
+    by_department = {dept: [channel(url).id for url in urls] for dept, urls in config.alerts.route_urls().items()}
+    return lambda scope: [cid for dept in departments_of(scope, catalog) for cid in by_department.get(dept, [])]
 
 
 def source_places(config: Config) -> dict[str, Place]:
@@ -78,20 +88,26 @@ def process_lock_alert(engine: Any, config: Config, refusal: str | None, as_of: 
     at the end of the same run (one message a run), or in a later one if this run does not get that far."""
     checked = lock_check(refusal, as_of)
     if refusal is None:
-        channels = _channels(config)
-        return _summary(store.reconcile(engine, checked, list(channels), run_id), 0, 0,
-                        len(store.pending(engine, channels, run_id)))
+        return _summary(store.reconcile(engine, checked, _city(config), run_id), 0, 0,
+                        len(store.pending(engine, _channels(config), run_id)))
     return _announce(engine, config, checked, run_id, run_id, as_of)
 
 
 def _channels(config: Config) -> dict[str, Channel]:
-    return {c.id: c for c in (channel(url) for url in config.alerts.channel_urls())}
+    """Every channel, city-wide and departments' (what waits for any of them is delivered by any run)."""
+    routed = [url for urls in config.alerts.route_urls().values() for url in urls]
+    return {c.id: c for c in (channel(url) for url in [*config.alerts.channel_urls(), *routed])}
+
+
+def _city(config: Config) -> list[str]:
+    """The city-wide channels' ids: every change goes to them."""
+    return [channel(url).id for url in config.alerts.channel_urls()]
 
 
 def _announce(engine: Any, config: Config, checked: Checked, run_id: str, only_of: str | None,
-              as_of: date) -> AlertSummary:
+              as_of: date, routed: Callable[[str], Sequence[str]] = lambda scope: ()) -> AlertSummary:
     channels = _channels(config)
-    changes = store.reconcile(engine, checked, list(channels), run_id)
+    changes = store.reconcile(engine, checked, _city(config), run_id, routed=routed)
     sent, failed = deliver(store.pending(engine, channels, only_of), channels,
                            lambda ids, error: store.mark(engine, ids, error),
                            lambda rows: digest.build(rows, as_of, config.alerts.ui_url))

@@ -2,7 +2,7 @@
 digest that carried it."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from warehouse.schema import alert_outbox, alert_state
 @dataclass(frozen=True)
 class Change:
     key: str
+    scope: str         # what was checked (kpi:<id>, run:<source>, …): whose change it is
     change: str        # firing | resolved
     severity: str
     title: str
@@ -24,9 +25,11 @@ class Change:
 
 
 def reconcile(engine: Engine, checked: Checked, channels: Sequence[str], run_id: str,
-              stamp: datetime | None = None) -> list[Change]:
+              stamp: datetime | None = None, routed: Callable[[str], Sequence[str]] = lambda scope: ()
+              ) -> list[Change]:
     """Records what changed since the last run and queues one row per change and channel (the digest of each
-    channel is built from its rows when it is delivered)."""
+    channel is built from its rows when it is delivered): every change for each of `channels`, and a change
+    also for the channels `routed` gives for its scope (a department's own)."""
     stamp = stamp or now_utc()
     active = {a.key: a for a in checked.active}
     with engine.begin() as conn:
@@ -37,7 +40,7 @@ def reconcile(engine: Engine, checked: Checked, channels: Sequence[str], run_id:
         changes = [c for c in found if c is not None]
         rows = [dict(alert_key=c.key, change=c.change, channel=channel, severity=c.severity, title=c.title,
                      body=c.body, flow_run_id=run_id, created_at=stamp, attempts=0)
-                for c in changes for channel in channels]
+                for c in changes for channel in dict.fromkeys([*channels, *routed(c.scope)])]
         if rows:
             conn.execute(insert(alert_outbox), rows)
     return changes
@@ -52,14 +55,14 @@ def _fire(conn: Any, alert: Alert, row: Any, run_id: str, stamp: datetime) -> Ch
         conn.execute(insert(alert_state).values(alert_key=alert.key, **values))
     else:
         conn.execute(update(alert_state).where(alert_state.c.alert_key == alert.key).values(**values))
-    return Change(alert.key, "firing", alert.severity, alert.title, alert.body)
+    return Change(alert.key, alert.scope, "firing", alert.severity, alert.title, alert.body)
 
 
 def _resolve(conn: Any, row: Any, run_id: str, stamp: datetime) -> Change:
     conn.execute(update(alert_state).where(alert_state.c.alert_key == row.alert_key)
                  .values(status="resolved", flow_run_id=run_id, changed_at=stamp))
     title, body = resolved_message(row.title, row.body)
-    return Change(row.alert_key, "resolved", "success", title, body)
+    return Change(row.alert_key, row.scope, "resolved", "success", title, body)
 
 
 def pending(engine: Engine, channels: Iterable[str], run_id: str | None = None) -> list[dict[str, Any]]:
