@@ -389,11 +389,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _other_years(engine: Any, fy: int) -> str | None:
-    """For a fiscal year the warehouse has no evaluations of: the years it has, or None when it has none."""
+def _evaluated_years(engine: Any) -> list[int]:
     from warehouse.store import latest_evaluations
 
-    years = sorted({e["fiscal_year"] for e in latest_evaluations(engine)})
+    return sorted({e["fiscal_year"] for e in latest_evaluations(engine)})
+
+
+def _other_years(engine: Any, fy: int) -> str | None:
+    """For a fiscal year the warehouse has no evaluations of: the years it has, or None when it has none."""
+    years = _evaluated_years(engine)
     if not years:
         return None
     return f"{fy}年度の評価はありません（倉庫にある年度: {'、'.join(f'{year}年度' for year in years)}）"
@@ -433,13 +437,15 @@ def cmd_report(args: argparse.Namespace) -> int:
                          "報告書を書き出すフォルダを指定してください（なければ作ります）")
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
-    fy = args.fy or catalog.policy.fiscal_year
     engine = connect(config.warehouse.url, create=False)
+    # Not the newest policy's year: FY2026's policy is in the catalog before FY2026 has a single evaluation.
+    fy = args.fy or max(_evaluated_years(engine), default=catalog.policy.fiscal_year)
     evaluations = latest_evaluations(engine, fy)
     if not evaluations:
         print(_other_years(engine, fy) or f"{fy}年度の評価がまだありません。先に jisseki run を実行してください",
               file=sys.stderr)
         return 1
+    catalog = catalog.of_year(fy)
     rejections = Rejections(quarantined(engine, limit_per_source=MAX_SHOWN), reason_counts(engine),
                             {name: config.source_def(name).japanese for name in config.enabled_sources()})
     html_path, xlsx_path = write_report(evaluations, current_figures(engine), catalog, fy, args.out,
