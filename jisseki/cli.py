@@ -333,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="書き出す .xlsx")
     template.add_argument("--config", type=Path, default=os.environ.get("JISSEKI_CONFIG"), metavar="FILE",
                           help="設定ファイル（[catalog] を使う場合）。省略時は同梱の運営方針")
+    template.add_argument("--department", metavar="所属",
+                          help="この所属の指標だけ（例: 北区役所）。省略時は運営方針のすべての所属")
     template.set_defaults(handler=cmd_manual_template)
     return parser
 
@@ -533,9 +535,12 @@ def cmd_manual_template(args: argparse.Namespace) -> int:
     from jisseki.manual_template import write_template
 
     catalog = load_catalog(load_config(_config_path(args)).catalog.path if args.config else None)
+    if args.department:
+        catalog = catalog.of_department(args.department)
     count = write_template(catalog, args.fy, args.out)
     if count == 0:
-        print(f"{args.fy}年度に手入力の指標はありません", file=sys.stderr)
+        whose = f"{args.department}の" if args.department else ""
+        print(f"{args.fy}年度に{whose}手入力の指標はありません", file=sys.stderr)
         return 1
     print(f"{args.out}: {args.fy}年度の手入力指標 {count} 行")
     return 0
