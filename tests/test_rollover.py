@@ -12,6 +12,7 @@ import pytest
 
 from jisseki.catalog import load_catalog
 from jisseki.cli import main
+from jisseki.core.errors import ConfigError
 from jisseki.core.model import Figure
 from jisseki.demo.run import write_policies
 from jisseki.demo.samples import DEMO_AS_OF, NOCODE_APPS, PROCEDURES, load_samples
@@ -67,6 +68,8 @@ def test_the_folder_holds_both_departments_and_both_years(policies: list[Path]) 
     assert fy2025.policy.title == "令和7年度 デジタル統括室運営方針"
     assert fy2025.of_department("北区役所").policy.title == "令和7年度 北区役所運営方針"
     assert fy2025.ids() == set(SEED_FY2025) | set(WARD_FY2025)
+    with pytest.raises(ConfigError, match="2024年度以前の運営方針はありません（あるのは 2025年度、2026年度）"):
+        catalog.of_year(2024)
 
 
 def test_fy2025_is_graded_as_before_the_fy2026_files(policies: list[Path], figures: list[Figure]) -> None:
