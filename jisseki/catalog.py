@@ -242,6 +242,17 @@ class Catalog(_Strict):
         return Catalog(policies=[p for p in self.policies if p.department == department],
                        indicators=[i for i in self.indicators if i.department == department])
 
+    def of_year(self, fy: int) -> Catalog:
+        """The catalog as a view of fiscal year fy shows it: the policies up to that year (so `policy` and the
+        challenge titles are that year's, not next year's already in the folder) and the indicators graded by
+        then; a later policy's definition of a continuing indicator stays, as it does for every year."""
+        policies = [p for p in self.policies if p.fiscal_year <= fy]
+        if not policies:
+            raise ConfigError(f"{fy}年度以前の運営方針はありません（あるのは "
+                              f"{'、'.join(f'{y}年度' for y in self.fiscal_years())}）")
+        return Catalog(policies=policies, indicators=[i for i in self.indicators
+                                                      if i.target_years() and min(i.target_years()) <= fy])
+
     def latest_fy(self) -> int:
         return max(p.fiscal_year for p in self.policies)
 

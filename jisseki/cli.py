@@ -341,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="書き出す .xlsx")
     template.add_argument("--config", type=Path, default=os.environ.get("JISSEKI_CONFIG"), metavar="FILE",
                           help="設定ファイル（[catalog] を使う場合）。省略時は同梱の運営方針")
+    template.add_argument("--department", metavar="所属",
+                          help="この所属の指標だけ（例: 北区役所）。省略時は運営方針のすべての所属")
     template.set_defaults(handler=cmd_manual_template)
     return parser
 
@@ -428,11 +430,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
-def _other_years(engine: Any, fy: int) -> str | None:
-    """For a fiscal year the warehouse has no evaluations of: the years it has, or None when it has none."""
+def _evaluated_years(engine: Any) -> list[int]:
     from warehouse.store import latest_evaluations
 
-    years = sorted({e["fiscal_year"] for e in latest_evaluations(engine)})
+    return sorted({e["fiscal_year"] for e in latest_evaluations(engine)})
+
+
+def _other_years(engine: Any, fy: int) -> str | None:
+    """For a fiscal year the warehouse has no evaluations of: the years it has, or None when it has none."""
+    years = _evaluated_years(engine)
     if not years:
         return None
     return f"{fy}年度の評価はありません（倉庫にある年度: {'、'.join(f'{year}年度' for year in years)}）"
@@ -480,13 +486,15 @@ def cmd_report(args: argparse.Namespace) -> int:
                          "報告書を書き出すフォルダを指定してください（なければ作ります）")
     config = load_config(_config_path(args))
     catalog = load_catalog(config.catalog.path)
-    fy = args.fy or catalog.latest_fy()
     engine = connect(config.warehouse.url, create=False)
+    # Not the newest policy's year: FY2026's policy is in the catalog before FY2026 has a single evaluation.
+    fy = args.fy or max(_evaluated_years(engine), default=catalog.latest_fy())
     evaluations = latest_evaluations(engine, fy, scopes=True)
     if not evaluations:
         print(_other_years(engine, fy) or f"{fy}年度の評価がまだありません。先に jisseki run を実行してください",
               file=sys.stderr)
         return 1
+    catalog = catalog.of_year(fy)
     rejections = Rejections(quarantined(engine, limit_per_source=MAX_SHOWN), reason_counts(engine),
                             {name: config.source_def(name).japanese for name in config.enabled_sources()})
     kept = published_grades(engine, fy)
@@ -577,9 +585,12 @@ def cmd_manual_template(args: argparse.Namespace) -> int:
     from jisseki.manual_template import write_template
 
     catalog = load_catalog(load_config(_config_path(args)).catalog.path if args.config else None)
+    if args.department:
+        catalog = catalog.of_department(args.department)
     count = write_template(catalog, args.fy, args.out)
     if count == 0:
-        print(f"{args.fy}年度に手入力の指標はありません", file=sys.stderr)
+        whose = f"{args.department}の" if args.department else ""
+        print(f"{args.fy}年度に{whose}手入力の指標はありません", file=sys.stderr)
         return 1
     print(f"{args.out}: {args.fy}年度の手入力指標 {count} 行")
     return 0

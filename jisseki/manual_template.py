@@ -31,7 +31,8 @@ GUIDE = [
 
 
 def manual_indicators(catalog: Catalog, fy: int) -> list[Indicator]:
-    return [i for i in catalog.indicators if i.source == "manual_entries" and fy in i.targets]
+    """The manual indicators graded in fy, every department's (a plan's year and a milestone's due year too)."""
+    return [i for i in catalog.indicators if i.source == "manual_entries" and fy in i.target_years()]
 
 
 def year_forms(fy: int) -> list[str]:

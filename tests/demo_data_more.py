@@ -449,24 +449,34 @@ MANUAL_ROWS: tuple[tuple, ...] = (
 
 
 def _write_manual(path: Path) -> None:
+    write_manual_workbook(path, MANUAL_HEADER, MANUAL_ROWS, ENTERED_BY, datetime(2026, 4, 14, 11, 5))
+
+
+def write_manual_workbook(path: Path, header: tuple[str, ...], rows: tuple[tuple, ...], creator: str,
+                          stamp: datetime) -> None:
+    """A filled-in manual workbook (contract 6) with 入力日 in column F, the same bytes on every machine."""
     wb = Workbook()
     ws = wb.active
     ws.title = "実績"
-    ws.append(MANUAL_HEADER)
-    for row in MANUAL_ROWS:
+    ws.append(header)
+    for row in rows:
         ws.append(row)
     for cell in ws["F"][1:]:
         cell.number_format = "yyyy/mm/dd hh:mm"
     for column, width in zip("ABCDEFGHI", (32, 11, 9, 40, 28, 17, 40, 6, 10)):
         ws.column_dimensions[column].width = width
-    fixed = datetime(2026, 4, 14, 11, 5)
-    wb.properties.creator = ENTERED_BY
-    wb.properties.created = wb.properties.modified = fixed
+    wb.properties.creator = creator
+    write_fixed_workbook(wb, path, stamp)
+
+
+def write_fixed_workbook(wb: Workbook, path: Path, stamp: datetime) -> None:
+    """Saves `wb` as the same bytes on every machine: created and modified at `stamp`, entries repacked."""
+    wb.properties.created = wb.properties.modified = stamp
     saved = io.BytesIO()
     with zipfile.ZipFile(saved, "w") as archive:
         ExcelWriter(wb, archive).save()  # not wb.save(): it sets properties.modified to the time of saving
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_repacked(saved.getvalue(), fixed))
+    path.write_bytes(_repacked(saved.getvalue(), stamp))
 
 
 def _repacked(workbook: bytes, stamp: datetime) -> bytes:

@@ -627,10 +627,10 @@ def parse_fiscal_year(value: object) -> int | None:
     return None
 
 
-def parse_manual_value(kpi: str, value: object) -> float | None:
+def parse_manual_value(kpi: str, value: object, milestones: tuple[str, ...] = MILESTONE_KPIS) -> float | None:
     if isinstance(value, bool):
         return None
-    if kpi in MILESTONE_KPIS:
+    if kpi in milestones:
         if isinstance(value, (int, float)):
             return float(value) if value in (0, 1) else None
         text = nfkc(value) if isinstance(value, str) else None
@@ -660,18 +660,19 @@ def parse_entry_date(value: object) -> date | None:
         return None
 
 
-def parse_manual_row(row: dict) -> tuple[str, int, float, date] | str:
+def parse_manual_row(row: dict, kpis: tuple[str, ...] = MANUAL_KPIS,
+                     milestones: tuple[str, ...] = MILESTONE_KPIS) -> tuple[str, int, float, date] | str:
     """(kpi_id, fy, value, 入力日), or the reason the row is bad."""
     cells = row["cells"]
     if cells is None:
         return "no sheet 実績"
     kpi = nfkc(cells.get("KPI ID"))
-    if kpi not in MANUAL_KPIS:
+    if kpi not in kpis:
         return "unknown KPI ID"
     fy = parse_fiscal_year(cells.get("年度"))
     if fy is None:
         return "bad 年度"
-    value = parse_manual_value(kpi, cells.get("実績値"))
+    value = parse_manual_value(kpi, cells.get("実績値"), milestones)
     if value is None:
         return "bad 実績値"
     day = parse_entry_date(cells.get("入力日"))
@@ -685,10 +686,13 @@ def manual_row_problem(row: dict) -> str | None:
     return parsed if isinstance(parsed, str) else None
 
 
-def manual_figures(folder: Path) -> Figures:
+def manual_figures(folder: Path, kpis: tuple[str, ...] = MANUAL_KPIS,
+                   milestones: tuple[str, ...] = MILESTONE_KPIS) -> Figures:
+    """The manual KPIs' figures; `kpis` and `milestones` another catalog's (the demo's ward), rows of other
+    ids being unknown to it."""
     latest: dict[tuple[str, int], tuple[float, date]] = {}
     for row in manual_rows(folder):  # files by name, rows in order: ties go to the later one
-        parsed = parse_manual_row(row)
+        parsed = parse_manual_row(row, kpis, milestones)
         if isinstance(parsed, str):
             continue
         kpi, fy, value, day = parsed

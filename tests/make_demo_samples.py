@@ -2,8 +2,8 @@
 
     .venv/bin/python -m tests.make_demo_samples
 
-Run it after changing tests/demo_data.py or tests/demo_data_more.py (tests/test_demo_samples.py fails until
-then). The tarball is the same bytes each time on one machine (fixed names, order, times and owners); across
+Run it after changing tests/demo_data.py, tests/demo_data_more.py or tests/demo_data_ward.py
+(tests/test_demo_samples.py fails until then). The tarball is the same bytes each time on one machine (fixed names, order, times and owners); across
 xz builds only its packing may differ, so the test compares the files inside it.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from jisseki.demo.samples import ARCHIVE, NOCODE_APPS, PROCEDURES
 from tests.demo_data import write_demo_inbox
 from tests.demo_data_more import demo_nocode_apps, write_demo_more
+from tests.demo_data_ward import write_demo_ward
 
 OUT = Path(__file__).resolve().parent.parent / "jisseki" / "demo" / ARCHIVE
 
@@ -33,6 +34,7 @@ def sample_files() -> dict[str, bytes]:
         root = Path(tmp)
         procedures = write_demo_inbox(root)
         write_demo_more(root)
+        write_demo_ward(root)
         files = {path.relative_to(root).as_posix(): path.read_bytes()
                  for path in root.rglob("*") if path.is_file()}
     files[PROCEDURES] = records_json(procedures)

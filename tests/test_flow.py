@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import sqlalchemy as sa
 from flows.run import run_nightly
 from jisseki.cli import main
 from jisseki.demo.samples import NOCODE_APPS, PROCEDURES, load_samples
+from tests import handcount_ward
+from tests.demo_data_ward import WARD_FY2025
 from tests.sample_api import SampleApi
 from tests.support import SEED_FY2025, TOKEN, TOKEN_ENV, every_cell, table_counts, write_config
 
@@ -33,6 +36,17 @@ def source_runs(url: str) -> dict[str, tuple[str, str]]:
         out = {s: (st, m) for s, st, m in conn.execute(sa.text("SELECT source, status, message FROM source_run"))}
     engine.dispose()
     return out
+
+
+def current_figures(url: str, kpis: Iterable[str]) -> dict[tuple[str, str, str], tuple]:
+    """The current revision of every figure of these KPIs: (kpi, period, scope) → (value, numerator,
+    denominator, as_of)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT kpi_id, period, scope, value, numerator, denominator, as_of "
+                                    "FROM kpi_actual WHERE is_current")).all()
+    engine.dispose()
+    return {(k, p, s): (v, n, d, date.fromisoformat(str(a))) for k, p, s, v, n, d, a in rows if k in set(kpis)}
 
 
 def landed_sources(url: str) -> set[str]:
@@ -111,12 +125,23 @@ def test_demo_then_status_matches_the_seeds_whole_fy2025_table(tmp_path, capsys)
     workdir = tmp_path / "demo"
     assert main(["demo", "--workdir", str(workdir)]) == 0
     table = capsys.readouterr().out
-    assert "2,180件" in table and "A（達成） 14 件 / B（未達成） 1 件" in table
+    office, ward = table.split("令和7年度 北区役所")
+    assert "2,180件" in office and "A（達成） 14 件 / B（未達成） 1 件" in office
+    assert "A（達成） 4 件 / B（未達成） 1 件" in ward and "目標は 2024年度の実績 18 から -10%" in ward
     assert main(["status", "--config", str(workdir / "jisseki.toml"), "--fy", "2025", "--format", "json"]) == 0
     rows = {r["kpi_id"]: r for r in json.loads(capsys.readouterr().out)}
     assert all(r["fiscal_year"] == 2025 and r["as_of"] == "2026-03-31" for r in rows.values())
     got = {k: (round(r["actual"], 2), r["grade"], r["prior_year_actual"]) for k, r in rows.items()}
-    assert got == SEED_FY2025
+    assert got == {**SEED_FY2025, **WARD_FY2025}
+    # The ward's figures, every month and the year, are its hand count's exactly.
+    samples = load_samples()
+    (workdir / "db" / "certificate_issue.csv").write_bytes(samples.files["db/certificate_issue.csv"])
+    expected = handcount_ward.ward_figures(workdir, AS_OF)
+    landed = current_figures(f"sqlite:///{workdir / 'warehouse.db'}", WARD_FY2025)
+    assert landed.keys() == expected.keys()
+    for key, want in expected.items():
+        assert landed[key] == pytest.approx((want["value"], want["numerator"], want["denominator"], want["as_of"]),
+                                            abs=1e-9), key
     assert rows["speech_hours_monthly"]["target"] == 1870 and rows["myna_moveout_share"]["target"] == 0.25
 
     from openpyxl import load_workbook
@@ -124,7 +149,9 @@ def test_demo_then_status_matches_the_seeds_whole_fy2025_table(tmp_path, capsys)
     assert main(["report", "--config", str(workdir / "jisseki.toml"), "--out", str(tmp_path / "report")]) == 0
     assert "月403時間" in (tmp_path / "report" / "index.html").read_text("utf-8")
     sheet = load_workbook(tmp_path / "report" / "achievement_FY2025.xlsx")["達成状況"]
-    assert [c.value for c in sheet["D"]].count("A") == 14
+    grades = {row[7]: row[3] for row in sheet.iter_rows(values_only=True)}   # KPI ID → 達成状況
+    assert [grades[k] for k in SEED_FY2025].count("A") == 14 and [grades[k] for k in WARD_FY2025].count("A") == 4
+    assert sheet["A2"].value.startswith("令和7年度 デジタル統括室運営方針")   # not FY2026's, already in the folder
 
     before = table_counts(f"sqlite:///{workdir / 'warehouse.db'}")
     assert main(["demo", "--workdir", str(workdir)]) == 0  # a second demo run lands nothing new

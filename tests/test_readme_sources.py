@@ -1,12 +1,12 @@
 """The README's worked declarations are real: each loads as a config section, stays under 25 lines of TOML, and the
-indicators it shows count from it."""
+indicators it shows count from it; its policy-file examples are valid indicators, one of each kind of target."""
 from __future__ import annotations
 
 import re
 import tomllib
 from pathlib import Path
 
-from jisseki.catalog import Indicator
+from jisseki.catalog import Band, Change, Indicator, load_catalog
 from jisseki.config import load_config
 from jisseki.declared.collect import measure_problems
 from jisseki.declared.spec import MeasureSpec
@@ -35,3 +35,24 @@ def test_every_declaration_loads_is_short_and_its_indicator_counts_from_it(tmp_p
     assert set(measures) == set(config.declared)
     for name, measure in measures.items():
         assert measure_problems(config.declared[name], {"kpi": measure}) == [], name
+
+
+POLICY = README.split("## 運営方針ファイル (the catalog)\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_policy_file_examples_are_valid_indicators_one_of_each_kind_of_target() -> None:
+    blocks = re.findall(r"```toml\n(.*?)```", POLICY, re.S)
+    indicators = [Indicator.model_validate(tomllib.loads(b)["indicators"][0]) for b in blocks]
+    change, band, amount, plan, milestone, scoped = indicators
+    assert isinstance(change.targets[2025], Change) and change.kind == "mean" and change.direction == "at_most"
+    assert isinstance(band.targets[2025], Band) and band.direction == "within"
+    assert isinstance(amount.targets[2025], Change) and amount.targets[2025].baseline_year(2025) == 2023
+    assert plan.plan is not None and plan.target_spec(2025) == 100.2 and plan.pace == "progress_ratio"
+    assert milestone.due is not None and milestone.target_years() == [2025]
+    assert scoped.pace == "seasonal" and scoped.target_spec(2025, "271276") == 0.30
+    # Those the demo's ward policy has are written there as here.
+    ward = {i.id: i for i in load_catalog([Path(__file__).resolve().parent.parent / "jisseki" / "catalogs"
+                                           / "kita-fy2025.toml"]).indicators}
+    for shown in (change, band, plan, milestone):
+        assert ward[shown.id].model_dump(exclude={"department", "policy", "actuals"}) == \
+            shown.model_dump(exclude={"department", "policy", "actuals"}), shown.id
