@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jisseki.catalog import Catalog, Indicator
-from jisseki.report import format_value
+from jisseki.catalog import Band, Catalog, Change, Indicator
+from jisseki.report import target_words
 
 SHEET = "実績"
 HEADER = ["KPI ID", "年度", "実績値", "根拠", "入力者", "入力日", "所見", "指標名", "単位", "目標（参考）"]
@@ -63,7 +63,7 @@ def write_template(catalog: Catalog, fy: int, out: Path) -> int:
         cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor=HEADER_FILL)
     for ind in indicators:
         sheet.append([ind.id, str(fy), None, None, None, None, None, ind.name, ind.unit or "完了/未完了",
-                      format_value(ind, ind.target(fy))])
+                      _target(ind, fy)])
     last = len(indicators) + 1
     fill = PatternFill("solid", fgColor=INPUT_FILL)
     for column in INPUT_COLUMNS:
@@ -113,3 +113,13 @@ def write_template(catalog: Catalog, fy: int, out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     book.save(out)
     return len(indicators)
+
+
+def _target(ind: Indicator, fy: int) -> str:
+    """The target for reference, as the policy says it; a band's bounds, or 前年度比 words for a change."""
+    spec = ind.target_spec(fy)
+    if isinstance(spec, Band):
+        return target_words(ind, None, spec.low, spec.high)
+    if isinstance(spec, Change):
+        return "前年度などの実績からの増減（運営方針を参照）"
+    return target_words(ind, ind.target(fy))

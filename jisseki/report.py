@@ -49,6 +49,9 @@ def target_words(indicator: Indicator, target: float | None, low: float | None =
     if indicator.direction == "within":
         return f"{format_value(indicator, low)}〜{format_value(indicator, high)}" if low is not None else "—"
     words = format_value(indicator, target)
+    if indicator.kind in ("count_per_fy", "cumulative_count") and target is not None and not float(target).is_integer():
+        # A plan's interim target (300 × 33.4% = 100.2): rounded, 100 would look met by 100.
+        words = f"{target:,.1f}{indicator.unit}"
     return f"{words}以下" if indicator.direction == "at_most" and target is not None else words
 
 

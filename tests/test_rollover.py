@@ -131,7 +131,7 @@ def test_the_fy2026_template_has_every_departments_fy2026_rows(policies: list[Pa
     assert [(r[0], r[1]) for r in rows] == [("external_specialists", "2026"), ("dx_core_training_participants", "2026"),
                                             ("genai_staff_users", "2026"), ("kita_disaster_supporters", "2026"),
                                             ("kita_writing_free_counter", "2026")]
-    assert [r[8] for r in rows] == ["7名", "60名", "3,000名", "200人", "完了"]   # a plan's interim target
+    assert [r[9] for r in rows] == ["7名", "60名", "3,000名", "200.1人", "完了"]   # a plan's interim target
     ward = tmp_path / "kita.xlsx"
     assert main(["manual-template", "--fy", "令和8年度", "--config", str(config), "--department", "北区役所",
                  "--out", str(ward)]) == 0
