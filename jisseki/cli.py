@@ -379,7 +379,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from jisseki.catalog import load_catalog
-    from jisseki.publish import by_key, published_years
+    from jisseki.publish import by_key, published_lines
     from jisseki.report import evaluation_rows, render_table, scope_misses, status_json
     from warehouse.store import connect, latest_evaluations, published_grades
 
@@ -405,7 +405,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(status_json(evaluations, catalog, by_key(kept)), ensure_ascii=False, indent=2,
                          allow_nan=False))
     else:
-        notes = {y.fiscal_year: y.line() for y in published_years(kept)}
+        notes = published_lines(kept)
         print(render_table(evaluation_rows(evaluations, catalog, by_key(kept)), catalog, scope_misses(evaluations),
                            notes), end="")
     return 0
@@ -468,7 +468,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from jisseki.catalog import load_catalog
-    from jisseki.publish import by_key, published_years
+    from jisseki.publish import by_key, published_lines
     from jisseki.rejections import MAX_SHOWN, Rejections
     from jisseki.report_files import write_report
     from warehouse.quarantine import quarantined, reason_counts
@@ -501,7 +501,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     written = write_report(evaluations, current_figures(engine), catalog, fy, args.out,
                            history=evaluation_history(engine, fy), rejections=rejections,
                            published=by_key(kept), commentary=commentaries(engine, fy),
-                           published_line="".join(y.line() for y in published_years(kept)))
+                           published_lines=published_lines(kept))
     print("\n".join(map(str, written)))
     return 0
 

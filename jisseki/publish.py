@@ -70,6 +70,13 @@ class YearPublished:
                 f"{self.as_of.isoformat()} 時点の評価）")
 
 
+def published_lines(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[int, str], str]:
+    """Per fiscal year and department, the line saying it is published: a department publishes on its own
+    (`--department`), so one that has not is not told it has."""
+    return {(y.fiscal_year, department): y.line() for department in dict.fromkeys(r["department"] for r in rows)
+            for y in published_years([r for r in rows if r["department"] == department])}
+
+
 def published_years(rows: Sequence[Mapping[str, Any]]) -> list[YearPublished]:
     """The published years, one line each (with several departments: the first publication and oldest as-of)."""
     years: dict[int, YearPublished] = {}

@@ -313,11 +313,11 @@ def reiwa(fy: int) -> int:
 
 def render_table(rows: list[dict[str, str]], catalog: Catalog,
                  misses: Mapping[tuple[str, int], list[str]] | None = None,
-                 notes: Mapping[int, str] | None = None) -> str:
+                 notes: Mapping[tuple[int, str], str] | None = None) -> str:
     """The seed's achievement table: per fiscal year and department (its own policy's title and 経営課題),
     grouped by 経営課題, then the count of A and B. Under a group, a note per indicator whose target is moved
     from a baseline (the rule) and per indicator with scopes that miss theirs (`misses`, scope_misses).
-    `notes`: a line per fiscal year under its title (which year is published); a published year's table puts
+    `notes`: a line per fiscal year and department under its title (which year it has published); a published year's table puts
     the published value and grade beside the latest."""
     if not rows:
         return "評価がまだありません。`jisseki run` を実行してください。\n"
@@ -338,8 +338,8 @@ def render_table(rows: list[dict[str, str]], catalog: Catalog,
             policy = catalog.policy_for(department, fy)
             lines.append(f"令和{reiwa(fy)}年度 {policy.department} アウトカム指標の達成状況"
                          f"（{dept_rows[0]['時点']} 時点） {GRADE_LEGEND}")
-            if notes and fy in notes:
-                lines.append(notes[fy])
+            if notes and (fy, department) in notes:
+                lines.append(notes[(fy, department)])
             lines.append("")
             for challenge in dict.fromkeys(r["経営課題"] for r in dept_rows):
                 lines.append(f"経営課題{challenge} {policy.challenges.get(int(challenge), '')}")

@@ -105,17 +105,18 @@ th,td{font-size:12px;padding:3px 4px}td+td,th+th{white-space:nowrap}
 def write_report(evaluations: Sequence[Mapping[str, Any]], figures: Sequence[Figure], catalog: Catalog, fy: int,
                  out: Path, *, history: Sequence[Mapping[str, Any]] = (),
                  rejections: Rejections | None = None, published: Published | None = None,
-                 published_line: str = "", commentary: Mapping[tuple[str, int], str] | None = None
+                 published_lines: Mapping[tuple[int, str], str] | None = None,
+                 commentary: Mapping[tuple[str, int], str] | None = None
                  ) -> list[Path]:
     """`evaluations`: the latest ones, per scope too (latest_evaluations(…, scopes=True)); `history`: every
     evaluation of the year (warehouse.store.evaluation_history), for when each status began; `rejections`:
     what the nights set aside, a section per source after the indicators'; `published`: the year's
-    published_grade rows by (kpi, year, scope), shown beside the latest, and `published_line` saying when it
+    published_grade rows by (kpi, year, scope), shown beside the latest, and `published_lines` saying when each department (per year) had it
     was published; `commentary`: the departments' 所見 by (kpi, year). One department: DIR/index.html and
     achievement_FY<fy>.xlsx, as always. Several: DIR/index.html is the index of them, and each has a page and
     a workbook named by its policy's id. Returns the files written, the index (or the page) first."""
     out.mkdir(parents=True, exist_ok=True)
-    kept = _Kept(published or {}, published_line, commentary or {})
+    kept = _Kept(published or {}, published_lines or {}, commentary or {})
     after = [rejections_html(rejections.rows, rejections.counts, rejections.sources)] if rejections else []
     departments = catalog.departments()
     if len(departments) == 1:
@@ -140,18 +141,20 @@ def _department_files(evaluations: Sequence[Mapping[str, Any]], figures: Sequenc
     rows = evaluation_rows(evaluations, catalog, kept.published)
     for row in rows:
         row["所見"] = kept.commentary.get((row["KPI ID"], int(row["年度"].removesuffix("年度"))), "")
+    line = kept.lines.get((fy, catalog.departments()[0]), "")   # one department's page
     html_path.write_text(render_html(rows, evaluations, figures, catalog, fy, history=history,
-                                     sections_after=after, published_line=kept.line), "utf-8")
+                                     sections_after=after, published_line=line), "utf-8")
     write_workbook(evaluations, figures, catalog, fy, xlsx_path, published=kept.published,
-                   commentary=kept.commentary, published_line=kept.line)
+                   commentary=kept.commentary, published_line=line)
     return [html_path, xlsx_path]
 
 
 @dataclass(frozen=True)
 class _Kept:
-    """What publishing keeps, for every page: the published rows, the line saying when, the 所見."""
+    """What publishing keeps, for every page: the published rows, the line saying when (per year and
+    department), the 所見."""
     published: Published
-    line: str
+    lines: Mapping[tuple[int, str], str]
     commentary: Mapping[tuple[str, int], str]
 
 

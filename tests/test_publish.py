@@ -4,7 +4,7 @@ figure and kept when published; a published figure restated later raises one ale
 PostgreSQL for the warehouse's part)."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from jisseki.catalog import load_catalog
 from jisseki.cli import main
 from jisseki.core.model import Figure
 from jisseki.evaluate import Verdict, evaluate
-from jisseki.publish import PublishRefused, by_key, published_rows
+from jisseki.publish import PublishRefused, by_key, published_lines, published_rows
 from jisseki.report_files import write_report
 from tests.support import table_counts, write_config
 from tests.test_workbooks import GOOD_ROW, HEADER, manual, read
@@ -222,7 +222,7 @@ def test_the_report_puts_the_published_value_beside_the_latest_and_the_commentar
     notes = {("online_procedures", 2025): "=HYPERLINK(\"http://x\") <b>注</b>"}
     html, xlsx = write_report(latest_evaluations(engine, 2025), [], CATALOG, 2025, tmp_path / "out",
                               published=by_key(published_grades(engine, 2025)), commentary=notes,
-                              published_line="令和7年度: 公表済（2026-06-30 公表、2026-03-31 時点の評価）")
+                              published_lines={(2025, "デジタル統括室"): PUBLISHED_LINE})
     page = html.read_text("utf-8")
     assert "<th>公表値</th><th>公表評価</th><th>最新値</th>" in page and "<th>所見</th>" in page
     assert "令和7年度: 公表済（2026-06-30 公表、2026-03-31 時点の評価）" in page
@@ -233,3 +233,12 @@ def test_the_report_puts_the_published_value_beside_the_latest_and_the_commentar
     [row] = [r for r in sheet.iter_rows(min_row=4, values_only=True) if r[7] == "online_procedures"]
     assert row[2] == 1999.0 and row[8] == 2000.0 and row[9] == "A" and row[10].startswith("'=HYPERLINK")
     assert sheet.cell(2, 1).value.endswith("令和7年度: 公表済（2026-06-30 公表、2026-03-31 時点の評価）")
+
+
+PUBLISHED_LINE = "令和7年度: 公表済（2026-06-30 公表、2026-03-31 時点の評価）"
+
+
+def test_a_department_that_has_not_published_is_not_told_it_has() -> None:
+    rows = [{"department": "北区役所", "fiscal_year": 2025, "as_of": date(2026, 3, 31),
+             "published_at": datetime(2026, 6, 30, 1, 0, tzinfo=timezone.utc)}]
+    assert published_lines(rows) == {(2025, "北区役所"): PUBLISHED_LINE}
