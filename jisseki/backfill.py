@@ -21,7 +21,8 @@ def month_ends(first: date, last: date) -> list[date]:
 def figures_as_of(figures: Iterable[Figure], catalog: Catalog, day: date) -> list[Figure]:
     """City figures as they stood at `day` (a month end): each indicator's fiscal-year figures of this year
     and the last (and of its plan's earlier years, which the plan accumulates), and its complete months of
-    both years (a seasonal pace projects by last year's months)."""
+    both years and the year before (a seasonal pace projects by the previous year's months; last year's
+    verdict too)."""
     city = {f.key[:2]: f for f in figures if f.scope == CITY}
     this = fiscal_year(day)
     out = []
@@ -31,7 +32,7 @@ def figures_as_of(figures: Iterable[Figure], catalog: Catalog, day: date) -> lis
             figure = _fiscal_year(ind, fy, min(day, fy_end(fy)), city)
             if figure is not None:
                 out.append(figure)
-        months = (city.get((ind.id, month_label(m))) for fy in (this - 1, this) for m in fy_months(fy)
+        months = (city.get((ind.id, month_label(m))) for fy in (this - 2, this - 1, this) for m in fy_months(fy)
                   if month_end(m) <= day)
         out.extend(m for m in months if m is not None)
     return out

@@ -102,6 +102,10 @@ def test_a_seasonal_count_is_projected_by_last_years_months_as_they_stood() -> N
     v = city_verdict(last_year + this_year, seasonal, date(2025, 6, 30))
     assert (v.status, v.projected, v.actual) == ("at_risk", pytest.approx(80), 40)
     assert v.projection_method.startswith("前年度の同じ時期")
+    # Last year's verdict, graded by now, names its pace by the months of the year before it.
+    two_years = one_indicator(kind="count_per_fy", targets={2024: 100, 2025: 100}, pace="seasonal")
+    before = city_verdict(monthly(2023, [8] * 12) + last_year + this_year, two_years, date(2025, 6, 30), fy=2024)
+    assert (before.grade, before.projection_method[:6]) == ("A", "前年度の同じ")
     linear = city_verdict(last_year + this_year, one_indicator(kind="count_per_fy", targets={2025: 100}),
                           date(2025, 6, 30))
     assert linear.status == "on_track"
