@@ -147,7 +147,7 @@ def plan_total(first: int, last: int, yearly: dict[int, float]) -> int:
 def policy(method: str, share: dict[int, float], filings: dict[int, float],
            plans: dict[str, int]) -> str:
     head = ('[policy]\nid = "pace-study"\ntitle = "進捗の見通しの比較"\ndepartment = "デジタル統括室"\n'
-            'fiscal_year = 2025\n\n[challenges]\n1 = "見通しの比較"\n')
+            f'fiscal_year = {GRADED[0]}\n\n[challenges]\n1 = "見通しの比較"\n')
 
     def years(values: dict[int, float]) -> str:
         return "{ " + ", ".join(f"{fy} = {v:g}" for fy, v in values.items()) + " }"

@@ -77,7 +77,7 @@ def test_history_of_statuses_and_status_still_shows_the_latest_evaluation(tmp_pa
 
 
 def one_indicator(**fields) -> Catalog:
-    return parse_catalog({"policy": {"id": "p", "title": "方針", "department": "課", "fiscal_year": 2025},
+    return parse_catalog({"policy": {"id": "p", "title": "方針", "department": "課", "fiscal_year": 2023},
                           "challenges": {1: "課題"},
                           "indicators": [{"id": "k", "challenge": 1, "name": "指標", "unit": "件",
                                           "source": "nocode_apps", **fields}]})
