@@ -169,11 +169,10 @@ def policy(method: str, share: dict[int, float], filings: dict[int, float],
     return out
 
 
-def jisseki(args: Sequence[str], env: dict[str, str]) -> str:
+def jisseki(args: Sequence[str], env: dict[str, str]) -> None:
     out = subprocess.run([sys.executable, "-m", "jisseki.cli", *args], capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise SystemExit(f"jisseki {' '.join(args)} failed ({out.returncode}): {out.stderr[-2000:]}")
-    return out.stdout
 
 
 def study(seed: int, work: Path, env: dict[str, str], each_year: bool = False) -> list[dict]:
