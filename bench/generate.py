@@ -24,6 +24,16 @@ WINDOWS = ["住民票", "戸籍", "税"]
 DECLARED_HEADER = "受付日,区コード,区名,受付番号,待ち時間,窓口\r\n"
 
 
+def moveout_row(stamp: str, ward: int, serial: int, route: str, withdrawn: str = "0") -> str:
+    """One line of contract 2 (ward by its index in WARDS)."""
+    return f"{stamp},{WARDS[ward]},{NAMES[ward]},B{serial:09d},{route},{withdrawn}\r\n"
+
+
+def window_row(stamp: str, ward: int, receipt: int, minutes: int, window: str) -> str:
+    """One line of the window log."""
+    return f"{stamp},{WARDS[ward]},{NAMES[ward]},K{receipt:09d},{minutes},{window}\r\n"
+
+
 def generate(rows: int, out: Path, fy: int = 2025, days: int = 365, seed: int = 7) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -40,7 +50,7 @@ def generate(rows: int, out: Path, fy: int = 2025, days: int = 365, seed: int = 
             serial += 1
             route = ROUTES[0] if rng.random() < 0.34 else ROUTES[1 + (serial & 1)]
             withdrawn = "1" if serial % 97 == 0 else "0"
-            lines.append(f"{stamp},{WARDS[ward]},{NAMES[ward]},B{serial:09d},{route},{withdrawn}\r\n")
+            lines.append(moveout_row(stamp, ward, serial, route, withdrawn))
         path = out / f"tenshutsu_{day:%Y%m%d}.csv"
         path.write_bytes("".join(lines).encode("cp932"))
         paths.append(path)
@@ -66,8 +76,7 @@ def generate_declared(rows: int, out: Path, fy: int = 2025, days: int = 365, see
             # A re-delivery: a receipt of an earlier day again (the first read counts).
             receipt = rng.randrange(1, earlier + 1) if earlier and rng.random() < 0.01 else serial
             window = WINDOWS[0] if rng.random() < 0.45 else WINDOWS[1 + (serial & 1)]
-            lines.append(f"{stamps[i % 20 == 0]},{WARDS[ward]},{NAMES[ward]},K{receipt:09d},{rng.randrange(121)},"
-                         f"{window}\r\n")
+            lines.append(window_row(stamps[i % 20 == 0], ward, receipt, rng.randrange(121), window))
         path = out / f"madoguchi_{day:%Y%m%d}.csv"
         path.write_bytes("".join(lines).encode("cp932"))
         paths.append(path)

@@ -1,7 +1,8 @@
 """`jisseki backfill`: evaluate month by month as of each month end, for a year landed after the fact.
 
 The warehouse keeps monthly figures, so a fiscal year's figure as it stood at any month end can be
-derived from them, by kind, the same way each measure builds its fiscal-year figure."""
+derived from them, by kind, the same way each measure builds its fiscal-year figure; the months themselves go
+to the evaluator too, as a seasonal pace reads last year's."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -18,14 +19,22 @@ def month_ends(first: date, last: date) -> list[date]:
 
 
 def figures_as_of(figures: Iterable[Figure], catalog: Catalog, day: date) -> list[Figure]:
-    """City fiscal-year figures as they stood at `day` (a month end)."""
+    """City figures as they stood at `day` (a month end): each indicator's fiscal-year figures of this year
+    and the last (and of its plan's earlier years, which the plan accumulates), and its complete months of
+    both years and the year before (a seasonal pace projects by the previous year's months; last year's
+    verdict too)."""
     city = {f.key[:2]: f for f in figures if f.scope == CITY}
+    this = fiscal_year(day)
     out = []
     for ind in catalog.indicators:
-        for fy in sorted({fiscal_year(day), fiscal_year(day) - 1}):
+        first = min(this - 1, ind.plan.first) if ind.plan is not None else this - 1
+        for fy in range(first, this + 1):
             figure = _fiscal_year(ind, fy, min(day, fy_end(fy)), city)
             if figure is not None:
                 out.append(figure)
+        months = (city.get((ind.id, month_label(m))) for fy in (this - 2, this - 1, this) for m in fy_months(fy)
+                  if month_end(m) <= day)
+        out.extend(m for m in months if m is not None)
     return out
 
 
@@ -42,7 +51,9 @@ def _fiscal_year(ind: Indicator, fy: int, day: date, city: dict[tuple[str, str],
         return Figure(ind.id, label, CITY, last.as_of, num / den, num, den) if den else None
     if ind.kind == "count_per_fy":
         return Figure(ind.id, label, CITY, last.as_of, sum(m.value for m in months))
-    if ind.kind == "hours_per_month":
+    if ind.kind in ("hours_per_month", "mean"):
+        # A mean of the year so far: of its months, each weighing the same (a month's figure is its mean,
+        # the warehouse keeps no count of its rows; exact for a measure declared as a mean of months).
         return Figure(ind.id, label, CITY, last.as_of, sum(m.value for m in months) / len(months))
     return Figure(ind.id, label, CITY, last.as_of, last.value, last.numerator, last.denominator)
 
