@@ -147,11 +147,17 @@ def test_demo_then_status_matches_the_seeds_whole_fy2025_table(tmp_path, capsys)
     from openpyxl import load_workbook
 
     assert main(["report", "--config", str(workdir / "jisseki.toml"), "--out", str(tmp_path / "report")]) == 0
-    assert "月403時間" in (tmp_path / "report" / "index.html").read_text("utf-8")
-    sheet = load_workbook(tmp_path / "report" / "achievement_FY2025.xlsx")["達成状況"]
-    grades = {row[7]: row[3] for row in sheet.iter_rows(values_only=True)}   # KPI ID → 達成状況
+    out = tmp_path / "report"   # two departments: an index, and a page and a workbook each
+    assert "月403時間" in (out / "osaka-digital-office-fy2025.html").read_text("utf-8")
+    index = (out / "index.html").read_text("utf-8")
+    assert 'href="osaka-digital-office-fy2025.html"' in index and 'href="osaka-kita-ward-fy2025.html"' in index
+    grades: dict[str, str] = {}
+    for stem, title in (("osaka-digital-office-fy2025", "令和7年度 デジタル統括室運営方針"),
+                        ("osaka-kita-ward-fy2025", "令和7年度 北区役所運営方針")):
+        sheet = load_workbook(out / f"{stem}.xlsx")["達成状況"]
+        grades |= {row[7]: row[3] for row in sheet.iter_rows(values_only=True)}   # KPI ID → 達成状況
+        assert sheet["A2"].value.startswith(title)   # not FY2026's, already in the folder
     assert [grades[k] for k in SEED_FY2025].count("A") == 14 and [grades[k] for k in WARD_FY2025].count("A") == 4
-    assert sheet["A2"].value.startswith("令和7年度 デジタル統括室運営方針")   # not FY2026's, already in the folder
 
     before = table_counts(f"sqlite:///{workdir / 'warehouse.db'}")
     assert main(["demo", "--workdir", str(workdir)]) == 0  # a second demo run lands nothing new
