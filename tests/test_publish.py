@@ -8,6 +8,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from jisseki.alerts.rules import restated
 from jisseki.catalog import load_catalog
@@ -242,3 +243,20 @@ def test_a_department_that_has_not_published_is_not_told_it_has() -> None:
     rows = [{"department": "北区役所", "fiscal_year": 2025, "as_of": date(2026, 3, 31),
              "published_at": datetime(2026, 6, 30, 1, 0, tzinfo=timezone.utc)}]
     assert published_lines(rows) == {(2025, "北区役所"): PUBLISHED_LINE}
+
+
+def test_two_publishes_of_a_year_at_once_write_it_once(tmp_path: Path) -> None:
+    url = evaluated(tmp_path, full_year())
+    engine, other = connect(url), connect(url)
+    raced: list[int] = []
+
+    def other_publishes_first(conn, cursor, statement, *_: object) -> None:
+        # The other publisher commits after this one found the year unpublished, just before it inserts.
+        if statement.startswith("INSERT INTO published_grade") and not raced:
+            raced.append(publish(other, 2025, lambda e, n: published_rows(e, n, CATALOG, 2025)).rows)
+
+    event.listen(engine, "before_cursor_execute", other_publishes_first)
+    done = publish(engine, 2025, lambda e, n: published_rows(e, n, CATALOG, 2025))
+    assert raced == [len(CATALOG.indicators)]
+    assert (done.rows, done.already) == (0, ["デジタル統括室"])
+    assert table_counts(url)["published_grade"] == len(CATALOG.indicators)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, make_url, select, update
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from jisseki.core.model import CITY, Figure
 from jisseki.core.normalize import UNSTORABLE
@@ -378,19 +378,23 @@ def publish(engine: Engine, fiscal_year: int,
     a department among them already has the year published, which is never rewritten."""
     stamp = now_utc()
     p = published_grade.c
-    with engine.begin() as conn:
-        c = kpi_commentary.c
-        notes = {(r.kpi_id, r.fiscal_year): r.commentary for r in conn.execute(
-            select(c.kpi_id, c.fiscal_year, c.commentary).where(c.fiscal_year == fiscal_year))}
-        rows = build(_latest_evaluations(conn, fiscal_year, True), notes)
-        departments = sorted({r["department"] for r in rows})
-        already = sorted(set(conn.execute(select(p.department).distinct().where(
-            p.fiscal_year == fiscal_year, p.department.in_(departments))).scalars()))
-        if already:
-            return Published(0, already, stamp)
-        if rows:
-            conn.execute(insert(published_grade), [{**r, "commentary": clean_text(r["commentary"]),
-                                                     "published_at": stamp} for r in rows])
+    departments: list[str] = []
+    try:
+        with engine.begin() as conn:
+            c = kpi_commentary.c
+            notes = {(r.kpi_id, r.fiscal_year): r.commentary for r in conn.execute(
+                select(c.kpi_id, c.fiscal_year, c.commentary).where(c.fiscal_year == fiscal_year))}
+            rows = build(_latest_evaluations(conn, fiscal_year, True), notes)
+            departments = sorted({r["department"] for r in rows})
+            already = sorted(set(conn.execute(select(p.department).distinct().where(
+                p.fiscal_year == fiscal_year, p.department.in_(departments))).scalars()))
+            if already:
+                return Published(0, already, stamp)
+            if rows:
+                conn.execute(insert(published_grade), [{**r, "commentary": clean_text(r["commentary"]),
+                                                         "published_at": stamp} for r in rows])
+    except IntegrityError:   # a publish of the same year committed between our check and insert: its rows stand
+        return Published(0, departments, stamp)
     return Published(len(rows), [], stamp)
 
 
