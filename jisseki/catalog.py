@@ -176,10 +176,6 @@ class Indicator(_Strict):
     def published_actual(self, fy: int) -> float | None:
         return self.actuals.get(fy)
 
-    def scopes(self) -> list[str]:
-        """The scopes named with a target of their own ("*" stands for every scope that has figures)."""
-        return list(self.scope_targets)
-
 
 class Policy(_Strict):
     id: str
@@ -243,7 +239,7 @@ class Catalog(_Strict):
                        indicators=[i for i in self.indicators if i.department == department])
 
     def of_year(self, fy: int) -> Catalog:
-        """The catalog as a view of fiscal year fy shows it: the policies up to that year (so `policy` and the
+        """The catalog as a view of fiscal year fy shows it: the policies up to that year (so policy_for and the
         challenge titles are that year's, not next year's already in the folder) and the indicators graded by
         then; a later policy's definition of a continuing indicator stays, as it does for every year."""
         policies = [p for p in self.policies if p.fiscal_year <= fy]
@@ -267,14 +263,6 @@ class Catalog(_Strict):
         earlier = [p for p in own if p.fiscal_year <= fy]
         return earlier[-1] if earlier else own[0]
 
-    @property
-    def policy(self) -> Policy:
-        """A one-department catalog's newest policy (a report page, a template): the first department's."""
-        first = self.departments()[0]
-        return self.policy_for(first, max(p.fiscal_year for p in self.policies if p.department == first))
-
-    def challenge_title(self, indicator: Indicator, fy: int) -> str:
-        return self.policy_for(indicator.department, fy).challenges.get(indicator.challenge, "")
 
 
 def load_catalog(path: Path | Sequence[Path] | None = None) -> Catalog:

@@ -258,9 +258,8 @@ def _reached(profile: list[float], fy: int, day: date) -> float | None:
     total = sum(profile)
     if total <= 0:
         return None
-    done = 0.0
+    done, this_day = 0.0, _year_before(day)
     for value, start in zip(profile, fy_months(fy)):
-        this_day = _same_day(day, fy)
         end = month_end(start)
         if this_day >= end:
             done += value
@@ -269,8 +268,8 @@ def _reached(profile: list[float], fy: int, day: date) -> float | None:
     return done / total if done > 0 else None
 
 
-def _same_day(day: date, fy: int) -> date:
-    """The day of fiscal year fy that matches `day` of the year after (Feb 29 → Feb 28)."""
+def _year_before(day: date) -> date:
+    """The same day a year before (Feb 29 → Feb 28)."""
     try:
         return day.replace(year=day.year - 1)
     except ValueError:

@@ -65,8 +65,8 @@ def test_the_folder_holds_both_departments_and_both_years(policies: list[Path]) 
     assert {i.id for i in catalog.indicators if 2026 in i.target_years()} == CONTINUING | NEW_IN_FY2026
     # The view of FY2025 is FY2025's policies, without the indicators FY2026 adds.
     fy2025 = catalog.of_year(2025)
-    assert fy2025.policy.title == "令和7年度 デジタル統括室運営方針"
-    assert fy2025.of_department("北区役所").policy.title == "令和7年度 北区役所運営方針"
+    assert [fy2025.policy_for(d, fy2025.latest_fy()).title for d in fy2025.departments()] == [
+        "令和7年度 デジタル統括室運営方針", "令和7年度 北区役所運営方針"]
     assert fy2025.ids() == set(SEED_FY2025) | set(WARD_FY2025)
     with pytest.raises(ConfigError, match="2024年度以前の運営方針はありません（あるのは 2025年度、2026年度）"):
         catalog.of_year(2024)
