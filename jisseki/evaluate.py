@@ -31,7 +31,7 @@ from datetime import date, timedelta
 
 from jisseki.catalog import ALL_SCOPES, Band, Catalog, Change, Indicator, Target
 from jisseki.core.model import CITY, Figure
-from jisseki.core.periods import fy_end, fy_label, fy_months, fy_start, month_end, month_label
+from jisseki.core.periods import fiscal_year, fy_end, fy_label, fy_months, fy_start, month_end, month_label
 
 EPS = 1e-9
 MILESTONE_WARNING = timedelta(days=30)   # a milestone not done this close to its due date is at risk
@@ -139,7 +139,7 @@ def _verdict(ind: Indicator, fy: int, scope: str, as_of: date, book: _Book) -> V
     method = _method(ind, fy, scope, book)
     base = dict(kpi_id=ind.id, fiscal_year=fy, as_of=as_of, prior_year_actual=prior, scope=scope, rule=rule,
                 target=target, target_low=low, target_high=high, projection_method=_method_text(ind, method))
-    if ind.kind == "milestone" and ind.due is not None:
+    if _due_in(ind, fy):
         return _milestone_due(ind, figure, as_of, base)
     actual = _actual(ind, fy, scope, figure, book)
     if figure is None or actual is None or (target is None and low is None):
@@ -166,10 +166,10 @@ def _verdict(ind: Indicator, fy: int, scope: str, as_of: date, book: _Book) -> V
 def _target(ind: Indicator, fy: int, scope: str, spec: Target | None,
             book: _Book) -> tuple[float | None, float | None, float | None, str]:
     """The target (or a band's bounds) and the grading rule in one sentence."""
-    kind = ("plan" if ind.plan is not None else "milestone_due" if ind.due is not None
+    kind = ("plan" if ind.plan is not None else "milestone_due" if _due_in(ind, fy)
             else "milestone" if ind.kind == "milestone" else ind.direction)
     rule = RULES[kind]
-    if ind.due is not None:
+    if ind.due is not None and _due_in(ind, fy):
         rule += f"（期限 {ind.due.isoformat()}）"
     if ind.plan is not None:
         rule += f"（計画 {ind.plan.first}〜{ind.plan.last}年度、総量 {ind.plan.total:g}）"
@@ -198,6 +198,11 @@ def _actual(ind: Indicator, fy: int, scope: str, figure: Figure | None, book: _B
     if any(v is None for v in earlier):
         return None
     return figure.value + sum(v for v in earlier if v is not None)
+
+
+def _due_in(ind: Indicator, fy: int) -> bool:
+    """A milestone's due date is its own fiscal year's: another year's target of it is graded at that year end."""
+    return ind.due is not None and fiscal_year(ind.due) == fy
 
 
 def _milestone_due(ind: Indicator, figure: Figure | None, as_of: date, base: dict[str, object]) -> Verdict:

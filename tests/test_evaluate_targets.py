@@ -151,6 +151,13 @@ def test_a_milestone_with_a_due_date_is_late_when_not_done_by_it(
     assert "期限" in v.rule
 
 
+def test_a_due_date_belongs_to_its_own_fiscal_year() -> None:
+    later = one([], date(2026, 5, 1), 2026, kind="milestone", unit="", due=date(2025, 10, 31), targets={2026: 1})
+    assert (later.grade, later.status, later.target) == (None, "no_data", 1.0) and "期限" not in later.rule
+    assert one([], date(2025, 11, 1), kind="milestone", unit="", due=date(2025, 10, 31),
+               targets={2026: 1}).grade == "B"
+
+
 # During the year: (kind, direction, target, figure so far, as of) → status
 @pytest.mark.parametrize("kind, direction, target, value, status", [
     ("mean", "at_most", 15, 14.0, "on_track"),

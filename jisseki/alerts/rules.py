@@ -16,7 +16,7 @@ from jisseki.city_calendar import CityCalendar, day_label
 from jisseki.core.freshness import EntryDue, Freshness, NewDataDay, RecentCrawl
 from jisseki.core.model import CITY, Figure
 from jisseki.core.normalize import scope_name
-from jisseki.core.periods import as_utc, fy_end, fy_months, fy_start, month_end, month_label
+from jisseki.core.periods import as_utc, fiscal_year, fy_end, fy_months, fy_start, month_end, month_label
 from jisseki.evaluate import Verdict, met
 from jisseki.report import format_value, needed_pace, target_words
 from jisseki.sources import source_label
@@ -148,7 +148,7 @@ def _kpi_alerts(out: Checked, ind: Indicator, v: Verdict, rule: Freshness | None
     when = f"（{v.as_of} 時点）"
     goal = target_words(ind, v.target, v.target_low, v.target_high)
     if v.grade == "B":
-        late = "（期限までに完了しませんでした）" if ind.due is not None else ""
+        late = "（期限までに完了しませんでした）" if ind.due is not None and fiscal_year(ind.due) == v.fiscal_year else ""
         out.active.append(Alert(
             f"missed:{ind.id}:FY{v.fiscal_year}", scope, ind.id, "failure", f"【目標未達成】{who}",
             f"{who}: 実績 {format_value(ind, v.actual)} / 目標 {goal} → B（未達成）{late}{when}\n"
