@@ -136,7 +136,9 @@ def _verdict(ind: Indicator, fy: int, scope: str, as_of: date, book: _Book) -> V
         prior = previous.value
     spec = ind.target_spec(fy, scope)
     target, low, high, rule = _target(ind, fy, scope, spec, book)
-    method = _method(ind, fy, scope, book)
+    # Last year's months, read once: they choose the method and make the projection.
+    profile = _profile(ind, fy - 1, scope, book) if ind.pace == "seasonal" else None
+    method = _method(ind, profile)
     base = dict(kpi_id=ind.id, fiscal_year=fy, as_of=as_of, prior_year_actual=prior, scope=scope, rule=rule,
                 target=target, target_low=low, target_high=high, projection_method=_method_text(ind, method))
     if _due_in(ind, fy):
@@ -147,7 +149,7 @@ def _verdict(ind: Indicator, fy: int, scope: str, as_of: date, book: _Book) -> V
                        data_as_of=figure.as_of if figure else None)
     ok = met(ind.direction, actual, target, low, high)
     complete = as_of >= fy_end(fy) and figure.as_of >= fy_end(fy)
-    projected = actual if complete else _project(ind, fy, scope, figure, previous, book, method, actual)
+    projected = actual if complete else _project(ind, fy, figure, previous, method, actual, profile)
     grade: str | None = None
     if complete or (ind.kind == "milestone" and ok):
         grade, status = ("A", "achieved") if ok else ("B", "missed")
@@ -224,11 +226,11 @@ def _milestone_due(ind: Indicator, figure: Figure | None, as_of: date, base: dic
                    data_as_of=data_as_of)
 
 
-def _method(ind: Indicator, fy: int, scope: str, book: _Book) -> str:
+def _method(ind: Indicator, profile: list[Figure] | None) -> str:
     if ind.pace == "progress_ratio":
         return "progress_ratio"
     if ind.pace == "seasonal":
-        return "seasonal" if _profile(ind, fy - 1, scope, book) is not None else "seasonal_missing"
+        return "seasonal" if profile is not None else "seasonal_missing"
     return _own_method(ind)
 
 
@@ -281,10 +283,10 @@ def _year_before(day: date) -> date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def _project(ind: Indicator, fy: int, scope: str, figure: Figure, previous: Figure | None, book: _Book,
-             method: str, actual: float) -> float | None:
+def _project(ind: Indicator, fy: int, figure: Figure, previous: Figure | None, method: str, actual: float,
+             profile: list[Figure] | None) -> float | None:
     share = _elapsed_share(fy, figure.as_of)
-    year = _seasonal(ind, fy, scope, figure, book) if method == "seasonal" else None
+    year = _seasonal(ind, fy, figure, profile) if method == "seasonal" and profile is not None else None
     if year is not None:   # a plan adds the years before this one
         return actual - figure.value + year
     if ind.kind == "count_per_fy":
@@ -300,10 +302,8 @@ def _project(ind: Indicator, fy: int, scope: str, figure: Figure, previous: Figu
     return figure.value
 
 
-def _seasonal(ind: Indicator, fy: int, scope: str, figure: Figure, book: _Book) -> float | None:
-    profile = _profile(ind, fy - 1, scope, book)
-    if profile is None:
-        return None
+def _seasonal(ind: Indicator, fy: int, figure: Figure, profile: list[Figure]) -> float | None:
+    """The year-end value by last year's profile (its twelve months); None where it cannot say."""
     if ind.kind == "ratio":
         if figure.numerator is None or figure.denominator is None \
                 or any(m.numerator is None or m.denominator is None for m in profile):

@@ -317,8 +317,8 @@ def render_table(rows: list[dict[str, str]], catalog: Catalog,
     """The seed's achievement table: per fiscal year and department (its own policy's title and 経営課題),
     grouped by 経営課題, then the count of A and B. Under a group, a note per indicator whose target is moved
     from a baseline (the rule) and per indicator with scopes that miss theirs (`misses`, scope_misses).
-    `notes`: a line per fiscal year and department under its title (which year it has published); a published year's table puts
-    the published value and grade beside the latest."""
+    `notes`: a line per fiscal year and department under its title (which year it has published); a published
+    year's table puts the published value and grade beside the latest."""
     if not rows:
         return "評価がまだありません。`jisseki run` を実行してください。\n"
     misses = misses or {}
